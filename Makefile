@@ -1,0 +1,39 @@
+# Madoguchi — the only commands a newcomer needs: `make run` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+DOCS   ?= examples/manuals
+
+.PHONY: setup run serve ingest test eval bench clean
+
+# Idempotent: re-installs only when pyproject.toml changed since the last successful setup.
+setup: $(VENV)/.setup-stamp
+$(VENV)/.setup-stamp: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	# CPU build of torch first (a bare `torch` requirement would pull the multi-GB CUDA build).
+	$(PIP) install --quiet torch==2.13.0
+	$(PIP) install --quiet -e '.[dev]'
+	touch $@
+
+ingest: setup
+	$(VENV)/bin/madoguchi ingest $(DOCS) --prune
+
+run: setup ingest
+	$(VENV)/bin/madoguchi serve --host $(HOST) --port $(PORT)
+
+test: setup
+	$(PY) -m pytest -q -ra
+
+eval: setup
+	$(VENV)/bin/madoguchi eval qa --docs ../shared/corpora/ja-tuqulore-handbook --questions ../shared/eval/ja-tuqulore-qa.jsonl
+	$(VENV)/bin/madoguchi eval qa --docs ../shared/corpora/en-18f-handbook --questions ../shared/eval/en-18f-qa.jsonl
+
+bench: setup
+	$(VENV)/bin/madoguchi bench
+
+clean:
+	rm -rf $(VENV) data .pytest_cache

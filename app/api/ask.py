@@ -1,0 +1,29 @@
+"""`POST /api/ask`."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, Field
+
+from app.answer import answer
+from app.api.deps import ServicesDep
+
+router = APIRouter(tags=["ask"])
+
+
+class AskRequest(BaseModel):
+    question: str = Field(..., description="The employee's question (Japanese or English), 1–2,000 characters.")
+    category: str | None = Field(None, description="Optional filter: attendance | expense | supplies | other (or 勤怠 / 経費 / 備品 / その他).")
+    user_id: str | None = Field(None, max_length=200)
+    channel: str | None = Field(None, max_length=50, description="Where the question came from (api, slack, cli, …).")
+
+
+@router.post("/api/ask")
+async def ask(body: AskRequest, services: ServicesDep) -> dict:
+    services.index.raise_if_unavailable()
+    result = await run_in_threadpool(
+        answer, question=body.question, services=services, category=body.category, user_id=body.user_id,
+        channel=body.channel or "api",
+    )
+    return result.to_api()

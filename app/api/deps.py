@@ -1,0 +1,58 @@
+"""Dependencies as `Annotated` aliases reading `app.state`."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+
+from app.errors import AuthError, NotFoundError
+from app.services import Services
+from app.settings import Settings
+
+
+def get_services(request: Request) -> Services:
+    return request.app.state.services
+
+
+def get_settings_dep(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+
+
+def admin_tokens(request: Request) -> list[str]:
+    """The admin token, plus the local token a server writes for the CLI on the same machine."""
+    tokens = []
+    if request.app.state.settings.admin_token:
+        tokens.append(request.app.state.settings.admin_token)
+    local = getattr(request.app.state, "local_token", None)
+    if local:
+        tokens.append(local)
+    return tokens
+
+
+def token_ok(request: Request, token: str | None) -> bool:
+    return bool(token) and any(hmac.compare_digest(token, t) for t in admin_tokens(request))
+
+
+def require_admin(request: Request, authorization: Annotated[str | None, Header()] = None) -> None:
+    tokens = admin_tokens(request)
+    if not tokens:
+        raise NotFoundError(
+            "Admin routes are off: set MADOGUCHI_ADMIN_TOKEN to enable them.",
+            "管理用 API は無効です。MADOGUCHI_ADMIN_TOKEN を設定すると有効になります。",
+            code="admin_disabled",
+        )
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not token_ok(request, token.strip()):
+        raise AuthError(
+            "Missing or wrong admin token: send `Authorization: Bearer <MADOGUCHI_ADMIN_TOKEN>`.",
+            "管理トークンがないか正しくありません。`Authorization: Bearer <MADOGUCHI_ADMIN_TOKEN>` を付けてください。",
+        )
+
+
+AdminDep = Annotated[None, Depends(require_admin)]

@@ -1,0 +1,32 @@
+"""`GET /healthz` (the process is up) and `GET /readyz` (the index is loaded and the store reachable)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from app.api.deps import ServicesDep
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz")
+def healthz() -> dict:
+    return {"status": "ok"}
+
+
+@router.get("/readyz")
+def readyz(services: ServicesDep):
+    index = services.index
+    snap = index.snapshot
+    body = {
+        "status": "ready",
+        "corpus_version": snap.version if snap else None,
+        "chunks": len(snap) if snap else 0,
+        "store": services.store.location,
+    }
+    if snap is None or index.unavailable:
+        body["status"] = "not_ready"
+        body["detail"] = index.last_error or "索引を読み込み中です / the index is loading"
+        return JSONResponse(body, status_code=503)
+    return body

@@ -1,0 +1,160 @@
+"""`madoguchi` command line: ingest, ask, serve, documents (eval and bench register themselves below)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from app.errors import MadoguchiError
+from app.settings import Settings, get_settings
+
+logger = logging.getLogger(__name__)
+
+
+def _print_json(data) -> None:
+    print(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+def cmd_ingest(args, settings: Settings) -> int:
+    from app.store import runfile
+
+    paths = [Path(p).resolve() for p in args.paths]
+    holder = None if settings.chroma_url else runfile.ServerRun.claim(settings, url="cli")
+    if not settings.chroma_url and holder is None:
+        server = runfile.held_by_server(settings)
+        if server is None:
+            print("データディレクトリが別のプロセスで使用中です / the data dir is busy", file=sys.stderr)
+            return 2
+        report = _ingest_via_server(server, paths, args.prune)
+    else:
+        try:
+            from app.services import build_services
+
+            services = build_services(settings, load_index=False, with_log=False)
+            report = services.ingest(paths=paths, prune=args.prune, progress=not args.json).to_dict()
+        finally:
+            if holder is not None:
+                holder.release()
+    failed = [f for f in report["files"] if f["status"] == "failed"]
+    if args.json:
+        _print_json(report)
+    else:
+        for f in report["files"]:
+            mark = {"added": "+", "updated": "~", "unchanged": "=", "removed": "-", "failed": "!"}.get(f["status"], "?")
+            line = f"{mark} {f['doc_id']}  [{f['status']}]"
+            if f["status"] in ("added", "updated"):
+                line += f"  {f['chunks']} chunks"
+            if f.get("error"):
+                line += f"  {f.get('error_ja') or f['error']}"
+            print(line)
+        counts = report["counts"]
+        print(f"corpus version {report['version']}: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) + f" ({report['seconds']:.2f}s)")
+    return 1 if failed else 0
+
+
+def _ingest_via_server(server: dict, paths: list[Path], prune: bool) -> dict:
+    import httpx
+
+    url = server["url"].rstrip("/") + "/api/admin/ingest"
+    print(f"a running server holds the store; ingesting through {url}", file=sys.stderr)
+    resp = httpx.post(url, json={"paths": [str(p) for p in paths], "prune": prune},
+                      headers={"Authorization": f"Bearer {server['token']}"}, timeout=None)
+    resp.raise_for_status()
+    return resp.json()
+
+
+def cmd_ask(args, settings: Settings) -> int:
+    from app.answer import answer
+    from app.services import build_services
+
+    services = build_services(settings)
+    result = answer(question=args.question, services=services, category=args.category, channel="cli", user_id=args.user)
+    if args.json:
+        _print_json(result.to_api())
+    else:
+        print(result.answer)
+        print()
+        print(f"[{result.outcome}] confidence={result.confidence:.2f}")
+        for i, s in enumerate(result.sources, 1):
+            page = f" p.{s.page}" if s.page else ""
+            print(f"  [{i}] {s.section}{page}  ({s.source}, score {s.score:.3f})")
+    return 0
+
+
+def cmd_serve(args, settings: Settings) -> int:
+    import uvicorn
+
+    from app.main import create_app
+
+    settings = settings.model_copy(update={"host": args.host or settings.host, "port": args.port or settings.port})
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+    return 0
+
+
+def cmd_documents(args, settings: Settings) -> int:
+    from app.store.chroma import ChunkStore
+
+    records = sorted(ChunkStore(settings).manifest().values(), key=lambda r: r.source)
+    if args.json:
+        _print_json([r.to_metadata() for r in records])
+        return 0
+    for r in records:
+        err = f"  {r.error}" if r.error else ""
+        print(f"{r.status:7} {r.category:10} {r.chunks:5} chunks  {r.source}  ({r.title}){err}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="madoguchi", description="Madoguchi (窓口): FAQ bot for general affairs.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("ingest", help="ingest files or folders of manuals (incremental; unchanged files are skipped)")
+    p.add_argument("paths", nargs="+", help="files or folders")
+    p.add_argument("--prune", action="store_true", help="remove documents whose files are no longer there")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("ask", help="ask a question (same answer as POST /api/ask)")
+    p.add_argument("question")
+    p.add_argument("--category", help="attendance | expense | supplies | other")
+    p.add_argument("--user", help="user id to log")
+    p.add_argument("--json", action="store_true", help="print the API's JSON")
+    p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("serve", help="serve the HTTP API (and Slack, console when configured)")
+    p.add_argument("--host")
+    p.add_argument("--port", type=int)
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("documents", help="list ingested documents")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_documents)
+
+    for name in ("eval.cli",):  # optional command groups register themselves
+        try:
+            module = __import__(name, fromlist=["register"])
+        except ModuleNotFoundError as exc:
+            if exc.name not in (name, name.split(".")[0]):
+                raise
+            continue
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return args.func(args, get_settings())
+    except MadoguchiError as exc:
+        print(f"error: {exc.detail_ja}\n       {exc.detail_en}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

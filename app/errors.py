@@ -1,0 +1,55 @@
+"""One small error hierarchy. Every error carries a code and a bilingual message for the user."""
+
+from __future__ import annotations
+
+
+class MadoguchiError(Exception):
+    """Base error. `code` is machine-readable; `detail_ja` / `detail_en` tell the user what to do."""
+
+    code = "error"
+    status_code = 500
+
+    def __init__(self, detail_en: str, detail_ja: str | None = None, *, code: str | None = None):
+        super().__init__(detail_en)
+        self.detail_en = detail_en
+        self.detail_ja = detail_ja or detail_en
+        if code:
+            self.code = code
+
+    def detail(self, lang: str = "ja") -> str:
+        return self.detail_ja if lang == "ja" else self.detail_en
+
+
+class ConfigError(MadoguchiError):
+    code = "config_error"
+    status_code = 500
+
+
+class IngestError(MadoguchiError):
+    code = "ingest_error"
+    status_code = 422
+
+
+class NotReadyError(MadoguchiError):
+    code = "not_ready"
+    status_code = 503
+
+
+class StoreUnavailableError(MadoguchiError):
+    code = "store_unavailable"
+    status_code = 503
+
+
+class NotFoundError(MadoguchiError):
+    code = "not_found"
+    status_code = 404
+
+
+class BadRequestError(MadoguchiError):
+    code = "bad_request"
+    status_code = 422
+
+
+class AuthError(MadoguchiError):
+    code = "unauthorized"
+    status_code = 401

@@ -1,0 +1,128 @@
+"""`create_app(settings)`: the FastAPI application. The lifespan builds the services once and keeps the index fresh."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from app import __version__
+from app.errors import ConfigError, MadoguchiError
+from app.services import Services, build_services
+from app.settings import Settings, get_settings
+from app.store import runfile
+
+logger = logging.getLogger(__name__)
+
+
+def _lang(request: Request) -> str:
+    accept = request.headers.get("accept-language", "")
+    return "en" if accept.lower().startswith("en") else "ja"
+
+
+def _routers():
+    from app.api import admin, ask, health
+
+    routers = [health.router, ask.router, admin.router]
+    # Routers of optional parts (query log, console, Slack) register here when their modules exist.
+    for name in ("app.api.feedback", "app.api.queries", "app.api.faq", "app.console.routes"):
+        try:
+            module = __import__(name, fromlist=["router"])
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue
+        routers.append(module.router)
+    return routers
+
+
+async def _refresher(services: Services) -> None:
+    interval = services.settings.refresh_interval_s
+    while True:
+        await asyncio.sleep(interval)
+        await asyncio.to_thread(services.index.poll)
+
+
+def create_app(settings: Settings | None = None, *, services: Services | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        holder = None
+        if not settings.chroma_url:
+            holder = runfile.ServerRun.claim(settings)
+            if holder is None:
+                raise ConfigError(
+                    f"Another Madoguchi process is writing {settings.data_dir}; stop it or use another MADOGUCHI_DATA_DIR.",
+                    f"別の Madoguchi プロセスが {settings.data_dir} を使用中です。停止するか別の MADOGUCHI_DATA_DIR を指定してください。",
+                )
+            app.state.local_token = holder.token
+        svc = services or await asyncio.to_thread(build_services, settings, load_index=False)
+        app.state.services = svc
+        try:
+            await asyncio.to_thread(svc.index.poll)
+            if svc.index.ready:
+                svc.check_embedder()
+        except MadoguchiError:
+            raise
+        task = asyncio.create_task(_refresher(svc))
+        slack = getattr(app.state, "slack_lifespan", None)
+        try:
+            if slack is not None:
+                async with slack(app):
+                    yield
+            else:
+                yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            if holder is not None:
+                holder.release()
+            if svc.query_log is not None and hasattr(svc.query_log, "close"):
+                svc.query_log.close()
+
+    app = FastAPI(title="Madoguchi (窓口)", version=__version__, lifespan=lifespan)
+    app.state.settings = settings
+    app.state.local_token = None
+
+    @app.exception_handler(MadoguchiError)
+    async def _madoguchi_error(request: Request, exc: MadoguchiError):
+        if exc.status_code >= 500:
+            logger.error("%s: %s", exc.code, exc.detail_en)
+        return JSONResponse({"error": exc.code, "detail": exc.detail(_lang(request)), "detail_en": exc.detail_en}, status_code=exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, exc: RequestValidationError):
+        problems = []
+        for err in exc.errors():
+            where = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
+            problems.append(f"{where}: {err.get('msg')}")
+        detail_en = "Invalid request: " + "; ".join(problems)
+        detail_ja = "リクエストが不正です: " + "; ".join(problems)
+        return JSONResponse(
+            {"error": "validation_error", "detail": detail_en if _lang(request) == "en" else detail_ja, "detail_en": detail_en},
+            status_code=422,
+        )
+
+    for router in _routers():
+        app.include_router(router)
+    _mount_slack(app, settings)
+    return app
+
+
+def _mount_slack(app: FastAPI, settings: Settings) -> None:
+    if not (settings.slack_bot_token and (settings.slack_signing_secret or settings.slack_app_token)):
+        return
+    try:
+        from app.slack.mount import mount_slack
+    except ModuleNotFoundError as exc:
+        if exc.name != "app.slack.mount":
+            raise
+        return
+    mount_slack(app, settings)

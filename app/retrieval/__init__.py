@@ -1,0 +1,1 @@
+"""Retrieval: Sudachi tokenizer, BM25 lexical index, dense search, fusion."""

