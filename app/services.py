@@ -55,11 +55,21 @@ class Services:
             )
 
 
-def build_services(settings: Settings, *, load_index: bool = True, with_log: bool = True) -> Services:
+def build_services(
+    settings: Settings,
+    *,
+    load_index: bool = True,
+    with_log: bool = True,
+    embedder: Embedder | None = None,
+    tokenizer: Tokenizer | None = None,
+) -> Services:
+    """Build every long-lived part. `embedder` / `tokenizer` may be passed in to share them (tests, eval)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    embedder = make_embedder(settings.embedder, threads=settings.embedder_threads)
+    embedder = embedder or make_embedder(settings.embedder, threads=settings.embedder_threads)
     store = ChunkStore(settings)
-    services = Services(settings=settings, store=store, index=CorpusIndex(store), embedder=embedder, tokenizer=Tokenizer())
+    services = Services(
+        settings=settings, store=store, index=CorpusIndex(store), embedder=embedder, tokenizer=tokenizer or Tokenizer()
+    )
     if with_log:
         services.query_log = _make_query_log(settings)
     services.generator = _make_generator(settings)
