@@ -29,6 +29,8 @@ class Services:
     generator: Any = None  # an LLM answer generator when MADOGUCHI_LLM is set; None = extractive
     ingest_lock: threading.Lock = field(default_factory=threading.Lock)
     last_ingest: dict | None = None
+    # Called as hook(record, answer_text) when staff resolve a question (the Slack bot relays it to the asker).
+    resolution_hooks: list = field(default_factory=list)
 
     def ingest(self, *, paths: list[Path], prune: bool = False, progress: bool = False, source_names: dict[str, str] | None = None):
         """Ingest under the process-wide write lock, then swap in the new snapshot."""
