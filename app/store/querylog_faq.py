@@ -1,0 +1,108 @@
+"""FAQ entries in the query-log database: the source of truth (the chunk store holds their searchable copy)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+
+from app.errors import NotFoundError
+from app.store.querylog_schema import faq_entries
+
+if TYPE_CHECKING:  # pragma: no cover
+    from app.store.querylog import QueryLog
+
+
+@dataclass
+class FaqEntry:
+    id: int
+    question: str
+    answer: str
+    category: str
+    created_at: datetime
+    updated_at: datetime
+    created_by: str | None = None
+    source_query_id: str | None = None
+
+    @property
+    def doc_id(self) -> str:
+        return f"faq:{self.id}"
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        out["created_at"] = self.created_at.isoformat()
+        out["updated_at"] = self.updated_at.isoformat()
+        out["doc_id"] = self.doc_id
+        return out
+
+
+def _entry(row) -> FaqEntry:
+    from app.store.querylog import as_utc
+
+    m = row._mapping
+    return FaqEntry(
+        id=int(m["id"]), question=m["question"], answer=m["answer"], category=m["category"],
+        created_at=as_utc(m["created_at"]), updated_at=as_utc(m["updated_at"]), created_by=m["created_by"],
+        source_query_id=m["source_query_id"],
+    )
+
+
+class FaqEntries:
+    def __init__(self, log: "QueryLog") -> None:
+        self.log = log
+
+    def list(self, *, q: str | None = None, category: str | None = None) -> list[FaqEntry]:
+        stmt = sa.select(faq_entries).order_by(faq_entries.c.id)
+        if q:
+            stmt = stmt.where(sa.or_(faq_entries.c.question.icontains(q, autoescape=True), faq_entries.c.answer.icontains(q, autoescape=True)))
+        if category:
+            stmt = stmt.where(faq_entries.c.category == category)
+        with self.log.read() as conn:
+            return [_entry(r) for r in conn.execute(stmt)]
+
+    def get(self, entry_id: int) -> FaqEntry | None:
+        with self.log.read() as conn:
+            row = conn.execute(sa.select(faq_entries).where(faq_entries.c.id == int(entry_id))).first()
+        return _entry(row) if row is not None else None
+
+    def require(self, entry_id: int) -> FaqEntry:
+        entry = self.get(entry_id)
+        if entry is None:
+            raise NotFoundError(f"No FAQ entry {entry_id}.", f"FAQ 項目 {entry_id} はありません。", code="faq_not_found")
+        return entry
+
+    def create(self, *, question: str, answer: str, category: str, created_by: str | None = None, source_query_id: str | None = None) -> FaqEntry:
+        from app.store.querylog import utcnow
+
+        now = utcnow()
+        with self.log.write() as conn:
+            result = conn.execute(
+                faq_entries.insert().values(question=question, answer=answer, category=category, created_at=now, updated_at=now,
+                                            created_by=created_by, source_query_id=source_query_id)
+            )
+            new_id = result.inserted_primary_key[0]
+            row = conn.execute(sa.select(faq_entries).where(faq_entries.c.id == new_id)).first()
+        return _entry(row)
+
+    def update(self, entry_id: int, *, question: str, answer: str, category: str) -> FaqEntry:
+        from app.store.querylog import utcnow
+
+        with self.log.write() as conn:
+            done = conn.execute(
+                faq_entries.update().where(faq_entries.c.id == int(entry_id))
+                .values(question=question, answer=answer, category=category, updated_at=utcnow())
+            )
+            if not done.rowcount:
+                raise NotFoundError(f"No FAQ entry {entry_id}.", f"FAQ 項目 {entry_id} はありません。", code="faq_not_found")
+            row = conn.execute(sa.select(faq_entries).where(faq_entries.c.id == int(entry_id))).first()
+        return _entry(row)
+
+    def delete(self, entry_id: int) -> FaqEntry:
+        with self.log.write() as conn:
+            row = conn.execute(sa.select(faq_entries).where(faq_entries.c.id == int(entry_id))).first()
+            if row is None:
+                raise NotFoundError(f"No FAQ entry {entry_id}.", f"FAQ 項目 {entry_id} はありません。", code="faq_not_found")
+            conn.execute(faq_entries.delete().where(faq_entries.c.id == int(entry_id)))
+        return _entry(row)
