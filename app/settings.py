@@ -26,7 +26,8 @@ DEFAULT_CATEGORY_PATTERNS: dict[str, str] = {
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix="MADOGUCHI_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+        env_prefix="MADOGUCHI_", env_file=".env", env_file_encoding="utf-8", extra="ignore",
+        populate_by_name=True,  # overrides by field name (e.g. llm_api_key=...) work beside the env aliases
     )
 
     # --- storage ---
@@ -54,6 +55,7 @@ class Settings(BaseSettings):
     port: int = Field(8000, description="`madoguchi serve` port.")
     admin_token: str | None = Field(None, description="Bearer token for /api/admin/* and the staff console. Unset: admin routes are off.")
     minutes_per_inquiry: float = Field(5.0, description="Staff minutes an answered question saves (for the stats).")
+    timezone: str = Field("Asia/Tokyo", description="Time zone of the stats' day/week buckets, date filters and the console's times.")
 
     # --- LLM (optional) ---
     llm: str = Field("none", description="`none` (extractive answers), `openai` or `ollama`.")

@@ -1,0 +1,24 @@
+"""`POST /api/feedback`: an employee marks an answer helpful or not (the latest click wins)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, Field
+
+from app.api.deps import ServicesDep
+from app.faq import require_log
+
+router = APIRouter(tags=["feedback"])
+
+
+class FeedbackRequest(BaseModel):
+    query_id: str = Field(..., min_length=1, max_length=64, description="The `query_id` returned by /api/ask.")
+    helpful: bool = Field(..., description="true = the answer helped; false = it did not.")
+
+
+@router.post("/api/feedback")
+async def feedback(body: FeedbackRequest, services: ServicesDep) -> dict:
+    log = require_log(services)
+    record = await run_in_threadpool(log.set_feedback, body.query_id, body.helpful)
+    return {"query_id": record.id, "helpful": record.helpful, "feedback": record.feedback}
