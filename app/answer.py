@@ -22,6 +22,7 @@ from app.compose import (
     select_sentences,
 )
 from app.errors import BadRequestError, NotReadyError
+from app.retrieval.glossary import expansions
 from app.retrieval.search import Hit, search
 from app.retrieval.tokenizer import is_japanese
 
@@ -122,6 +123,36 @@ class Retrieval:
     passages: list[Passage]
     query_tokens: list[str]
     snapshot: object
+    concepts: list[tuple[str, ...]] = field(default_factory=list)  # each: tokens that count as the same idea
+
+
+# Retrieval knobs, set from `madoguchi eval` on the shared dev sets (see eval/RESULTS.md).
+EXPANSION_WEIGHT = 0.6
+LEXICAL_WEIGHT = 1.0
+DENSE_WEIGHT = 1.0
+EXPAND_DENSE = True
+
+
+def query_terms(question: str, tokenizer) -> tuple[list[str], dict[str, float], list[tuple[str, ...]]]:
+    """Tokens of the question plus glossary expansions (down-weighted), and the question's concepts."""
+    tokens = tokenizer.tokens(question)
+    weights: dict[str, float] = {}
+    concepts: list[tuple[str, ...]] = []
+    in_keys: set[str] = set()
+    expanded: list[str] = []
+    for key, formal in expansions(question):
+        key_tokens = tokenizer.tokens(key)
+        formal_tokens = tokenizer.tokens(formal)
+        in_keys.update(key_tokens)
+        concepts.append(tuple(dict.fromkeys(key_tokens + formal_tokens)))
+        for t in formal_tokens:
+            if t not in tokens and t not in weights:
+                weights[t] = EXPANSION_WEIGHT
+                expanded.append(t)
+    for t in dict.fromkeys(tokens):
+        if t not in in_keys:
+            concepts.append((t,))
+    return tokens + expanded, weights, concepts
 
 
 def retrieve(question: str, *, services, category: str | None = None, k: int = 10, mode: str = "hybrid") -> Retrieval:
@@ -129,16 +160,23 @@ def retrieve(question: str, *, services, category: str | None = None, k: int = 1
     snapshot = services.index.snapshot
     if snapshot is None:
         raise NotReadyError("The index is not loaded yet; try again shortly.", "索引を読み込み中です。しばらくしてから再度お試しください。")
-    tokens = services.tokenizer.tokens(question)
-    vector = services.embedder.encode_query(question) if mode != "lexical" and len(snapshot) else None
+    tokens, weights, concepts = query_terms(question, services.tokenizer)
+    vector = None
+    if mode != "lexical" and len(snapshot):
+        dense_query = question
+        if EXPAND_DENSE:
+            extra = " ".join(f for _, f in expansions(question))
+            dense_query = f"{question} ({extra})" if extra else question
+        vector = services.embedder.encode_query(dense_query)
     dense_hits = None
     if vector is not None and services.settings.dense_search == "chroma":
         dense_hits = services.store.query_dense(vector, k=RETRIEVE_DEPTH, category=category)
     hits = search(
         snapshot, query_tokens=tokens, query_vector=vector, category=category, k=max(k, RETRIEVE_DEPTH),
-        mode=mode, depth=RETRIEVE_DEPTH, dense_hits=dense_hits,
+        mode=mode, depth=RETRIEVE_DEPTH, dense_hits=dense_hits, term_weights=weights,
+        lexical_weight=LEXICAL_WEIGHT, dense_weight=DENSE_WEIGHT,
     )
-    return Retrieval(hits=hits, passages=group_passages(hits, k), query_tokens=tokens, snapshot=snapshot)
+    return Retrieval(hits=hits, passages=group_passages(hits, k), query_tokens=tokens, snapshot=snapshot, concepts=concepts)
 
 
 def confidence_of(r: Retrieval) -> float:
@@ -152,12 +190,12 @@ def confidence_of(r: Retrieval) -> float:
         return 0.0
     top = r.passages[0].top
     bm25 = r.snapshot.bm25
-    terms = list(dict.fromkeys(r.query_tokens))
-    total = sum(bm25.idf_of(t) for t in terms) or 1.0
-    chunk_terms = set()
+    chunk_terms: set[str] = set()
     for h in r.passages[0].hits:
         chunk_terms.update(h.chunk.tokens)
-    covered = sum(bm25.idf_of(t) for t in terms if t in chunk_terms) / total
+    weights = [max(bm25.idf_of(t) for t in c) for c in r.concepts]
+    total = sum(weights) or 1.0
+    covered = sum(w for c, w in zip(r.concepts, weights) if any(t in chunk_terms for t in c)) / total
     dense = top.dense
     agree = 1.0 if (top.lexical_rank is not None and top.lexical_rank < 3 and top.dense_rank is not None and top.dense_rank < 3) else 0.0
     if top.chunk.kind == "faq":

@@ -36,11 +36,14 @@ class BM25:
     def term_ids(self, tokens: list[str]) -> list[int]:
         return [self.vocab[t] for t in dict.fromkeys(tokens) if t in self.vocab]
 
-    def scores(self, tokens: list[str]) -> np.ndarray:
-        ids = self.term_ids(tokens)
-        if not ids or self.n_docs == 0:
+    def scores(self, tokens: list[str], weights: dict[str, float] | None = None) -> np.ndarray:
+        """BM25 of every document for the query terms; `weights` scales individual terms (default 1)."""
+        terms = [t for t in dict.fromkeys(tokens) if t in self.vocab]
+        if not terms or self.n_docs == 0:
             return np.zeros(self.n_docs, dtype=np.float32)
-        return np.asarray(self.matrix[:, ids].sum(axis=1)).ravel()
+        ids = [self.vocab[t] for t in terms]
+        w = np.asarray([(weights or {}).get(t, 1.0) for t in terms], dtype=np.float32)
+        return np.asarray(self.matrix[:, ids] @ w).ravel()
 
     def idf_of(self, token: str) -> float:
         j = self.vocab.get(token)

@@ -49,6 +49,7 @@ def search(
     dense_hits: list[tuple[str, float]] | None = None,
     lexical_weight: float = 1.0,
     dense_weight: float = 1.0,
+    term_weights: dict[str, float] | None = None,
 ) -> list[Hit]:
     """Top `k` chunks for a query. `mode` is hybrid | lexical | dense (the latter two for ablations).
 
@@ -58,7 +59,7 @@ def search(
     if len(snapshot) == 0:
         return []
     mask = snapshot.category_mask(category)
-    lex_scores = snapshot.bm25.scores(query_tokens) if mode in ("hybrid", "lexical") else None
+    lex_scores = snapshot.bm25.scores(query_tokens, term_weights) if mode in ("hybrid", "lexical") else None
     if mode in ("hybrid", "dense") and query_vector is not None:
         if dense_hits is not None:
             dense_scores = np.full(len(snapshot), -1.0, dtype=np.float32)

@@ -26,18 +26,23 @@ _EN_STOP = set(
     have has had i me my we our you your he she it its they them their this that these those there here what which
     who whom how when where why can could should would will shall may might must not no so than too very just
     any all each some such into out up down over under again then once also only own same both few more most other
-    get got am s t don doesn didn isn aren wasn weren won""".split()
+    get got am s t d ll ve re m don doesn didn isn aren wasn weren won wouldn couldn shouldn""".split()
 )
-_LATIN = re.compile(r"[a-z0-9]+(?:[.'][a-z0-9]+)*")
+_LATIN = re.compile(r"[a-z0-9]+(?:\.[0-9]+)*")
 _HAS_JA = re.compile(r"[\u3040-\u30ff\u3400-\u9fff]")
 
 
+_stemmer_local = threading.local()
+
+
 def _stem(word: str) -> str:
-    """A small English stemmer: enough to match leave/leaves, travel/traveling, reimburse/reimbursement."""
-    for suffix, repl in (("ies", "y"), ("sses", "ss"), ("ing", ""), ("ed", ""), ("ment", ""), ("es", "e"), ("s", "")):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            return word[: len(word) - len(suffix)] + repl
-    return word
+    """Snowball (Porter 2) English stemming: leave/leaves, travel/traveling, reimburse/reimbursement."""
+    stemmer = getattr(_stemmer_local, "stemmer", None)
+    if stemmer is None:
+        import snowballstemmer
+
+        stemmer = _stemmer_local.stemmer = snowballstemmer.stemmer("english")
+    return stemmer.stemWord(word)
 
 
 def is_japanese(text: str) -> bool:
