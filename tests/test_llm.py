@@ -311,3 +311,20 @@ def test_api_ask_shape_unchanged_with_prompt_version(llm_services, openai_server
     assert len(data["sources"]) == 1 and set(data["sources"][0]) == set(plain["sources"][0])
     assert "第8条" in data["sources"][0]["section"]
     assert len(openai_server.requests) == 1
+
+
+def test_query_log_records_the_prompt_version(llm_services, openai_server):
+    from app.store.querylog import QueryLog
+
+    services = llm_services("openai")
+    log = QueryLog.from_settings(services.settings)
+    services = dataclasses.replace(services, query_log=log)
+    try:
+        openai_server.script("国内出張の日当は1日2,000円です[1]。", Reply(status=500))
+        generated = answer(question="出張の日当はいくらですか？", services=services, threshold=0.0)
+        fallback = answer(question="出張の日当はいくらですか？", services=services, threshold=0.0)
+        assert log.get(generated.query_id).prompt_version == "answer-ja-v1"
+        assert log.get(fallback.query_id).prompt_version == "extractive-v1+fallback:http_500"
+        assert log.get(fallback.query_id).outcome == "answered"
+    finally:
+        log.close()
