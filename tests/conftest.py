@@ -45,15 +45,22 @@ def tokenizer():
     return Tokenizer()
 
 
+def pytest_addoption(parser):
+    parser.addoption("--stores", choices=("embedded", "server"), default="embedded",
+                     help="embedded: a Chroma dir + SQLite per test; server: a session Chroma server + PostgreSQL (tests/servers.py)")
+
+
 @pytest.fixture
-def make_settings(tmp_path):
-    """Settings for a fresh store in a temp dir; keyword overrides on top."""
+def make_settings(tmp_path, request):
+    """Settings for a fresh store in a temp dir (with --stores=server: on the session's servers); keyword overrides on top."""
     from app.settings import Settings
+    from tests.servers import server_overrides
 
     counter = iter(range(1000))
 
     def factory(**overrides):
         data = overrides.pop("data_dir", None) or tmp_path / f"data{next(counter)}"
+        overrides = server_overrides(request.config, data, overrides, request=request)
         return Settings(_env_file=None, data_dir=data, docs_dir=overrides.pop("docs_dir", EXAMPLES), **overrides)
 
     return factory
@@ -72,14 +79,16 @@ def make_services(make_settings, embedder, tokenizer):
 
 
 @pytest.fixture(scope="session")
-def sample_services(tmp_path_factory, embedder, tokenizer):
+def sample_services(tmp_path_factory, embedder, tokenizer, request):
     """The sample manuals of examples/manuals ingested once per session (read-only use)."""
     from app.services import build_services
     from app.settings import Settings
+    from tests.servers import server_overrides
 
     if not EXAMPLES.exists():
         pytest.skip("examples/manuals is missing")
-    settings = Settings(_env_file=None, data_dir=tmp_path_factory.mktemp("sample"), docs_dir=EXAMPLES)
+    data = tmp_path_factory.mktemp("sample")
+    settings = Settings(_env_file=None, data_dir=data, docs_dir=EXAMPLES, **server_overrides(request.config, data))
     services = build_services(settings, embedder=embedder, tokenizer=tokenizer, with_log=False)
     services.ingest(paths=[EXAMPLES])
     return services

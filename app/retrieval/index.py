@@ -112,6 +112,7 @@ class CorpusIndex:
             self.store.heartbeat()
             self.refresh()
             self.unavailable = False
+            self.last_error = None
         except Exception as exc:  # noqa: BLE001 - logged and surfaced through /readyz
             if not self.unavailable:
                 logger.error("store unavailable: %s", exc)
@@ -124,7 +125,9 @@ class CorpusIndex:
             info = self.store.corpus_info()
             version = int(info.get("version", 0))
             current = self.snapshot
-            if current is not None and current.version == version and not force:
+            # Two ingests racing through different replicas can both write version N: `updated_at` tells them apart.
+            stamp = info.get("updated_at")
+            if current is not None and current.version == version and getattr(current, "stamp", None) == stamp and not force:
                 return False
             manifest = self.store.manifest()
             hashes = {d: r.hash for d, r in manifest.items() if r.status == "ok"}
@@ -150,7 +153,9 @@ class CorpusIndex:
             order = sorted(range(len(chunks)), key=lambda i: (chunks[i].doc_id, chunks[i].position))
             chunks = [chunks[i] for i in order]
             vectors = vectors[order] if len(order) else vectors
-            self.snapshot = Snapshot(version=version, chunks=chunks, vectors=vectors, doc_hashes=hashes)
+            snapshot = Snapshot(version=version, chunks=chunks, vectors=vectors, doc_hashes=hashes)
+            snapshot.stamp = stamp
+            self.snapshot = snapshot
             self.embedder_name = str(info.get("embedder", ""))
             self.last_error = None
             logger.info("corpus version %s loaded: %d chunks", version, len(chunks))

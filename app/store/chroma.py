@@ -62,6 +62,8 @@ class ChunkRows:
 
 
 def _unavailable(exc: Exception) -> StoreUnavailableError:
+    if isinstance(exc, StoreUnavailableError):
+        return exc
     return StoreUnavailableError(
         f"The document store (Chroma) is unavailable: {exc}",
         f"文書ストア（Chroma）に接続できません: {exc}",
@@ -73,9 +75,11 @@ class ChunkStore:
         import chromadb
 
         chroma_settings = chromadb.Settings(anonymized_telemetry=False)
+        self._client = None
         if settings.chroma_url:
             url = urlparse(settings.chroma_url)
-            self.client = chromadb.HttpClient(
+            # Connected on first use (and again after a failure): a replica may start before the Chroma server.
+            self._connect = lambda: chromadb.HttpClient(
                 host=url.hostname or "127.0.0.1",
                 port=url.port or (443 if url.scheme == "https" else 8000),
                 ssl=url.scheme == "https",
@@ -84,11 +88,20 @@ class ChunkStore:
             self.location = settings.chroma_url
         else:
             settings.chroma_path.mkdir(parents=True, exist_ok=True)
-            self.client = chromadb.PersistentClient(path=str(settings.chroma_path), settings=chroma_settings)
+            self._client = chromadb.PersistentClient(path=str(settings.chroma_path), settings=chroma_settings)
             self.location = str(settings.chroma_path)
         self.prefix = settings.collection
         self._chunks = None
         self._meta = None
+
+    @property
+    def client(self):
+        if self._client is None:
+            try:
+                self._client = self._connect()
+            except Exception as exc:  # noqa: BLE001 - chromadb raises ValueError when the server is down
+                raise _unavailable(exc) from exc
+        return self._client
 
     # --- collections (created lazily so a server can start while Chroma is still coming up) ---
     @property
@@ -202,7 +215,11 @@ class ChunkStore:
 
     def query_dense(self, vector: np.ndarray, *, k: int, category: str | None) -> list[tuple[str, float]]:
         where = {"category": category} if category else None
-        got = self.chunks.query(query_embeddings=[vector], n_results=k, where=where, include=["distances"])
+        try:
+            got = self.chunks.query(query_embeddings=[vector], n_results=k, where=where, include=["distances"])
+        except Exception as exc:  # noqa: BLE001
+            self.reset_handles()
+            raise _unavailable(exc) from exc
         return [(cid, 1.0 - float(dist)) for cid, dist in zip(got["ids"][0], got["distances"][0])]
 
 
