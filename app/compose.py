@@ -54,6 +54,11 @@ class Passage:
     """One cited unit: the chunks of a single section (article / heading / FAQ entry) that were retrieved."""
 
     hits: list[Hit] = field(default_factory=list)
+    # Features set by app.answer.rerank(): best dense cosine, BM25 relative to the best, share of concepts covered.
+    dense: float = 0.0
+    lexical: float = 0.0
+    coverage: float = 0.0
+    rank_score: float = 0.0
 
     @property
     def top(self) -> Hit:
@@ -61,7 +66,7 @@ class Passage:
 
     @property
     def score(self) -> float:
-        return self.hits[0].score
+        return self.rank_score or self.hits[0].score
 
     @property
     def text(self) -> str:
