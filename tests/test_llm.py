@@ -328,3 +328,62 @@ def test_query_log_records_the_prompt_version(llm_services, openai_server):
         assert log.get(fallback.query_id).outcome == "answered"
     finally:
         log.close()
+
+
+def test_eval_qa_runs_through_the_llm(tmp_path, embedder, tokenizer, openai_server):
+    """`madoguchi eval qa` uses the same answer(), so with MADOGUCHI_LLM set every question reaches the model."""
+    import json
+
+    qa = pytest.importorskip("eval.qa", reason="eval/ (madoguchi eval qa) is not in the tree")
+    from tests.fakes.llm_servers import quote_first_excerpt
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for name, text in DOCS.items():
+        (docs / name).write_text(text, encoding="utf-8")
+    golden = tmp_path / "qa.jsonl"
+    items = [
+        {"id": "q1", "question": "出張の日当はいくらですか？", "answerable": True, "source": "旅費規程.md", "section": "第8条",
+         "answer_facts": ["2,000円"], "category": "expense"},
+        {"id": "q2", "question": "How many days a week can I work from home?", "answerable": True,
+         "source": "remote-work.md", "section": "Working from home", "answer_facts": ["two days per week"], "category": "other"},
+        {"id": "q3", "question": "社員食堂のメニューはどこで見られますか？", "answerable": False, "source": None, "section": None,
+         "answer_facts": [], "category": "other"},
+    ]
+    golden.write_text("\n".join(json.dumps(i, ensure_ascii=False) for i in items), encoding="utf-8")
+    openai_server.reset()
+    openai_server.responder = quote_first_excerpt
+    settings = Settings(_env_file=None, data_dir=tmp_path / "unused", llm="openai", llm_base_url=openai_server.base_url,
+                        llm_model=openai_server.model, llm_api_key="test-key")
+    run = qa.run_qa(docs=docs, questions=golden, settings=settings, embedder=embedder, tokenizer=tokenizer)
+    assert run.meta["mode"] == "llm:openai:fake-model"
+    assert run.summary["questions"] == 3
+    asked = [r.role("user")[0] for r in openai_server.requests]
+    assert len(asked) == 3 and all(any(i["question"] in u for u in asked) for i in items)
+    by_id = {i.id: i for i in run.items}
+    assert "[1]" in by_id["q1"].answer and "2,000円" in by_id["q1"].answer
+
+
+@pytest.mark.parametrize("backend", ["openai", "ollama"])
+def test_unreachable_server_falls_back_to_extractive(llm_services, base_services, backend):
+    from tests.conftest import free_port
+
+    url = f"http://127.0.0.1:{free_port()}" + ("/v1" if backend == "openai" else "")
+    services = llm_services(backend, llm_base_url=url)
+    result = answer(question=PAID_LEAVE_Q, services=services, threshold=0.0, record=False)
+    expected = _extractive(base_services, PAID_LEAVE_Q)
+    assert (result.answer, result.outcome) == (expected.answer, expected.outcome)
+    assert result.prompt_version == "extractive-v1+fallback:connection"
+
+
+@pytest.mark.parametrize("reply,reason", [
+    (Reply(content="有給休暇は入社6か月後に付与され、申請は[1]", finish_reason="length"), "truncated"),
+    (Reply(content=""), "empty"),
+    (Reply(content="<think>考え中[1]</think>"), "empty"),
+])
+def test_unusable_replies_fall_back_to_extractive(llm_services, openai_server, base_services, reply, reason):
+    services = llm_services("openai")
+    openai_server.script(reply)
+    result = answer(question=PAID_LEAVE_Q, services=services, threshold=0.0, record=False)
+    assert result.answer == _extractive(base_services, PAID_LEAVE_Q).answer
+    assert result.prompt_version == f"extractive-v1+fallback:{reason}"

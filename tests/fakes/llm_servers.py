@@ -2,8 +2,9 @@
 
 `FakeLLMServer("openai")` speaks the OpenAI chat-completions protocol (POST …/chat/completions, JSON);
 `FakeLLMServer("ollama")` speaks Ollama's (POST /api/chat, NDJSON stream or one JSON object; GET /api/tags).
-Both listen on a free 127.0.0.1 port, answer with scripted replies (a queue, then a default), record every
-request (path, headers, JSON body), and can return an HTTP error or stall past the client's timeout.
+Both listen on a free 127.0.0.1 port, answer with scripted replies (a queue, then `responder(body)` when set,
+then a default), record every request (path, headers, JSON body), and can return an HTTP error or stall past
+the client's timeout.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -47,6 +49,7 @@ class FakeLLMServer:
         self.model = model
         self.requests: list[Recorded] = []
         self.default = Reply(content="")
+        self.responder: Callable[[dict], Reply | str] | None = None  # computes a reply from the request body
         self._queue: list[Reply] = []
         self._lock = threading.Lock()
         self._closing = threading.Event()
@@ -63,11 +66,18 @@ class FakeLLMServer:
         with self._lock:
             self._queue.clear()
             self.requests.clear()
+            self.responder = None
             self.default = Reply(content=default) if isinstance(default, str) else default
 
-    def _next(self) -> Reply:
+    def _next(self, body: dict) -> Reply:
         with self._lock:
-            return self._queue.pop(0) if self._queue else self.default
+            if self._queue:
+                return self._queue.pop(0)
+            responder = self.responder
+        if responder is not None:
+            reply = responder(body)
+            return Reply(content=reply) if isinstance(reply, str) else reply
+        return self.default
 
     @property
     def last(self) -> Recorded:
@@ -118,7 +128,7 @@ class FakeLLMServer:
                     return
                 with server._lock:
                     server.requests.append(Recorded(path=self.path, headers={k.lower(): v for k, v in self.headers.items()}, body=body))
-                reply = server._next()
+                reply = server._next(body)
                 if reply.stall_s and server._closing.wait(reply.stall_s):
                     return
                 try:
@@ -195,3 +205,16 @@ class FakeLLMServer:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def quote_first_excerpt(body: dict) -> str:
+    """A stand-in "model" for runs over many questions: quotes the first sentence of excerpt [1] and cites it;
+    answers the not-answered marker when no excerpt was given."""
+    import re
+
+    user = next((m.get("content") or "" for m in reversed(body.get("messages", [])) if m.get("role") == "user"), "")
+    m = re.search(r'<excerpt n="1">\n(?:[a-z]+: [^\n]*\n)*\n(.*?)\n</excerpt>', user, re.S)
+    if not m or not m.group(1).strip():
+        return "NO_ANSWER"
+    first = re.split(r"(?<=[。.!?！？])\s*|\n", m.group(1).strip(), maxsplit=1)[0]
+    return f"{first} [1]"
