@@ -1,0 +1,111 @@
+"""「未解決の質問」: escalated or unhelpful questions nobody has answered yet, grouped by meaning.
+
+The embedder encodes every question; average-linkage agglomerative clustering on cosine distance merges
+questions whose mean similarity is at least `SIMILARITY` (USE-m3 puts paraphrases such as 「駐車場の利用申請は
+どこで」/「駐車場を使いたいのですが申請方法は？」 at ≈0.85 and unrelated office questions below ≈0.4). Biggest groups
+first; a group's key is its oldest question's id, so links stay valid while new questions arrive.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter, OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+
+from app.store.querylog import QueryFilter, QueryRecord
+
+SIMILARITY = 0.6
+MAX_QUESTIONS = 1000
+
+
+@dataclass
+class Group:
+    key: str
+    records: list[QueryRecord]  # newest first
+
+    @property
+    def size(self) -> int:
+        return len(self.records)
+
+    @property
+    def representative(self) -> QueryRecord:
+        """The question nearest the group's centre (`cluster()` puts it first)."""
+        return self.records[0]
+
+    @property
+    def latest(self):
+        return max(r.created_at for r in self.records)
+
+    @property
+    def category(self) -> str | None:
+        cats = Counter(r.category for r in self.records if r.category)
+        return cats.most_common(1)[0][0] if cats else None
+
+    @property
+    def reasons(self) -> list[str]:
+        out = Counter(r.escalation_reason or ("not_helpful" if r.helpful is False else "") for r in self.records)
+        return [k for k, _ in out.most_common() if k]
+
+
+def unresolved(log, *, limit: int = MAX_QUESTIONS) -> list[QueryRecord]:
+    return log.search(QueryFilter(unresolved_gaps=True), limit=limit)
+
+
+_cache: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
+_cache_lock = threading.Lock()
+
+
+def _vectors(embedder, texts: list[str]) -> np.ndarray:
+    """Question vectors, remembered across page loads (the list is re-clustered on every visit)."""
+    name = getattr(embedder, "name", "")
+    found: dict[str, np.ndarray] = {}
+    with _cache_lock:
+        for t in texts:
+            if (name, t) in _cache:
+                found[t] = _cache[(name, t)]
+                _cache.move_to_end((name, t))
+    missing = [t for t in dict.fromkeys(texts) if t not in found]
+    if missing:
+        fresh = np.asarray(embedder.encode(missing), dtype=np.float64)
+        found.update(zip(missing, fresh))
+        with _cache_lock:
+            for t, v in zip(missing, fresh):
+                _cache[(name, t)] = v
+            while len(_cache) > 4 * MAX_QUESTIONS:
+                _cache.popitem(last=False)
+    return np.stack([found[t] for t in texts])
+
+
+def cluster(records: list[QueryRecord], *, embedder, similarity: float = SIMILARITY) -> list[Group]:
+    if not records:
+        return []
+    if len(records) == 1:
+        return [Group(key=records[0].id, records=list(records))]
+    from scipy.cluster.hierarchy import fcluster, linkage
+
+    vectors = _vectors(embedder, [r.question for r in records])
+    tree = linkage(vectors, method="average", metric="cosine")
+    labels = fcluster(tree, t=1.0 - similarity, criterion="distance")
+    members: dict[int, list[int]] = {}
+    for i, label in enumerate(labels):
+        members.setdefault(int(label), []).append(i)
+    groups = []
+    for idx in members.values():
+        recs = sorted((records[i] for i in idx), key=lambda r: r.created_at, reverse=True)
+        oldest = min(recs, key=lambda r: (r.created_at, r.id))
+        centre = vectors[idx].mean(axis=0)
+        best = max(idx, key=lambda i: float(vectors[i] @ centre))
+        # Representative first, the rest newest first.
+        recs = [records[best]] + [r for r in recs if r.id != records[best].id]
+        groups.append(Group(key=oldest.id, records=recs))
+    groups.sort(key=lambda g: (-g.size, -g.latest.timestamp()))
+    return groups
+
+
+def find_group(groups: list[Group], key: str) -> Group | None:
+    for g in groups:
+        if g.key == key or any(r.id == key for r in g.records):
+            return g
+    return None

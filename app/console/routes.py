@@ -1,0 +1,123 @@
+"""Staff console routes: login/logout, language, static files and the dashboard; the other pages live in
+`pages_gaps.py` (unresolved questions, query log) and `pages_docs.py` (documents, FAQ)."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+from urllib.parse import quote
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse, RedirectResponse, Response
+
+from app.api.deps import ServicesDep, token_ok
+from app.console import pages_docs, pages_gaps
+from app.console.charts import bar_chart, category_chart, rate_chart, volume_chart
+from app.console.i18n import category_label, texts
+from app.console.session import (
+    LANG_COOKIE, LOGIN_CSRF_COOKIE, SESSION_COOKIE, SessionDep, console_enabled, new_session_cookie, read_session,
+    safe_next, set_cookie,
+)
+from app.console.web import HERE, csrf_refused, error_page, form_with_csrf, lang_of, render, zone
+from app.errors import MadoguchiError
+
+router = APIRouter(prefix="/console", include_in_schema=False)
+STATIC = {"console.css": "text/css; charset=utf-8"}
+
+
+@router.get("/static/{name}")
+def static(name: str) -> Response:
+    if name not in STATIC:
+        return Response(status_code=404)
+    return FileResponse(HERE / "static" / name, media_type=STATIC[name], headers={"Cache-Control": "max-age=3600"})
+
+
+@router.get("/login")
+def login_page(request: Request, next: str | None = None, bad: int = 0):
+    if read_session(request) is not None and not bad:
+        return RedirectResponse(safe_next(next), status_code=303)
+    token = secrets.token_urlsafe(24)
+    resp = render(request, "login.html", session=None, enabled=console_enabled(request), login_csrf=token, next=safe_next(next),
+                  bad=bool(bad), status_code=401 if bad else 200)
+    set_cookie(request, resp, LOGIN_CSRF_COOKIE, token, max_age=3600)
+    return resp
+
+
+@router.post("/login")
+async def login(request: Request):
+    form = await request.form()
+    expected = request.cookies.get(LOGIN_CSRF_COOKIE)
+    sent = form.get("csrf")
+    if not expected or not isinstance(sent, str) or not secrets.compare_digest(sent, expected):
+        return csrf_refused(request, None)
+    target = safe_next(form.get("next") if isinstance(form.get("next"), str) else None)
+    token = form.get("token")
+    if not console_enabled(request) or not isinstance(token, str) or not token_ok(request, token.strip()):
+        return RedirectResponse(f"/console/login?bad=1&next={quote(target, safe='')}", status_code=303)
+    resp = RedirectResponse(target, status_code=303)
+    set_cookie(request, resp, SESSION_COOKIE, new_session_cookie(request))
+    resp.delete_cookie(LOGIN_CSRF_COOKIE, path="/console")
+    return resp
+
+
+@router.post("/logout")
+async def logout(request: Request, session: SessionDep):
+    if await form_with_csrf(request, session) is None:
+        return csrf_refused(request, session)
+    resp = RedirectResponse("/console/login", status_code=303)
+    resp.delete_cookie(SESSION_COOKIE, path="/console")
+    return resp
+
+
+@router.get("/lang/{code}")
+def switch_language(request: Request, code: str, next: str | None = None):
+    resp = RedirectResponse(safe_next(next), status_code=303)
+    if code in ("ja", "en"):
+        set_cookie(request, resp, LANG_COOKIE, code, max_age=365 * 86400, http_only=False)
+    return resp
+
+
+def _labels(buckets: list[dict], bucket: str) -> list[str]:
+    out = []
+    for b in buckets:
+        month, day = b["start"][5:7], b["start"][8:10]
+        out.append(f"{int(month)}/{int(day)}" + ("~" if bucket == "week" else ""))
+    return out
+
+
+def dashboard_charts(stats: dict, t: dict) -> dict:
+    buckets = stats["buckets"]
+    labels = _labels(buckets, stats["bucket"])
+    names = {"answered": t["answered"], "escalated": t["escalated"], "deflection_rate": t["deflection_rate"]}
+    cats = sorted(stats["categories"].items(), key=lambda kv: -kv[1]["questions"])
+    return {
+        "volume": volume_chart(buckets, labels=labels, title=t["chart_volume"], names=names),
+        "categories": category_chart([(category_label(t, c), v["answered"], v["escalated"]) for c, v in cats],
+                                     title=t["chart_categories"], names=names),
+        "helpful": rate_chart([b["helpful_rate"] for b in buckets], labels=labels, title=t["chart_helpful"], name=t["helpful_rate"]),
+        "saved": bar_chart([b["staff_minutes_saved"] for b in buckets], labels=labels, title=t["chart_saved"],
+                           name=t["staff_time_saved"], unit=t["minutes"]),
+    }
+
+
+@router.get("")
+async def dashboard(request: Request, services: ServicesDep, session: SessionDep):
+    from app.api.queries import stats_for
+
+    p = request.query_params
+    today = datetime.now(zone(request)).date()
+    to = p.get("to") or today.isoformat()
+    from_ = p.get("from") or (today - timedelta(days=29)).isoformat()
+    bucket = p.get("bucket") if p.get("bucket") in ("day", "week") else "day"
+    try:
+        stats = await run_in_threadpool(stats_for, services, since=from_, until=to, bucket=bucket)
+    except MadoguchiError as exc:
+        return error_page(request, session, exc, back="/console")
+    t = texts(lang_of(request))
+    return render(request, "dashboard.html", session=session, nav="dashboard", totals=stats["totals"], charts=dashboard_charts(stats, t),
+                  from_=from_, to=to, bucket=bucket, minutes=f"{services.settings.minutes_per_inquiry:g}")
+
+
+router.include_router(pages_gaps.router)
+router.include_router(pages_docs.router)
