@@ -117,7 +117,7 @@ def chunk_id(doc_id: str, doc_hash: str, position: int) -> str:
 
 def embed_text(d: ChunkDraft) -> str:
     if d.kind == "faq":
-        return d.question or d.text
+        return f"{d.question}\n{d.text}" if d.question else d.text
     return f"{d.heading}\n{d.text}"
 
 
