@@ -108,6 +108,10 @@ def excerpt_numbers(user_message: str) -> dict[str, int]:
     return {m.group(2): int(m.group(1)) for m in re.finditer(r'<excerpt n="(\d+)">\ntitle: .*\nsection: (.*)\n', user_message)}
 
 
+def excerpt_numbers_inverse(user_message: str) -> dict[int, str]:
+    return {n: s for s, n in excerpt_numbers(user_message).items()}
+
+
 def test_request_carries_question_and_excerpts_and_citations_become_sources(llm_services, openai_server):
     services = llm_services("openai")
     r = retrieve(PAID_LEAVE_Q, services=services, k=services.settings.top_k)
@@ -261,10 +265,6 @@ def test_english_question_uses_the_english_template(llm_services, openai_server)
     assert result.prompt_version == "answer-en-v1"
     assert "\n\nSources:\n[1] " in result.answer
     assert result.sources[0].section == excerpt_numbers_inverse(req.role("user")[0])[1]
-
-
-def excerpt_numbers_inverse(user_message: str) -> dict[int, str]:
-    return {n: s for s, n in excerpt_numbers(user_message).items()}
 
 
 def test_ollama_backend_answers_with_citations(llm_services, ollama_server):
