@@ -133,14 +133,14 @@ DENSE_WEIGHT = 1.0
 EXPAND_DENSE = True
 
 
-def query_terms(question: str, tokenizer) -> tuple[list[str], dict[str, float], list[tuple[str, ...]]]:
-    """Tokens of the question plus glossary expansions (down-weighted), and the question's concepts."""
+def query_terms(question: str, tokenizer, found: list[tuple[str, str]]) -> tuple[list[str], dict[str, float], list[tuple[str, ...]]]:
+    """Tokens of the question plus its glossary expansions `found` (weighted), and the question's concepts."""
     tokens = tokenizer.tokens(question)
     weights: dict[str, float] = {}
     concepts: list[tuple[str, ...]] = []
     in_keys: set[str] = set()
     expanded: list[str] = []
-    for key, formal in expansions(question):
+    for key, formal in found:
         key_tokens = tokenizer.tokens(key)
         formal_tokens = tokenizer.tokens(formal)
         in_keys.update(key_tokens)
@@ -160,13 +160,13 @@ def retrieve(question: str, *, services, category: str | None = None, k: int = 1
     snapshot = services.index.snapshot
     if snapshot is None:
         raise NotReadyError("The index is not loaded yet; try again shortly.", "索引を読み込み中です。しばらくしてから再度お試しください。")
-    tokens, weights, concepts = query_terms(question, services.tokenizer)
+    found = expansions(question)
+    tokens, weights, concepts = query_terms(question, services.tokenizer, found)
     vector = None
     if mode != "lexical" and len(snapshot):
         dense_query = question
-        if EXPAND_DENSE:
-            extra = " ".join(f for _, f in expansions(question))
-            dense_query = f"{question} ({extra})" if extra else question
+        if EXPAND_DENSE and found:
+            dense_query = f"{question} ({' '.join(f for _, f in found)})"
         vector = services.embedder.encode_query(dense_query)
     dense_hits = None
     if vector is not None and services.settings.dense_search == "chroma":
