@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+import threading
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -157,6 +158,7 @@ class QueryLog:
     def __init__(self, url: str, *, migrate: bool = True) -> None:
         self.url = url
         self.engine = _make_engine(url)
+        self._sqlite_write_lock = threading.Lock()
         from app.store.querylog_faq import FaqEntries
 
         self.faq = FaqEntries(self)
@@ -178,10 +180,12 @@ class QueryLog:
     @contextlib.contextmanager
     def write(self) -> Iterator[sa.Connection]:
         """A write transaction: committed when the block ends (SQLite: write lock taken at BEGIN)."""
-        with self.engine.connect() as conn:
-            conn.execution_options(madoguchi_write=True)
-            with conn.begin():
-                yield conn
+        # SQLite: threads of this process queue here instead of in SQLite's busy handler, which sleeps in steps.
+        with self._sqlite_write_lock if self.dialect == "sqlite" else contextlib.nullcontext():
+            with self.engine.connect() as conn:
+                conn.execution_options(madoguchi_write=True)
+                with conn.begin():
+                    yield conn
 
     @contextlib.contextmanager
     def read(self) -> Iterator[sa.Connection]:
@@ -213,9 +217,10 @@ class QueryLog:
         self.engine.dispose()
 
     # --- writing ---
-    def record(self, result, *, meta: dict | None = None) -> None:
-        """Store one answered/escalated question (an `AnswerResult`). Committed before returning."""
-        now = utcnow()
+    def record(self, result, *, meta: dict | None = None, created_at: datetime | None = None) -> None:
+        """Store one answered/escalated question (an `AnswerResult`). Committed before returning.
+        `created_at` (aware) replaces "now" when importing or seeding an older log."""
+        now = as_utc(created_at) if created_at is not None else utcnow()
         values = {
             "created_at": now,
             "channel": (result.channel or "api")[:32],
