@@ -1,0 +1,476 @@
+"""`madoguchi bench`: speed and memory through the production code, on the shared corpora and a ~20k-chunk copy.
+
+1. ingest the shared corpora into a temporary store (`Services.ingest`): characters/s and chunks/s;
+   then the same again, unchanged (the manifest skips every file);
+2. query embedding latency (`embedder.encode`, no cache) and retrieval latency (`app.answer.retrieve`), cold
+   (the query vector is computed) and warm (the vector is in the embedder's LRU cache);
+3. a synthetic corpus: the shared files copied again and again with perturbed text (digits shifted, headings
+   tagged per copy) until it holds about `target_chunks` chunks, ingested the same way; retrieval latency on it;
+4. a real server (`python -m app.cli serve` = uvicorn, a subprocess on a free 127.0.0.1 port) over the synthetic
+   store, hit on `POST /api/ask` by 1, 4 and 16 concurrent clients (httpx, bounded requests and time) with the
+   golden questions, each request a distinct wording so the query-vector cache does not flatter the numbers;
+   latency p50/p95/p99, throughput, and the server's peak RSS (VmHWM in /proc).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import json
+import logging
+import os
+import platform
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from app.settings import Settings
+from eval.metrics import mean, percentile
+from eval.workspace import temp_settings
+
+logger = logging.getLogger(__name__)
+
+ROOT = Path(__file__).resolve().parents[1]
+
+TARGETS = {
+    "ask_p50_ms_16": 15.0,
+    "ask_p99_ms_16": 60.0,
+    "ingest_chars_per_s": 30000.0,
+    "reingest_unchanged_s": 2.0,
+    "server_peak_rss_mb": 1024.0,
+}
+
+_JA_PREFIX = ["", "すみません、", "質問です。", "お疲れ様です。", "教えてください。", "確認ですが、", "念のため伺います。", "急ぎではないのですが、"]
+_EN_PREFIX = ["", "Hi, ", "Quick question: ", "Sorry to bother you, ", "Hello! ", "One question: ", "Hey, ", "Could you tell me: "]
+_JA_SUFFIX = ["", " よろしくお願いします。", " 至急ではありません。"]
+_EN_SUFFIX = ["", " Thanks!", " Thank you."]
+_FALLBACK_QUESTIONS = ["有給休暇は入社後いつから取れますか？", "出張の日当はいくらですか？", "How do I request overtime?"]
+
+_JA_TAGS = ["営業部版", "開発部版", "管理部版", "大阪支社版", "福岡支社版", "名古屋支社版", "札幌支社版", "仙台支社版", "広島支社版", "横浜支社版"]
+_EN_TAGS = ["(Sales edition)", "(Engineering edition)", "(Ops edition)", "(Chicago edition)", "(Denver edition)",
+            "(Boston edition)", "(Austin edition)", "(Seattle edition)", "(Atlanta edition)", "(Miami edition)"]
+
+
+def _say(progress: bool, text: str) -> None:
+    if progress:
+        print(text, file=sys.stderr, flush=True)
+
+
+# ---------- inputs ----------
+
+
+def golden_questions(eval_dir: Path) -> list[str]:
+    qs: list[str] = []
+    for path in sorted(Path(eval_dir).glob("*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                q = json.loads(line).get("question")
+                if q:
+                    qs.append(q)
+    return qs or list(_FALLBACK_QUESTIONS)
+
+
+def question_variant(questions: list[str], i: int) -> str:
+    """The i-th request's question: every golden question under a different polite prefix / suffix each round."""
+    from app.retrieval.tokenizer import is_japanese
+
+    q = questions[i % len(questions)]
+    rnd = i // len(questions)
+    ja = is_japanese(q)
+    prefixes, suffixes = (_JA_PREFIX, _JA_SUFFIX) if ja else (_EN_PREFIX, _EN_SUFFIX)
+    prefix = prefixes[rnd % len(prefixes)]
+    suffix = suffixes[(rnd // len(prefixes)) % len(suffixes)]
+    extra = rnd // (len(prefixes) * len(suffixes))
+    tail = f" ({extra})" if extra else ""
+    return f"{prefix}{q}{suffix}{tail}"
+
+
+def corpus_folders(corpora: Path) -> list[Path]:
+    corpora = Path(corpora)
+    if not corpora.is_dir():
+        from app.errors import BadRequestError
+
+        raise BadRequestError(f"Corpora folder not found: {corpora}", f"コーパスのフォルダが見つかりません: {corpora}", code="bad_dataset")
+    folders = sorted(p for p in corpora.iterdir() if p.is_dir() and not p.name.startswith("."))
+    return folders or [corpora]
+
+
+_DIGIT = re.compile(r"[0-9]")
+_HEADING = re.compile(r"^(#{1,6}\s+.+?)\s*$", re.M)
+_FRONT = re.compile(r"\A(---\s*\n.*?\n---\s*\n)", re.S)
+
+
+def perturb(text: str, copy: int, *, japanese: bool) -> str:
+    """A recognisably different copy: digits shifted by `copy`, every Markdown heading tagged with an edition."""
+    tags = _JA_TAGS if japanese else _EN_TAGS
+    tag = tags[(copy - 1) % len(tags)] + ("" if copy <= len(tags) else f" {copy}")
+    front = ""
+    m = _FRONT.match(text)
+    if m:
+        front, text = m.group(1), text[m.end():]
+    text = _DIGIT.sub(lambda d: str((int(d.group()) + copy) % 10), text)
+    text = _HEADING.sub(lambda h: f"{h.group(1)} {tag}", text)
+    return front + text
+
+
+def make_synthetic_corpus(*, folders: list[Path], out: Path, file_chunks: dict[str, int], target_chunks: int) -> dict:
+    """Copy the corpus files into `out` (copy 0 as is, then perturbed copies) until ~`target_chunks` chunks.
+
+    `file_chunks` maps "<folder name>/<relative path>" to the chunks that file produced in the real ingest."""
+    from ingest.loaders import SUPPORTED
+
+    files = []
+    for folder in folders:
+        for p in sorted(folder.rglob("*")):
+            if p.is_file() and p.suffix.lower() in SUPPORTED:
+                key = f"{folder.name}/{p.relative_to(folder).as_posix()}"
+                if file_chunks.get(key, 0) > 0:
+                    files.append((p, key, file_chunks[key]))
+    if not files:
+        raise ValueError("no ingestible file in the corpora")
+    total = 0
+    written = 0
+    copy = 0
+    while total < target_chunks:
+        for p, key, chunks in files:
+            if total >= target_chunks:
+                break
+            dest = out / f"copy{copy:03d}" / key
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            if copy == 0 or p.suffix.lower() not in (".md", ".markdown", ".txt", ".text"):
+                shutil.copyfile(p, dest)
+            else:
+                text = p.read_text(encoding="utf-8-sig")
+                dest.write_text(perturb(text, copy, japanese=bool(re.search(r"[\u3040-\u30ff\u4e00-\u9fff]", text))), encoding="utf-8")
+            total += chunks
+            written += 1
+        copy += 1
+    return {"files": written, "copies": copy, "estimated_chunks": total}
+
+
+# ---------- in-process measurements ----------
+
+
+def _stats(values: list[float]) -> dict:
+    return {"n": len(values), "mean": round(mean(values), 2), "p50": round(percentile(values, 50), 2),
+            "p95": round(percentile(values, 95), 2), "p99": round(percentile(values, 99), 2)}
+
+
+def _ingest(services, paths: list[Path]) -> dict:
+    report = services.ingest(paths=paths).to_dict()
+    secs = max(report["seconds"], 1e-9)
+    return {"files": sum(report["counts"].get(k, 0) for k in ("added", "updated")), "failed": report["counts"].get("failed", 0),
+            "chars": report["chars"], "chunks": report["chunks"], "seconds": round(secs, 2),
+            "chars_per_s": round(report["chars"] / secs), "chunks_per_s": round(report["chunks"] / secs, 1)}
+
+
+def measure_embedding(services, questions: list[str]) -> dict:
+    lat = []
+    for q in questions:
+        t = time.perf_counter()
+        services.embedder.encode([q])
+        lat.append((time.perf_counter() - t) * 1000)
+    return _stats(lat)
+
+
+def measure_retrieval(services, questions: list[str]) -> dict:
+    from app.answer import retrieve
+
+    cache = getattr(services.embedder, "_cache", None)
+    if cache is not None:
+        cache.clear()
+    out = {}
+    for label in ("cold", "warm"):  # cold: the query vector is computed; warm: it comes from the LRU cache
+        lat = []
+        for q in questions:
+            t = time.perf_counter()
+            retrieve(q, services=services, k=services.settings.top_k)
+            lat.append((time.perf_counter() - t) * 1000)
+        out[label] = _stats(lat)
+    return out
+
+
+# ---------- the HTTP server ----------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _proc_status(pid: int, field: str) -> float | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024.0  # kB → MiB
+    except OSError:
+        return None
+    return None
+
+
+class Server:
+    """`python -m app.cli serve` over `data_dir` on a free port; environment cleaned of outside services."""
+
+    def __init__(self, data_dir: Path, *, log_path: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("MADOGUCHI_", "SLACK_", "OPENAI_"))}
+        env.update({"MADOGUCHI_DATA_DIR": str(data_dir), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
+                    "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)})
+        for key in ("MADOGUCHI_EMBEDDER", "MADOGUCHI_EMBEDDER_THREADS", "MADOGUCHI_DENSE_SEARCH", "MADOGUCHI_TOP_K",
+                    "MADOGUCHI_CONFIDENCE_THRESHOLD", "MADOGUCHI_CATEGORY_PATTERNS"):
+            if key in os.environ:
+                env[key] = os.environ[key]  # the retrieval settings under test stay the same
+        self.log = open(log_path, "wb")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+            cwd=str(data_dir), env=env, stdout=self.log, stderr=subprocess.STDOUT,
+        )
+
+    def wait_ready(self, timeout: float = 600.0) -> dict:
+        import httpx
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"the server exited with code {self.proc.returncode}; see {self.log.name}")
+            try:
+                r = httpx.get(self.url + "/readyz", timeout=2.0)
+                if r.status_code == 200:
+                    return r.json()
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)
+        raise RuntimeError(f"the server was not ready within {timeout:.0f}s; see {self.log.name}")
+
+    def rss_mb(self) -> float | None:
+        return _proc_status(self.proc.pid, "VmRSS")
+
+    def peak_rss_mb(self) -> float | None:
+        return _proc_status(self.proc.pid, "VmHWM")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        self.log.close()
+
+
+async def _load(url: str, *, clients: int, questions: list[str], start: int, max_requests: int, max_seconds: float) -> dict:
+    import httpx
+
+    latencies: list[float] = []
+    errors: dict[str, int] = {}
+    next_i = start
+    sent = 0
+    deadline = time.perf_counter() + max_seconds
+
+    async def worker(client: httpx.AsyncClient) -> None:
+        nonlocal next_i, sent
+        while sent < max_requests and time.perf_counter() < deadline:
+            i = next_i
+            next_i += 1
+            sent += 1
+            t = time.perf_counter()
+            try:
+                r = await client.post(url + "/api/ask", json={"question": question_variant(questions, i), "channel": "bench"})
+                ok = r.status_code == 200
+                key = str(r.status_code)
+            except httpx.HTTPError as exc:
+                ok, key = False, type(exc).__name__
+            if ok:
+                latencies.append((time.perf_counter() - t) * 1000)
+            else:
+                errors[key] = errors.get(key, 0) + 1
+
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(limits=limits, timeout=60.0) as client:
+        started = time.perf_counter()
+        await asyncio.gather(*(worker(client) for _ in range(clients)))
+        elapsed = time.perf_counter() - started
+    return {"latencies": latencies, "errors": errors, "elapsed": elapsed, "next": next_i}
+
+
+def bench_server(data_dir: Path, *, questions: list[str], levels: dict[int, int], max_seconds: float, progress: bool) -> tuple[dict, dict]:
+    server = Server(data_dir, log_path=data_dir / "bench-server.log")
+    try:
+        t = time.perf_counter()
+        ready = server.wait_ready()
+        startup = time.perf_counter() - t
+        _say(progress, f"server ready in {startup:.1f}s ({ready.get('chunks')} chunks), rss {server.rss_mb():.0f} MiB")
+        warm = asyncio.run(_load(server.url, clients=1, questions=questions, start=10**6, max_requests=20, max_seconds=30))
+        results: dict[str, dict] = {}
+        samples: dict[str, list[float]] = {}
+        i = 0
+        for clients, n in levels.items():
+            got = asyncio.run(_load(server.url, clients=clients, questions=questions, start=i, max_requests=n, max_seconds=max_seconds))
+            i = got["next"]
+            lat = got["latencies"]
+            results[str(clients)] = {
+                "requests": len(lat), "errors": got["errors"], "seconds": round(got["elapsed"], 2),
+                "throughput_rps": round(len(lat) / got["elapsed"], 1) if got["elapsed"] else 0.0,
+                "mean_ms": round(mean(lat), 2), "p50_ms": round(percentile(lat, 50), 2),
+                "p95_ms": round(percentile(lat, 95), 2), "p99_ms": round(percentile(lat, 99), 2),
+            }
+            samples[f"{clients} client{'s' if clients > 1 else ''}"] = lat
+            _say(progress, f"  {clients:2} clients: {results[str(clients)]}")
+        info = {"startup_s": round(startup, 1), "chunks": ready.get("chunks"), "warmup_errors": warm["errors"],
+                "rss_after_mb": round(server.rss_mb() or 0, 1), "peak_rss_mb": round(server.peak_rss_mb() or 0, 1)}
+        return {"levels": results, **info}, samples
+    finally:
+        server.stop()
+
+
+# ---------- the whole run ----------
+
+
+def machine() -> dict:
+    mem = _meminfo_gib()
+    return {"cpus": os.cpu_count(), "memory_gib": mem, "python": platform.python_version(), "platform": platform.platform()}
+
+
+def _meminfo_gib() -> float | None:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return round(int(line.split()[1]) / 1024 / 1024, 1)
+    except OSError:
+        return None
+    return None
+
+
+def _release_store() -> None:
+    """Drop this process's cached Chroma clients so the server subprocess is the only one holding the store."""
+    gc.collect()
+    try:
+        from chromadb.api.client import SharedSystemClient
+
+        SharedSystemClient.clear_system_cache()
+    except Exception:  # noqa: BLE001 - best effort; the server only reads
+        logger.debug("could not clear the Chroma client cache", exc_info=True)
+
+
+def run_bench(
+    *, settings: Settings, corpora: Path, eval_dir: Path, quick: bool = False, target_chunks: int | None = None,
+    progress: bool = True, server: bool = True,
+) -> tuple[dict, dict[str, list[float]]]:
+    from app.services import build_services
+
+    target = target_chunks or (5000 if quick else 20000)
+    levels = {1: 60, 4: 120, 16: 240} if quick else {1: 300, 4: 600, 16: 1200}
+    max_seconds = 20.0 if quick else 60.0
+    folders = corpus_folders(corpora)
+    questions = golden_questions(eval_dir)
+    result: dict = {"machine": machine(), "embedder": settings.embedder, "quick": quick, "targets": {}}
+    tmp = Path(tempfile.mkdtemp(prefix="madoguchi-bench-"))
+    samples: dict[str, list[float]] = {}
+    try:
+        # 1. the shared corpora
+        services = build_services(temp_settings(settings, tmp / "shared"), with_log=False)
+        _say(progress, f"ingesting {', '.join(f.name for f in folders)} …")
+        result["ingest"] = _ingest(services, folders)
+        _say(progress, f"  {result['ingest']}")
+        t = time.perf_counter()
+        again = services.ingest(paths=folders)
+        result["reingest_unchanged_s"] = round(time.perf_counter() - t, 3)
+        result["reingest_counts"] = again.counts()
+        _say(progress, f"  unchanged re-ingest {result['reingest_unchanged_s']}s {again.counts()}")
+        result["query_embedding_ms"] = measure_embedding(services, questions)
+        result["retrieval_ms"] = {"shared": {"chunks": len(services.index.snapshot), **measure_retrieval(services, questions)}}
+        _say(progress, f"  query embedding {result['query_embedding_ms']}; retrieval {result['retrieval_ms']['shared']}")
+        file_chunks = {}
+        for folder in folders:
+            for doc_id, rec in services.store.manifest().items():
+                if rec.status == "ok" and (folder / doc_id).is_file():
+                    file_chunks[f"{folder.name}/{doc_id}"] = rec.chunks
+        embedder, tokenizer = services.embedder, services.tokenizer
+        del services
+        _release_store()
+
+        # 2. the synthetic corpus
+        synth_src = tmp / "synthetic-docs"
+        made = make_synthetic_corpus(folders=folders, out=synth_src, file_chunks=file_chunks, target_chunks=target)
+        _say(progress, f"synthetic corpus: {made}; ingesting …")
+        synth_settings = temp_settings(settings, tmp / "synthetic")
+        services = build_services(synth_settings, with_log=False, embedder=embedder, tokenizer=tokenizer)
+        result["synthetic"] = {**made, "ingest": _ingest(services, [synth_src])}
+        result["synthetic"]["chunks"] = len(services.index.snapshot)
+        result["retrieval_ms"]["synthetic"] = {"chunks": len(services.index.snapshot), **measure_retrieval(services, questions)}
+        _say(progress, f"  {result['synthetic']}; retrieval {result['retrieval_ms']['synthetic']}")
+        del services
+        _release_store()
+
+        # 3. the HTTP server over the synthetic store
+        if server:
+            _say(progress, "starting the server …")
+            ask, samples = bench_server(tmp / "synthetic", questions=questions, levels=levels, max_seconds=max_seconds, progress=progress)
+            result["ask"] = ask
+        result["bench_process_peak_rss_mb"] = round(_proc_status(os.getpid(), "VmHWM") or 0, 1)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    result["targets"] = check_targets(result)
+    return result, samples
+
+
+def check_targets(result: dict) -> dict:
+    ask16 = (result.get("ask") or {}).get("levels", {}).get("16", {})
+    values = {
+        "ask_p50_ms_16": ask16.get("p50_ms"),
+        "ask_p99_ms_16": ask16.get("p99_ms"),
+        "ingest_chars_per_s": (result.get("ingest") or {}).get("chars_per_s"),
+        "reingest_unchanged_s": result.get("reingest_unchanged_s"),
+        "server_peak_rss_mb": (result.get("ask") or {}).get("peak_rss_mb"),
+    }
+    out = {}
+    for name, target in TARGETS.items():
+        v = values.get(name)
+        higher_is_better = name == "ingest_chars_per_s"
+        met = None if v is None else (v >= target if higher_is_better else v <= target)
+        out[name] = {"target": target, "value": v, "met": met, "rule": "≥" if higher_is_better else "≤"}
+    return out
+
+
+def format_bench(result: dict) -> str:
+    m = result["machine"]
+    lines = [f"machine: {m['cpus']} CPUs, {m['memory_gib']} GiB, Python {m['python']}; embedder {result['embedder']}"
+             + (" (quick)" if result.get("quick") else "")]
+    i = result.get("ingest")
+    if i:
+        lines.append(f"ingest shared corpora: {i['files']} files, {i['chars']:,} chars, {i['chunks']} chunks in {i['seconds']}s "
+                     f"→ {i['chars_per_s']:,} chars/s, {i['chunks_per_s']} chunks/s ({i['failed']} files failed)")
+        lines.append(f"unchanged re-ingest: {result['reingest_unchanged_s']}s {result.get('reingest_counts')}")
+    e = result.get("query_embedding_ms")
+    if e:
+        lines.append(f"query embedding: mean {e['mean']} ms, p50 {e['p50']} ms, p95 {e['p95']} ms (n={e['n']})")
+    for label, r in (result.get("retrieval_ms") or {}).items():
+        lines.append(f"retrieval over {label} ({r['chunks']} chunks): cold mean {r['cold']['mean']} / p95 {r['cold']['p95']} ms; "
+                     f"warm mean {r['warm']['mean']} / p95 {r['warm']['p95']} ms")
+    s = result.get("synthetic")
+    if s:
+        si = s["ingest"]
+        lines.append(f"synthetic corpus: {s['files']} files ({s['copies']} copies), {s['chunks']} chunks, {si['chars']:,} chars in "
+                     f"{si['seconds']}s → {si['chars_per_s']:,} chars/s, {si['chunks_per_s']} chunks/s")
+    a = result.get("ask")
+    if a:
+        lines.append(f"/api/ask over {a['chunks']} chunks (server start {a['startup_s']}s):")
+        lines.append("  clients  requests  errors  req/s    mean     p50     p95     p99 (ms)")
+        for clients, r in a["levels"].items():
+            errs = sum(r["errors"].values())
+            lines.append(f"  {clients:>7}  {r['requests']:8}  {errs:6}  {r['throughput_rps']:5}  {r['mean_ms']:6}  {r['p50_ms']:6}  "
+                         f"{r['p95_ms']:6}  {r['p99_ms']:6}")
+        lines.append(f"server RSS: peak {a['peak_rss_mb']} MiB, after the run {a['rss_after_mb']} MiB")
+    lines.append("targets:")
+    for name, t in result.get("targets", {}).items():
+        verdict = {True: "met", False: "MISSED", None: "not measured"}[t["met"]]
+        lines.append(f"  {name}: {t['value']} (target {t['rule']} {t['target']:g}) {verdict}")
+    return "\n".join(lines)

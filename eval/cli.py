@@ -1,0 +1,103 @@
+"""`madoguchi eval retrieval|qa` and `madoguchi bench` (registered into app/cli.py's parser by `register`)."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+from pathlib import Path
+
+from app.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+
+
+def _print_json(data) -> None:
+    print(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+def _command() -> str:
+    return "madoguchi " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:] else ""
+
+
+def cmd_eval_retrieval(args, settings: Settings) -> int:
+    from eval.retrieval import format_retrieval, run_retrieval
+
+    run = run_retrieval(Path(args.dataset), settings=settings, k=args.k, ablation=args.ablation, split=args.split)
+    if args.report:
+        from eval.report import write_retrieval_report
+
+        path = write_retrieval_report(run, Path(args.report), command=_command())
+        print(f"report: {path}", file=sys.stderr)
+    if args.json:
+        _print_json(run.summary)
+    else:
+        print(format_retrieval(run))
+    return 0
+
+
+def cmd_eval_qa(args, settings: Settings) -> int:
+    from eval.qa import format_qa, run_qa
+
+    run = run_qa(docs=Path(args.docs), questions=Path(args.questions), settings=settings, threshold=args.threshold)
+    if args.report:
+        from eval.report import write_qa_report
+
+        path = write_qa_report(run, Path(args.report), command=_command())
+        print(f"report: {path}", file=sys.stderr)
+    if args.json:
+        _print_json(run.summary)
+    else:
+        print(format_qa(run))
+    return 0
+
+
+def cmd_bench(args, settings: Settings) -> int:
+    from eval.bench import format_bench, run_bench
+
+    result, samples = run_bench(
+        settings=settings, corpora=Path(args.corpora), eval_dir=Path(args.eval_dir), quick=args.quick,
+        target_chunks=args.chunks, progress=not args.json,
+    )
+    if args.report:
+        from eval.report import write_bench_report
+
+        path = write_bench_report(result, samples, Path(args.report), command=_command())
+        print(f"report: {path}", file=sys.stderr)
+    if args.json:
+        _print_json(result)
+    else:
+        print(format_bench(result))
+    return 0
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("eval", help="measure retrieval (BEIR) and answer quality (golden question sets)")
+    sub = p.add_subparsers(dest="eval_command", required=True)
+
+    r = sub.add_parser("retrieval", help="nDCG/recall/MRR/hit on a BEIR folder (corpus.jsonl, queries.jsonl, qrels/test.tsv)")
+    r.add_argument("dataset", help="BEIR dataset folder")
+    r.add_argument("--k", type=int, default=10, help="cut-off for ndcg/recall/mrr (default 10)")
+    r.add_argument("--ablation", action="store_true", help="also lexical-only and dense-only")
+    r.add_argument("--split", default="test", help="qrels file name under qrels/ (default test)")
+    r.add_argument("--json", action="store_true", help="print one JSON object")
+    r.add_argument("--report", metavar="DIR", help="write Markdown + PNG plots into DIR")
+    r.set_defaults(func=cmd_eval_retrieval)
+
+    q = sub.add_parser("qa", help="answers and escalations on a golden question set, through the production answer()")
+    q.add_argument("--docs", required=True, help="folder of documents to ingest (into a temporary store)")
+    q.add_argument("--questions", required=True, help="golden set, JSON Lines (id, question, answerable, source, section, answer_facts, category)")
+    q.add_argument("--threshold", type=float, help="confidence threshold to report at (default: MADOGUCHI_CONFIDENCE_THRESHOLD)")
+    q.add_argument("--json", action="store_true", help="print one JSON object")
+    q.add_argument("--report", metavar="DIR", help="write Markdown + PNG plots into DIR")
+    q.set_defaults(func=cmd_eval_qa)
+
+    b = subparsers.add_parser("bench", help="ingest / retrieval / HTTP /api/ask speed and server memory on the shared corpora")
+    b.add_argument("--corpora", default=str(SHARED / "corpora"), help="folder of corpora (default ../shared/corpora)")
+    b.add_argument("--eval-dir", default=str(SHARED / "eval"), help="golden sets whose questions are asked (default ../shared/eval)")
+    b.add_argument("--chunks", type=int, help="size of the synthetic corpus in chunks (default 20000; --quick 5000)")
+    b.add_argument("--quick", action="store_true", help="a smaller synthetic corpus and fewer requests (a few minutes)")
+    b.add_argument("--json", action="store_true", help="print one JSON object")
+    b.add_argument("--report", metavar="DIR", help="write Markdown + a latency histogram into DIR")
+    b.set_defaults(func=cmd_bench)

@@ -1,0 +1,34 @@
+"""A throw-away store for one evaluation run: production settings, but a temporary local data dir."""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import shutil
+import tempfile
+from pathlib import Path
+
+from app.settings import Settings
+
+
+def temp_settings(settings: Settings, data_dir: Path) -> Settings:
+    """The same retrieval settings (embedder, tokenizer, fusion, thresholds) over an embedded store in `data_dir`.
+
+    A configured Chroma server or query-log database is never touched by an evaluation."""
+    return settings.model_copy(update={"data_dir": Path(data_dir), "chroma_url": None, "database_url": None})
+
+
+@contextlib.contextmanager
+def temp_services(settings: Settings, *, embedder=None, tokenizer=None, keep: Path | None = None):
+    """Services over a fresh temporary store (no query log); the folder is removed afterwards unless `keep`."""
+    from app.services import build_services
+
+    tmp = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="madoguchi-eval-"))
+    services = build_services(temp_settings(settings, tmp), embedder=embedder, tokenizer=tokenizer, with_log=False)
+    try:
+        yield services
+    finally:
+        del services
+        gc.collect()
+        if keep is None:
+            shutil.rmtree(tmp, ignore_errors=True)
