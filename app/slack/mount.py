@@ -1,0 +1,62 @@
+"""`mount_slack(app, settings)`: the Slack bot inside the FastAPI app.
+
+- HTTP Events API (SLACK_SIGNING_SECRET set): `POST /slack/events` takes events, interactivity (buttons) and
+  slash commands; Bolt verifies the signature and the timestamp (older than 5 minutes → 401).
+- Socket Mode (SLACK_APP_TOKEN set): connected in the app's lifespan, same listeners.
+- The lifespan also registers the bot in `services.resolution_hooks`, so staff answers given in the web
+  console reach the Slack asker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
+
+from app.settings import Settings
+from app.slack.factory import make_slack
+
+logger = logging.getLogger(__name__)
+
+
+def mount_slack(app: FastAPI, settings: Settings) -> None:
+    bot, bolt_app = make_slack(settings, get_services=lambda: getattr(app.state, "services", None))
+    app.state.slack_bot = bot
+    app.state.slack_bolt = bolt_app
+
+    if settings.slack_signing_secret:
+        @app.post("/slack/events", include_in_schema=False)
+        async def slack_events(request: Request) -> Response:
+            body = await request.body()
+            # Bolt's dispatch is synchronous (signature check, then ack); keep it off the event loop.
+            bolt_response = await asyncio.to_thread(bolt_app.dispatch, to_bolt_request(request, body))
+            return to_starlette_response(bolt_response)
+
+    @asynccontextmanager
+    async def slack_lifespan(app: FastAPI):
+        services = getattr(app.state, "services", None)
+        hooks = getattr(services, "resolution_hooks", None)
+        if hooks is not None:
+            hooks.append(bot.resolution_hook)
+        runner = None
+        if settings.slack_app_token:
+            from app.slack.socket_mode import SocketModeRunner
+
+            runner = SocketModeRunner(bolt_app, app_token=settings.slack_app_token)
+            await asyncio.to_thread(runner.start)
+        try:
+            yield
+        finally:
+            if runner is not None:
+                await asyncio.to_thread(runner.stop)
+            await asyncio.to_thread(bot.shutdown)
+            if hooks is not None and bot.resolution_hook in hooks:
+                hooks.remove(bot.resolution_hook)
+
+    app.state.slack_lifespan = slack_lifespan
+    mode = " + ".join(m for m, on in (("HTTP /slack/events", settings.slack_signing_secret), ("Socket Mode", settings.slack_app_token)) if on)
+    logger.info("Slack bot mounted (%s)", mode)
