@@ -214,9 +214,35 @@ def load_pdf(path: Path) -> LoadedDocument:
         )
     blocks: list[Block] = []
     for number, text in pages:
-        blocks.extend(_plain_blocks(unicodedata.normalize("NFKC", text), page=number))
+        blocks.extend(_plain_blocks(unwrap_lines(unicodedata.normalize("NFKC", text)), page=number))
     title = _title_from_meta(reader) or _first_line(blocks) or path.stem
     return LoadedDocument(title=title, blocks=blocks)
+
+
+_ENDS_SENTENCE = re.compile(r"[。．.!！?？:：」）)]\s*$")
+_STARTS_ITEM = re.compile(r"^\s*(?:[0-9０-９]+[\s.．、)）]|[（(][0-9０-９一二三四五六七八九十]+[)）]|[・\-*•●○◆■①-⑳]|第[0-9０-９]+[章節条])")
+_LATIN_END = re.compile(r"[A-Za-z0-9,]$")
+
+
+def unwrap_lines(text: str) -> str:
+    """Re-join lines that a PDF wrapped mid-sentence; keep breaks before items, headings and after sentence ends."""
+    out: list[str] = []
+    for line in text.split("\n"):
+        stripped = line.strip()
+        if (
+            out
+            and stripped
+            and out[-1].strip()
+            and not _ENDS_SENTENCE.search(out[-1])
+            and not _STARTS_ITEM.match(stripped)
+            and heading_level(out[-1].strip()) is None
+            and heading_level(stripped) is None
+        ):
+            sep = " " if _LATIN_END.search(out[-1]) and stripped[:1].isascii() else ""
+            out[-1] = out[-1].rstrip() + sep + stripped
+        else:
+            out.append(line)
+    return "\n".join(out)
 
 
 def _title_from_meta(reader) -> str | None:
