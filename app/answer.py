@@ -256,6 +256,7 @@ def answer(
     category = validate_category(category)
     lang = detect_language(question)
     threshold = settings.confidence_threshold if threshold is None else threshold
+    services.index.raise_if_unavailable()  # shared store down: 503 on the API, handed to the staff on Slack
     r = retrieve(question, services=services, category=category, k=settings.top_k)
     conf = confidence_of(r)
     sources = _sources(r, question=question, limit=settings.top_k)

@@ -42,12 +42,12 @@ def docs(tmp_path_factory):
     return folder
 
 
-def _services(chroma, tmp_path, embedder, tokenizer, **overrides):
+def _services(chroma, tmp_path, embedder, tokenizer, *, with_log: bool = False, **overrides):
     from app.services import build_services
     from app.settings import Settings
 
     settings = Settings(_env_file=None, data_dir=tmp_path / "data", chroma_url=chroma.url, collection="outage", **overrides)
-    return build_services(settings, embedder=embedder, tokenizer=tokenizer, with_log=False)
+    return build_services(settings, embedder=embedder, tokenizer=tokenizer, with_log=with_log)
 
 
 def _ask(api: ApiProcess, *, lang: str = "ja") -> httpx.Response:
@@ -145,3 +145,45 @@ def test_store_built_while_chroma_is_down_connects_later(chroma, tmp_path):
         chroma.start()
     store.heartbeat()
     assert store.corpus_info()["version"] == 0
+
+
+def test_slack_question_during_the_outage_is_passed_to_the_staff(chroma, docs, tmp_path, embedder, tokenizer):
+    """Slack gets no 503: the asker is told the question went to the staff, and the log says it was escalated."""
+    import json
+
+    from fastapi.testclient import TestClient
+
+    from app.compose import TEXTS
+    from app.main import create_app
+    from tests.fakes.slack_api import FakeSlack, event_envelope, signed_headers
+
+    secret = "outage-signing-secret"
+    with FakeSlack() as fake:
+        services = _services(chroma, tmp_path, embedder, tokenizer, slack_bot_token="xoxb-test", slack_signing_secret=secret,
+                             slack_api_url=fake.api_url, slack_escalation_channel="C0STAFF1", refresh_interval_s=3600, with_log=True)
+        services.ingest(paths=[docs])
+
+        def dm(ts: str) -> None:
+            event = {"type": "message", "channel_type": "im", "user": "UASKER01", "text": QUESTION, "ts": ts, "channel": "D0OUTAGE"}
+            body = json.dumps(event_envelope(event, event_id=f"Ev{ts.replace('.', '')}"))
+            resp = client.post("/slack/events", content=body.encode(), headers=signed_headers(secret, body))
+            assert resp.status_code == 200, resp.text
+
+        with TestClient(create_app(services.settings, services=services)) as client:
+            chroma.stop()
+            try:
+                services.index.poll()  # what the background refresher does every MADOGUCHI_REFRESH_INTERVAL_S
+                assert services.index.unavailable
+                dm("1700000000.000100")
+                reply = fake.wait_for("chat.postMessage", channel="D0OUTAGE")[0]
+                assert TEXTS["ja"]["error"] in reply.args["text"] or TEXTS["ja"]["error"] in json.dumps(reply.args.get("blocks"), ensure_ascii=False)
+                fake.wait_for("chat.postMessage", channel="C0STAFF1")  # the staff see it in their channel
+                record = services.query_log.find_by_meta("slack_message_ts", "1700000000.000100")
+                assert record.outcome == "escalated" and record.escalation_reason == "error"
+            finally:
+                chroma.start()
+            services.index.poll()
+            dm("1700000000.000200")
+            replies = fake.wait_for("chat.postMessage", channel="D0OUTAGE", count=2)
+            assert "月額500円" in json.dumps(replies[-1].args, ensure_ascii=False)
+        services.query_log.close()
