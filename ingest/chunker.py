@@ -18,7 +18,7 @@ MIN_CHARS = 40
 
 _WS = re.compile(r"[ \t\u3000]+")
 _ITEM = re.compile(r"^\s*(?:[0-9０-９]+(?:[.．、)）]|[ 　](?=\S))|[（(][0-9０-９一二三四五六七八九十]+[)）]|[一二三四五六七八九十]+\s|[①-⑳])")
-_SENTENCE = re.compile(r"(?<=[。！？!?])|(?<=\.)\s+(?=[A-Z])")
+_SENTENCE = re.compile(r"(?<=[。！？!?])|(?<=\.)(?=\s+[A-Z])")  # the space stays with the text: never "end.Next"
 
 
 @dataclass
