@@ -89,6 +89,8 @@ def faq_xlsx(entries: list[FaqEntry]) -> bytes:
         cell.font = Font(bold=True)
     for e in entries:
         ws.append([e.question, e.answer, e.category])
+        for cell in ws[ws.max_row]:
+            cell.data_type = "s"  # text such as "=1+1" stays text, never a formula
     ws.column_dimensions["A"].width = 50
     ws.column_dimensions["B"].width = 80
     ws.column_dimensions["C"].width = 14

@@ -125,10 +125,11 @@ class QueryFilter:
             clauses.append(t.outcome == self.outcome)
         if self.category:
             clauses.append(sa.or_(t.category == "other", t.category.is_(None)) if self.category == "other" else t.category == self.category)
+        # SQLite keeps the wall time only, so every bound goes in as UTC (as the rows were written).
         if self.since is not None:
-            clauses.append(t.created_at >= self.since)
+            clauses.append(t.created_at >= as_utc(self.since))
         if self.until is not None:
-            clauses.append(t.created_at < self.until)
+            clauses.append(t.created_at < as_utc(self.until))
         if self.q:
             clauses.append(t.question.icontains(self.q, autoescape=True))
         if self.feedback:
