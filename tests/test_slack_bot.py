@@ -606,3 +606,32 @@ def _local_flow(h: Harness, app: FastAPI) -> None:
     assert "3営業日前までに申請" in all_text(relayed.args["blocks"])
     h.fake.quiet(1.0)
     assert len([c for c in h.fake.calls_to("chat.postMessage", channel=CHANNEL) if c.args.get("thread_ts") == ev["ts"]]) == 2
+
+
+# ---------------------------------------------------------------- Socket Mode
+
+
+def test_socket_mode_answers_with_the_same_listeners(services, make_settings):
+    """SLACK_APP_TOKEN: the app connects over a real WebSocket in its lifespan; no HTTP endpoint is needed."""
+    from app.main import create_app
+
+    with FakeSlack() as fake:
+        fake.start_socket_mode()
+        settings = make_settings(slack_bot_token="xoxb-test", slack_app_token="xapp-test", slack_api_url=fake.api_url)
+        with TestClient(create_app(settings, services=services)) as client:
+            fake.wait_socket_connected()
+            assert fake.wait_for("apps.connections.open")[0].headers.get("Authorization") == "Bearer xapp-test"
+            assert client.post("/slack/events", content=b"{}").status_code == 404  # no signing secret: not mounted
+
+            ev = {"type": "app_mention", "user": ASKER, "text": f"<@{BOT_USER_ID}> {ANSWERED_JA}", "ts": new_ts(), "channel": CHANNEL}
+            ack = fake.send_socket_envelope("events_api", event_envelope(ev))
+            assert "envelope_id" in ack
+            reply = fake.wait_for("chat.postMessage", channel=CHANNEL, thread_ts=ev["ts"])[0]
+            assert "3営業日前" in all_text(reply.args["blocks"])
+            assert labels(reply.args["blocks"]) == ["解決した", "解決しない", "担当者に聞く"]
+
+            form = slash_form(text=ANSWERED_JA, user=ASKER, channel=CHANNEL, response_url=fake.response_url("sock"))
+            ack = fake.send_socket_envelope("slash_commands", form)
+            assert "調べています" in json.dumps(ack, ensure_ascii=False)
+            answer = Harness(client, fake, services).response("sock")[0]
+            assert answer.args["response_type"] == "ephemeral" and "3営業日前" in all_text(answer.args["blocks"])

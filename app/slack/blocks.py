@@ -186,7 +186,7 @@ def answer_message(result, *, asker: str | None, show_question: bool = False, th
         ]})
     else:
         blocks.append(context(t(lang, "escalated_thread" if threaded else "escalated_dm")))
-    return {"text": clip(result.answer, 3000), "blocks": blocks}
+    return {"text": clip(mrkdwn(result.answer), 3000), "blocks": blocks}
 
 
 def without_actions(blocks: list[dict] | None) -> list[dict]:
@@ -259,5 +259,5 @@ def escalation_post(*, question: str, asker: str | None, via: str | None, channe
         "このスレッドに返信すると、質問者に転送され解決済みとして記録されます（「//」で始まる返信は転送されません）。"
         f" 質問ID: `{query_id}`"
     ))
-    text = f"{mention}担当者への引き継ぎ: {question}"[:3000]
+    text = clip(f"{mention}担当者への引き継ぎ: {escape(question)}", 3000)
     return {"text": text, "blocks": blocks}
