@@ -547,6 +547,22 @@ def test_slack_api_error_still_tells_the_asker_and_escalates(slack):
     assert rec.outcome == "escalated" and rec.escalation_reason == "error"
 
 
+def test_empty_index_still_replies_and_escalates(fake, make_services, make_settings):
+    """Nothing ingested yet: the asker is told the staff will answer, and the staff get the question."""
+    from app.main import create_app
+
+    empty = make_services()
+    settings = make_settings(slack_bot_token="xoxb-test", slack_signing_secret=SECRET, slack_api_url=fake.api_url,
+                             slack_escalation_channel=ESCALATION)
+    with TestClient(create_app(settings, services=empty)) as client:
+        h = Harness(client, fake, empty)
+        ev = h.mention(ANSWERED_JA)
+        reply = h.fake.wait_for("chat.postMessage", channel=CHANNEL, thread_ts=ev["ts"])[0]
+        assert "担当者に引き継ぎます" in reply.args["text"]
+        h.fake.wait_for("chat.postMessage", channel=ESCALATION)
+        assert h.record_of(ev).outcome == "escalated"
+
+
 def test_exception_inside_answering_still_replies_and_escalates(fake, make_settings, embedder, tokenizer):
     """The index never loaded (answer() raises NotReadyError): the asker is told, the staff get the question."""
     from app.services import build_services

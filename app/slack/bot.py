@@ -43,18 +43,32 @@ class Asked:
 
 
 class SlackBot:
-    def __init__(self, *, settings, client: WebClient, get_services: Callable[[], object]) -> None:
+    def __init__(self, *, settings, client: WebClient, get_services: Callable[[], object], workers: int = 4) -> None:
         self.settings = settings
         self.client = client
         self._get_services = get_services
         self._local = LocalLog()
         self._warned_no_log = False
-        # Bolt runs the listeners (the answering) here; shut down with wait=True to finish questions in flight.
-        self.executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="slack-listener")
+        # Two pools: Bolt's listeners (acks and hand-offs, always quick, so Slack's 3-second ack never waits behind
+        # a slow answer) and the workers that answer questions and call Slack.
+        self.executor = ThreadPoolExecutor(max_workers=16, thread_name_prefix="slack-listener")
+        self.workers = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="slack-worker")
+
+    def submit(self, fn: Callable, /, *args, **kwargs) -> None:
+        """Run `fn` on the worker pool; its exceptions are logged, never lost."""
+
+        def run():
+            try:
+                fn(*args, **kwargs)
+            except Exception:  # noqa: BLE001
+                logger.exception("Slack task %s failed", getattr(fn, "__name__", fn))
+
+        self.workers.submit(run)
 
     def shutdown(self) -> None:
         """Finish the questions being answered, then stop (called when the server stops)."""
         self.executor.shutdown(wait=True)
+        self.workers.shutdown(wait=True)
 
     # --- plumbing ---
     @property
@@ -219,7 +233,7 @@ class SlackBot:
         elif action_id == blocks.ACTION_ESCALATE:
             outcome = self.escalate(query_id, reason=data.get("r") or "user_request")
             threaded = bool(meta.get("slack_thread_ts"))
-            key = "already" if outcome == "already" else ("escalated_thread" if threaded else "escalated_dm")
+            key = {"already": "already", "missing": "missing"}.get(outcome) or ("escalated_thread" if threaded else "escalated_dm")
             new = blocks.with_status(current, blocks.t(lang, key))
         else:
             return

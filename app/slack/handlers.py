@@ -1,7 +1,8 @@
 """Bolt listeners: translate Slack payloads into `SlackBot` calls. No answering or formatting logic here.
 
-Every listener acknowledges at once (Slack wants an answer within 3 seconds) and does its work in a lazy
-listener, which Bolt runs on its thread pool — the same in HTTP mode and in Socket Mode.
+Every listener acknowledges at once (Slack wants an answer within 3 seconds); its lazy listener hands the work
+to the bot's worker pool (`SlackBot.submit`), so acks never queue behind slow answers. The same in HTTP mode and
+in Socket Mode.
 """
 
 from __future__ import annotations
@@ -88,11 +89,24 @@ def register(app: App, bot: SlackBot) -> None:
         bot.on_button(action_id=action["action_id"], value=action.get("value") or "", clicker=body["user"]["id"],
                       body=body, respond=respond)
 
-    app.event("app_mention")(ack=_ack, lazy=[on_mention])
-    app.event("message")(ack=_ack, lazy=[on_message])
-    app.command(re.compile(r"^/"))(ack=ack_command, lazy=[on_command])
+    # Lazy listeners (run after the ack) only queue the work; Bolt injects arguments by parameter name.
+    def lazy_mention(body, event, context):
+        bot.submit(on_mention, body, event, context)
+
+    def lazy_message(body, event, context):
+        bot.submit(on_message, body, event, context)
+
+    def lazy_command(body, command, respond):
+        bot.submit(on_command, body, command, respond)
+
+    def lazy_button(body, action, respond):
+        bot.submit(on_button, body, action, respond)
+
+    app.event("app_mention")(ack=_ack, lazy=[lazy_mention])
+    app.event("message")(ack=_ack, lazy=[lazy_message])
+    app.command(re.compile(r"^/"))(ack=ack_command, lazy=[lazy_command])
     for action_id in (blocks.ACTION_RESOLVED, blocks.ACTION_NOT_RESOLVED, blocks.ACTION_ESCALATE):
-        app.action(action_id)(ack=_ack, lazy=[on_button])
+        app.action(action_id)(ack=_ack, lazy=[lazy_button])
 
 
 def _staff_reply(bot: SlackBot, team: str | None, event: dict) -> bool:
