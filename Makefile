@@ -25,8 +25,12 @@ ingest: setup
 run: setup ingest
 	$(VENV)/bin/madoguchi serve --host $(HOST) --port $(PORT)
 
+# The core and review suites run a second time on a Chroma server + PostgreSQL (tests/servers.py starts both).
+SERVER_SUITES = $(wildcard tests/test_core*.py tests/test_querylog*.py tests/test_stats*.py tests/test_faq*.py tests/test_console*.py)
+
 test: setup
 	$(PY) -m pytest -q -ra
+	$(PY) -m pytest -q -ra --stores=server $(SERVER_SUITES)
 
 eval: setup
 	$(VENV)/bin/madoguchi eval qa --docs ../shared/corpora/ja-tuqulore-handbook --questions ../shared/eval/ja-tuqulore-qa.jsonl

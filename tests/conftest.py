@@ -50,6 +50,12 @@ def pytest_addoption(parser):
                      help="embedded: a Chroma dir + SQLite per test; server: a session Chroma server + PostgreSQL (tests/servers.py)")
 
 
+def pytest_collection_modifyitems(config, items):
+    from tests.servers import select_for_stores
+
+    select_for_stores(config, items)  # --stores=server runs only the tests that build stores
+
+
 @pytest.fixture
 def make_settings(tmp_path, request):
     """Settings for a fresh store in a temp dir (with --stores=server: on the session's servers); keyword overrides on top."""

@@ -372,3 +372,18 @@ def server_overrides(config, data_dir: Path, overrides: dict | None = None, *, r
     if "collection" in overrides:
         stores["collection"] = f"{stores['collection']}-{overrides.pop('collection')}"
     return {**stores, **overrides}
+
+
+STORE_FIXTURES = ("make_settings", "make_services", "sample_services")
+
+
+def select_for_stores(config, items) -> None:
+    """Under `--stores=server`, deselect the tests that build no store (they would only repeat the embedded run)."""
+    if stores_mode(config) != "server":
+        return
+    keep, drop = [], []
+    for item in items:
+        (keep if any(f in getattr(item, "fixturenames", ()) for f in STORE_FIXTURES) else drop).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
