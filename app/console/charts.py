@@ -11,14 +11,18 @@ PAD_L, PAD_R, PAD_T, PAD_B = 44, 44, 16, 36
 COLORS = {"answered": "#2e7d5b", "escalated": "#d9822b", "line": "#1f5fa8", "saved": "#6a4fb3", "cat": "#1f5fa8"}
 
 
-def _nice_max(value: float) -> float:
+def _scale(value: float) -> tuple[float, float]:
+    """(top, step): whole-number ticks of 1, 2 or 5 × 10^k, at most five steps up to `value`."""
     if value <= 0:
-        return 1.0
-    exp = 10 ** math.floor(math.log10(value))
-    for m in (1, 2, 2.5, 5, 10):
-        if value <= m * exp:
-            return m * exp
-    return 10 * exp
+        return 1.0, 1.0
+    raw = max(value / 5, 1.0)
+    exp = 10 ** math.floor(math.log10(raw))
+    step = next(m * exp for m in (1, 2, 5, 10) if m * exp >= raw)
+    return step * math.ceil(value / step), step
+
+
+def _nice_max(value: float) -> float:
+    return _scale(value)[0]
 
 
 def _fmt(v: float) -> str:
@@ -29,11 +33,15 @@ def _frame(inner: list[str], *, title: str, cls: str, y_max: float, right_pct: b
     plot_h = H - PAD_T - PAD_B
     parts = [f'<svg class="chart {cls}" viewBox="0 0 {W} {H}" role="img" aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg">',
              f"<title>{escape(title)}</title>"]
-    for i in range(5):
-        y = PAD_T + plot_h * i / 4
+    top, step = (100.0, 25.0) if y_unit == "%" else _scale(y_max)
+    n = int(round(top / step))
+    for i in range(n + 1):
+        y = PAD_T + plot_h * i / n
         parts.append(f'<line class="grid" x1="{PAD_L}" y1="{y:.1f}" x2="{W - PAD_R}" y2="{y:.1f}"/>')
-        parts.append(f'<text class="axis" x="{PAD_L - 6}" y="{y + 4:.1f}" text-anchor="end">{escape(_fmt(y_max * (4 - i) / 4))}{escape(y_unit)}</text>')
-        if right_pct:
+        parts.append(f'<text class="axis" x="{PAD_L - 6}" y="{y + 4:.1f}" text-anchor="end">{escape(_fmt(top - step * i))}{escape(y_unit)}</text>')
+    if right_pct:
+        for i in range(5):
+            y = PAD_T + plot_h * i / 4
             parts.append(f'<text class="axis pct" x="{W - PAD_R + 6}" y="{y + 4:.1f}">{(4 - i) * 25}%</text>')
     parts.extend(inner)
     parts.append("</svg>")
