@@ -40,15 +40,16 @@ def token_ok(request: Request, token: str | None) -> bool:
 
 
 def require_admin(request: Request, authorization: Annotated[str | None, Header()] = None) -> None:
-    tokens = admin_tokens(request)
-    if not tokens:
+    scheme, _, token = (authorization or "").partition(" ")
+    ok = scheme.lower() == "bearer" and token_ok(request, token.strip())
+    # Unset MADOGUCHI_ADMIN_TOKEN: off for everyone but this server's own CLI (its local token in server.json).
+    if not request.app.state.settings.admin_token and not ok:
         raise NotFoundError(
             "Admin routes are off: set MADOGUCHI_ADMIN_TOKEN to enable them.",
             "管理用 API は無効です。MADOGUCHI_ADMIN_TOKEN を設定すると有効になります。",
             code="admin_disabled",
         )
-    scheme, _, token = (authorization or "").partition(" ")
-    if scheme.lower() != "bearer" or not token_ok(request, token.strip()):
+    if not ok:
         raise AuthError(
             "Missing or wrong admin token: send `Authorization: Bearer <MADOGUCHI_ADMIN_TOKEN>`.",
             "管理トークンがないか正しくありません。`Authorization: Bearer <MADOGUCHI_ADMIN_TOKEN>` を付けてください。",
