@@ -86,15 +86,19 @@ def _publish(services, *, index: list[FaqEntry] = (), remove: list[str] = ()) ->
     services.index.refresh()
 
 
-def sync_faq_index(services) -> dict:
-    """Make the chunk store match the database: index missing/changed entries, drop orphans. Returns counts."""
-    log = require_log(services)
-    entries = log.faq.list()
+def faq_index_drift(services, entries: list[FaqEntry]) -> tuple[list[FaqEntry], list[str]]:
+    """(entries whose searchable copy is missing or outdated, FAQ documents with no entry behind them)."""
     manifest = {d: r for d, r in services.store.manifest().items() if r.kind == "faq" and d.startswith("faq:")}
     stale = [e for e in entries if (r := manifest.get(e.doc_id)) is None or r.hash != faq_hash(e.question, e.answer, e.category)
              or r.status != "ok" or r.embedder != services.embedder.name]
     wanted = {e.doc_id for e in entries}
-    orphans = [d for d in manifest if d not in wanted]
+    return stale, [d for d in manifest if d not in wanted]
+
+
+def sync_faq_index(services) -> dict:
+    """Make the chunk store match the database: index missing/changed entries, drop orphans. Returns counts."""
+    entries = require_log(services).faq.list()
+    stale, orphans = faq_index_drift(services, entries)
     _publish(services, index=stale, remove=orphans)
     return {"indexed": len(stale), "removed": len(orphans), "entries": len(entries)}
 

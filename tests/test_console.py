@@ -247,6 +247,16 @@ def test_documents_page_upload_and_reingest(console):
     assert r.status_code == 303 and "unchanged" in r.headers["location"]
 
 
+def test_faq_page_notices_entries_the_search_does_not_see(console):
+    client, services = console
+    login(client)
+    assert 'id="faq-drift"' in client.get("/console/faq").text  # the fixture's entry was written to the database only
+    r = client.post("/console/faq/reindex", data={"csrf": csrf_of(client)}, follow_redirects=False)
+    assert r.status_code == 303 and "indexed=1" in r.headers["location"]
+    assert "faq:1" in services.store.manifest()
+    assert 'id="faq-drift"' not in client.get("/console/faq").text
+
+
 def test_faq_pages_create_edit_delete_import_export(console):
     client, services = console
     login(client)

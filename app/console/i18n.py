@@ -41,6 +41,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "faq_saved": "FAQ を保存しました。", "faq_deleted": "FAQ を削除しました。", "faq_none": "FAQ 項目はまだありません。",
         "import_done": "インポート: 追加 {created} 件 / 更新 {updated} 件 / 変更なし {unchanged} 件 / エラー {errors} 件",
         "row": "行", "updated_at": "更新日時", "reindex_faq": "FAQ を再索引", "reindex_done": "FAQ を再索引しました: {indexed} 件を索引、{removed} 件を削除。",
+        "faq_drift": "{n} 件の FAQ が検索対象と一致していません（文書ストアの復元・初期化の後など）。「FAQ を再索引」を押してください。",
         "error_title": "エラー", "not_ready": "質問ログが設定されていません。",
     },
     "en": {
@@ -81,6 +82,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "faq_saved": "FAQ entry saved.", "faq_deleted": "FAQ entry deleted.", "faq_none": "No FAQ entries yet.",
         "import_done": "Import: {created} added / {updated} updated / {unchanged} unchanged / {errors} errors",
         "row": "Row", "updated_at": "Updated", "reindex_faq": "Re-index FAQ", "reindex_done": "FAQ re-indexed: {indexed} indexed, {removed} removed.",
+        "faq_drift": "{n} FAQ entries differ from what the search sees (e.g. after the chunk store was restored or reset). Press “Re-index FAQ”.",
         "error_title": "Error", "not_ready": "The query log is not configured.",
     },
 }

@@ -13,7 +13,7 @@ from app.api.deps import ServicesDep
 from app.console.session import SessionDep
 from app.console.web import csrf_refused, error_page, form_with_csrf, render
 from app.errors import BadRequestError, MadoguchiError
-from app.faq import create_faq_entry, delete_faq_entry, require_log, sync_faq_index, update_faq_entry
+from app.faq import create_faq_entry, delete_faq_entry, faq_index_drift, require_log, sync_faq_index, update_faq_entry
 
 router = APIRouter()
 
@@ -76,7 +76,17 @@ async def faq_page(request: Request, services: ServicesDep, session: SessionDep,
         entries = await run_in_threadpool(require_log(services).faq.list, q=q or None)
     except MadoguchiError as exc:
         return error_page(request, session, exc, back="/console")
-    return render(request, "faq.html", session=session, nav="faq", entries=entries, q=q or "", report=None)
+    return render(request, "faq.html", session=session, nav="faq", entries=entries, q=q or "", report=None,
+                  drift=await _drift(services))
+
+
+async def _drift(services) -> int:
+    """How many entries the search does not see as saved (e.g. after the chunk store was restored or reset)."""
+    try:
+        stale, orphans = await run_in_threadpool(faq_index_drift, services, require_log(services).faq.list())
+    except MadoguchiError:
+        return 0
+    return len(stale) + len(orphans)
 
 
 @router.post("/faq")
@@ -126,7 +136,7 @@ async def faq_import(request: Request, services: ServicesDep, session: SessionDe
         entries = await run_in_threadpool(require_log(services).faq.list)
     except MadoguchiError as exc:
         return error_page(request, session, exc, back="/console/faq")
-    return render(request, "faq.html", session=session, nav="faq", entries=entries, q="", report=report)
+    return render(request, "faq.html", session=session, nav="faq", entries=entries, q="", report=report, drift=await _drift(services))
 
 
 @router.post("/faq/reindex")
