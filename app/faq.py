@@ -183,18 +183,19 @@ class Resolution:
 
 
 async def run_resolution_hooks(services, record: QueryRecord, answer_text: str) -> tuple[int, list[dict]]:
-    """Call every `hook(record, answer)` (sync hooks in a worker thread). A failing hook is logged and reported,
-    never undoes the resolution."""
+    """Call every `hook(record, answer)` (sync hooks in a worker thread). A hook returns True when it delivered the
+    answer (e.g. posted it to the Slack asker) and None/False when the question was not its to deliver; those True
+    are counted. A failing hook is logged and reported, never undoes the resolution."""
     done, errors = 0, []
     for hook in list(getattr(services, "resolution_hooks", []) or []):
         try:
             if inspect.iscoroutinefunction(hook):
-                await hook(record, answer_text)
+                out = await hook(record, answer_text)
             else:
                 out = await asyncio.to_thread(hook, record, answer_text)
                 if inspect.isawaitable(out):
-                    await out
-            done += 1
+                    out = await out
+            done += out is True
         except Exception as exc:  # noqa: BLE001 - one relay failing must not hide the others
             logger.exception("resolution hook %r failed for query %s", hook, record.id)
             errors.append({"query_id": record.id, "hook": getattr(hook, "__name__", repr(hook)), "error": str(exc)})
