@@ -25,7 +25,7 @@ def cmd_ingest(args, settings: Settings) -> int:
     holder = None if settings.chroma_url else runfile.ServerRun.claim(settings, url="cli")
     if not settings.chroma_url and holder is None:
         server = runfile.held_by_server(settings)
-        if server is None:
+        if server is None or not str(server.get("url", "")).startswith(("http://", "https://")):  # e.g. another `madoguchi ingest`
             print("データディレクトリが別のプロセスで使用中です / the data dir is busy", file=sys.stderr)
             return 2
         report = _ingest_via_server(server, paths, args.prune)
