@@ -51,9 +51,9 @@ class Services:
         if stored and stored != self.embedder.name:
             raise ConfigError(
                 f"The index was built with embedder {stored!r} but MADOGUCHI_EMBEDDER is {self.embedder.name!r}; "
-                "re-ingest the documents or change the setting back.",
+                "ingest the documents into a new MADOGUCHI_DATA_DIR (or MADOGUCHI_COLLECTION) or change the setting back.",
                 f"索引は埋め込みモデル {stored!r} で作成されていますが、設定は {self.embedder.name!r} です。"
-                "文書を再取り込みするか設定を戻してください。",
+                "新しい MADOGUCHI_DATA_DIR（または MADOGUCHI_COLLECTION）に文書を取り込むか、設定を戻してください。",
             )
 
 

@@ -16,7 +16,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from app.errors import IngestError
+from app.errors import ConfigError, IngestError
 from app.retrieval.embedders import Embedder
 from app.retrieval.tokenizer import Tokenizer
 from app.store.chroma import ChunkStore, DocRecord, dumps_tokens
@@ -191,6 +191,14 @@ def ingest(
 ) -> IngestReport:
     """Ingest files and folders. `source_names` maps a doc id to the source path to show (uploads)."""
     started = time.perf_counter()
+    stored = str(store.corpus_info().get("embedder") or "")
+    if stored and stored != embedder.name:  # refuse before writing: vectors of two models cannot share a collection
+        raise ConfigError(
+            f"This store holds vectors of embedder {stored!r}, not {embedder.name!r}. Ingest into a new MADOGUCHI_DATA_DIR "
+            f"(or MADOGUCHI_COLLECTION), or set MADOGUCHI_EMBEDDER back to {stored!r}.",
+            f"このストアは埋め込みモデル {stored!r} のベクトルを保持しています（設定は {embedder.name!r}）。"
+            f"新しい MADOGUCHI_DATA_DIR（または MADOGUCHI_COLLECTION）に取り込むか、MADOGUCHI_EMBEDDER を {stored!r} に戻してください。",
+        )
     report = IngestReport()
     manifest = store.manifest()
     files = discover(paths)
