@@ -62,13 +62,15 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
                     f"別の Madoguchi プロセスが {settings.data_dir} を使用中です。停止するか別の MADOGUCHI_DATA_DIR を指定してください。",
                 )
             app.state.local_token = holder.token
-        svc = services or await asyncio.to_thread(build_services, settings, load_index=False)
-        app.state.services = svc
         try:
+            svc = services or await asyncio.to_thread(build_services, settings, load_index=False)
+            app.state.services = svc
             await asyncio.to_thread(svc.index.poll)
             if svc.index.ready:
                 svc.check_embedder()
-        except MadoguchiError:
+        except BaseException:
+            if holder is not None:
+                holder.release()  # a server that fails to start leaves the data dir free
             raise
         task = asyncio.create_task(_refresher(svc))
         slack = getattr(app.state, "slack_lifespan", None)
