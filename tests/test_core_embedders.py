@@ -123,7 +123,7 @@ def test_a_store_built_with_one_embedder_refuses_to_serve_with_another(make_sett
     assert not other.ingest_lock.locked()
 
     # The way out the message names: a new collection (or data dir) for the other embedder, which then serves.
-    fresh_settings = settings.model_copy(update={"embedder": MINILM, "collection": "minilm"})
+    fresh_settings = settings.model_copy(update={"embedder": MINILM, "collection": f"{settings.collection}-minilm"})
     fresh = build_services(fresh_settings, embedder=minilm, tokenizer=tokenizer, with_log=False)
     assert [f.status for f in fresh.ingest(paths=[docs]).files] == ["added"]
     fresh.check_embedder()
