@@ -41,6 +41,21 @@ def _routers():
     return routers
 
 
+def _sync_faq(services: Services) -> None:
+    """FAQ entries live in the query-log database; make sure their searchable copies are in the chunk store
+    (e.g. after the chunk store was reset). Failures are logged: the server still starts."""
+    if services.query_log is None:
+        return
+    try:
+        from app.faq import sync_faq_index
+
+        counts = sync_faq_index(services)
+        if counts["indexed"] or counts["removed"]:
+            logger.warning("FAQ index repaired at start-up: %s", counts)
+    except Exception:  # noqa: BLE001
+        logger.exception("could not check the FAQ entries' search index at start-up")
+
+
 async def _refresher(services: Services) -> None:
     interval = services.settings.refresh_interval_s
     while True:
@@ -68,6 +83,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
             await asyncio.to_thread(svc.index.poll)
             if svc.index.ready:
                 svc.check_embedder()
+                await asyncio.to_thread(_sync_faq, svc)
         except BaseException:
             if holder is not None:
                 holder.release()  # a server that fails to start leaves the data dir free

@@ -299,11 +299,12 @@ class SlackBot:
             return False
         return True
 
-    def resolution_hook(self, record, answer_text: str) -> None:
-        """`services.resolution_hooks` entry: a staff answer given in the web console reaches the Slack asker."""
+    def resolution_hook(self, record, answer_text: str) -> bool | None:
+        """`services.resolution_hooks` entry: a staff answer given in the web console reaches the Slack asker.
+        Returns True when it was delivered, None when the question is not a Slack one."""
         meta = getattr(record, "meta", None) or {}
         if getattr(record, "channel", None) != "slack" or not (meta.get("slack_channel") or meta.get("slack_user")):
-            return
+            return None
         if not self.deliver_staff_answer(record, answer_text, staff_user=None):
             # Reported by the console as a relay error (the resolution itself stands).
             raise RuntimeError(f"could not post the staff answer to the Slack asker of question {record.id}")
@@ -313,3 +314,4 @@ class SlackBot:
                 self.client.chat_postMessage(channel=meta["slack_escalation_channel"], thread_ts=meta["slack_escalation_ts"], **note)
             except Exception:  # noqa: BLE001
                 logger.warning("could not note the console answer in the escalation thread of %s", record.id, exc_info=True)
+        return True
