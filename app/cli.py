@@ -66,21 +66,44 @@ def _ingest_via_server(server: dict, paths: list[Path], prune: bool) -> dict:
     return resp.json()
 
 
-def cmd_ask(args, settings: Settings) -> int:
-    from app.answer import answer
-    from app.services import build_services
+def _running_server(settings: Settings) -> dict | None:
+    """The server holding the embedded store, if any: reads go through it (one process per Chroma directory)."""
+    if settings.chroma_url:
+        return None
+    from app.store import runfile
 
-    services = build_services(settings)
-    result = answer(question=args.question, services=services, category=args.category, channel="cli", user_id=args.user)
-    if args.json:
-        _print_json(result.to_api())
+    server = runfile.held_by_server(settings)
+    if server and str(server.get("url", "")).startswith(("http://", "https://")):
+        return server
+    return None
+
+
+def cmd_ask(args, settings: Settings) -> int:
+    server = _running_server(settings)
+    if server is not None:
+        import httpx
+
+        resp = httpx.post(server["url"].rstrip("/") + "/api/ask", timeout=60,
+                          json={"question": args.question, "category": args.category, "user_id": args.user, "channel": "cli"})
+        data = resp.json()
+        if resp.status_code != 200:
+            print(f"error: {data.get('detail')}", file=sys.stderr)
+            return 2
     else:
-        print(result.answer)
+        from app.answer import answer
+        from app.services import build_services
+
+        services = build_services(settings)
+        data = answer(question=args.question, services=services, category=args.category, channel="cli", user_id=args.user).to_api()
+    if args.json:
+        _print_json(data)
+    else:
+        print(data["answer"])
         print()
-        print(f"[{result.outcome}] confidence={result.confidence:.2f}")
-        for i, s in enumerate(result.sources, 1):
-            page = f" p.{s.page}" if s.page else ""
-            print(f"  [{i}] {s.section}{page}  ({s.source}, score {s.score:.3f})")
+        print(f"[{data['outcome']}] confidence={data['confidence']:.2f}")
+        for i, s in enumerate(data["sources"], 1):
+            page = f" p.{s['page']}" if s.get("page") else ""
+            print(f"  [{i}] {s['section']}{page}  ({s['source']}, score {s['score']:.3f})")
     return 0
 
 
@@ -95,15 +118,25 @@ def cmd_serve(args, settings: Settings) -> int:
 
 
 def cmd_documents(args, settings: Settings) -> int:
-    from app.store.chroma import ChunkStore
+    server = _running_server(settings)
+    if server is not None:
+        import httpx
 
-    records = sorted(ChunkStore(settings).manifest().values(), key=lambda r: r.source)
+        resp = httpx.get(server["url"].rstrip("/") + "/api/admin/documents", timeout=60,
+                         headers={"Authorization": f"Bearer {server['token']}"})
+        resp.raise_for_status()
+        docs = resp.json()["documents"]
+    else:
+        from app.store.chroma import ChunkStore
+
+        docs = [r.to_metadata() for r in ChunkStore(settings).manifest().values()]
+    docs.sort(key=lambda d: d["source"])
     if args.json:
-        _print_json([r.to_metadata() for r in records])
+        _print_json(docs)
         return 0
-    for r in records:
-        err = f"  {r.error}" if r.error else ""
-        print(f"{r.status:7} {r.category:10} {r.chunks:5} chunks  {r.source}  ({r.title}){err}")
+    for d in docs:
+        err = f"  {d['error']}" if d.get("error") else ""
+        print(f"{d['status']:7} {d['category']:10} {d['chunks']:5} chunks  {d['source']}  ({d['title']}){err}")
     return 0
 
 

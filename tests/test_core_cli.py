@@ -187,6 +187,14 @@ def test_ingest_goes_through_the_running_server_that_holds_the_data_dir(tmp_path
             # MADOGUCHI_ADMIN_TOKEN is unset: the admin routes are off for anyone without the local token.
             assert http.get("/api/admin/documents", headers={"Authorization": "Bearer guess"}).status_code == 404
 
+        # Reads go through the server too (one process per Chroma directory): same answers, same document list.
+        asked = cli(data, "ask", "駐輪場は何時まで使えますか？", "--json")
+        assert asked.code == 0, asked.err
+        assert json.loads(asked.out)["sources"][0]["section"] == "駐輪場規程 > 第2条（利用時間）"
+        listed = cli(data, "documents", "--json")
+        assert listed.code == 0, listed.err
+        assert {d["doc_id"] for d in json.loads(listed.out)} == {"駐輪場規程.txt", "visitor-guide.md"}
+
         (docs / "broken.pdf").write_bytes(b"%PDF-1.4 not really")
         failed = cli(data, "ingest", str(docs), "--json")
         assert failed.code == 1
