@@ -15,32 +15,10 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from datetime import datetime, timezone
 
-
-@dataclass
-class LocalRecord:
-    """The subset of `app.store.querylog.QueryRecord` the bot reads."""
-
-    id: str
-    channel: str
-    user_id: str | None
-    question: str
-    answer: str
-    outcome: str
-    escalation_reason: str | None
-    language: str
-    sources: list[dict] = field(default_factory=list)
-    helpful: bool | None = None
-    resolution: str | None = None
-    resolved_by: str | None = None
-    resolved_at: datetime | None = None
-    meta: dict = field(default_factory=dict)
-
-    @property
-    def query_id(self) -> str:
-        return self.id
+from app.store.querylog import QueryRecord
 
 
 class LocalLog:
@@ -51,7 +29,7 @@ class LocalLog:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._records: OrderedDict[str, LocalRecord] = OrderedDict()
+        self._records: OrderedDict[str, QueryRecord] = OrderedDict()
         self._events: dict[str, float] = {}
 
     def claim_event(self, key: str) -> bool:
@@ -65,22 +43,24 @@ class LocalLog:
             return True
 
     def record(self, result, *, meta: dict | None = None) -> None:
-        rec = LocalRecord(
-            id=result.query_id, channel=result.channel, user_id=result.user_id, question=result.question,
-            answer=result.answer, outcome=result.outcome, escalation_reason=result.escalation_reason,
-            language=result.language, sources=[asdict(s) if hasattr(s, "__dataclass_fields__") else dict(s) for s in result.sources],
-            meta=dict(meta or {}),
+        rec = QueryRecord(
+            id=result.query_id, created_at=datetime.now(timezone.utc), channel=result.channel, user_id=result.user_id,
+            question=result.question, answer=result.answer, category=result.category, outcome=result.outcome,
+            escalation_reason=result.escalation_reason, confidence=result.confidence,
+            sources=[asdict(s) if hasattr(s, "__dataclass_fields__") else dict(s) for s in result.sources],
+            latency_ms=result.latency_ms, language=result.language, prompt_version=result.prompt_version,
+            corpus_version=result.corpus_version, meta=dict(meta or {}),
         )
         with self._lock:
             self._records[rec.id] = rec
             while len(self._records) > self.MAX_RECORDS:
                 self._records.popitem(last=False)
 
-    def get(self, query_id: str) -> LocalRecord | None:
+    def get(self, query_id: str) -> QueryRecord | None:
         with self._lock:
             return self._records.get(query_id)
 
-    def _change(self, query_id: str, **values) -> LocalRecord | None:
+    def _change(self, query_id: str, **values) -> QueryRecord | None:
         with self._lock:
             rec = self._records.get(query_id)
             if rec is None:
@@ -102,7 +82,7 @@ class LocalLog:
                 rec.meta = {**rec.meta, **values}
             return rec
 
-    def find_by_meta(self, key: str, value) -> LocalRecord | None:
+    def find_by_meta(self, key: str, value) -> QueryRecord | None:
         with self._lock:
             for rec in reversed(self._records.values()):
                 if key in rec.meta and str(rec.meta[key]) == str(value):
