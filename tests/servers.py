@@ -308,8 +308,9 @@ class SessionServers:
             self.template = "madoguchi_template"
         return self.postgres
 
-    def overrides(self, data_dir: Path) -> dict[str, str]:
-        """Chroma URL + a collection prefix and a PostgreSQL database of its own for each data dir (same dir → same stores)."""
+    def overrides(self, data_dir: Path, *, migrated: bool = True) -> dict[str, str]:
+        """Chroma URL + a collection prefix and a PostgreSQL database of its own for each data dir (same dir → same
+        stores). The database is a copy of the migrated template, or with `migrated=False` empty (never migrated)."""
         key = Path(data_dir).resolve()
         if key not in self.tags:
             tag = uuid.uuid4().hex[:10]
@@ -317,7 +318,7 @@ class SessionServers:
             self.tags[key] = {
                 "chroma_url": self.chroma_server().url,
                 "collection": f"t{tag}",
-                "database_url": pg.create_database(f"t_{tag}", template=self.template),
+                "database_url": pg.create_database(f"t_{tag}", template=self.template if migrated else None),
             }
         return dict(self.tags[key])
 

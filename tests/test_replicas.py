@@ -51,12 +51,13 @@ def _env(stores: dict, **more: str) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def stores(request, tmp_path_factory):
-    """The session's Chroma server and PostgreSQL, with a collection prefix and a database of this module's own."""
+    """The session's Chroma server and PostgreSQL, with a collection prefix and an empty database of this module's own
+    (the two replicas starting together both run the migrations: PostgreSQL's advisory lock must serialise them)."""
     if postgres_bin_dir() is None and stores_mode(request.config) != "server":
         pytest.skip("PostgreSQL is not installed (Debian: apt-get install postgresql; .ci/run installs it)")
     servers = SessionServers.of(request.config)
     key = tmp_path_factory.mktemp("replicas-stores")
-    yield servers.overrides(key)
+    yield servers.overrides(key, migrated=False)
     servers.release(key)
 
 
@@ -92,7 +93,7 @@ def replicas(stores, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def log(stores):
+def log(stores, replicas):
     """The shared query log, read directly from PostgreSQL (it holds the corpus version each answer came from)."""
     from app.store.querylog import QueryLog
 
