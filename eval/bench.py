@@ -9,7 +9,9 @@
 4. a real server (`python -m app.cli serve` = uvicorn, a subprocess on a free 127.0.0.1 port) over the synthetic
    store, hit on `POST /api/ask` by 1, 4 and 16 concurrent clients (httpx, bounded requests and time) with the
    golden questions, each request a distinct wording so the query-vector cache does not flatter the numbers;
-   latency p50/p95/p99, throughput, and the server's peak RSS (VmHWM in /proc).
+   latency p50/p95/p99, throughput, and the server's peak RSS (VmHWM in /proc); then 16 clients again asking
+   the golden questions verbatim with every query vector already cached (`16_cached`: the cost of a request
+   besides embedding the question).
 """
 
 from __future__ import annotations
@@ -192,6 +194,14 @@ def measure_retrieval(services, questions: list[str]) -> dict:
             retrieve(q, services=services, k=services.settings.top_k)
             lat.append((time.perf_counter() - t) * 1000)
         out[label] = _stats(lat)
+    from app.answer import answer
+
+    lat = []
+    for q in questions:  # the whole answer() (retrieve, confidence, compose) with cached vectors, no query log
+        t = time.perf_counter()
+        answer(question=q, services=services, record=False, channel="bench")
+        lat.append((time.perf_counter() - t) * 1000)
+    out["answer_warm"] = _stats(lat)
     return out
 
 
@@ -266,7 +276,8 @@ class Server:
         self.log.close()
 
 
-async def _load(url: str, *, clients: int, questions: list[str], start: int, max_requests: int, max_seconds: float) -> dict:
+async def _load(url: str, *, clients: int, questions: list[str], start: int, max_requests: int, max_seconds: float,
+                vary: bool = True) -> dict:
     import httpx
 
     latencies: list[float] = []
@@ -283,7 +294,8 @@ async def _load(url: str, *, clients: int, questions: list[str], start: int, max
             sent += 1
             t = time.perf_counter()
             try:
-                r = await client.post(url + "/api/ask", json={"question": question_variant(questions, i), "channel": "bench"})
+                q = question_variant(questions, i) if vary else questions[i % len(questions)]
+                r = await client.post(url + "/api/ask", json={"question": q, "channel": "bench"})
                 ok = r.status_code == 200
                 key = str(r.status_code)
             except httpx.HTTPError as exc:
@@ -301,6 +313,15 @@ async def _load(url: str, *, clients: int, questions: list[str], start: int, max
     return {"latencies": latencies, "errors": errors, "elapsed": elapsed, "next": next_i}
 
 
+def _level(lat: list[float], got: dict) -> dict:
+    return {
+        "requests": len(lat), "errors": got["errors"], "seconds": round(got["elapsed"], 2),
+        "throughput_rps": round(len(lat) / got["elapsed"], 1) if got["elapsed"] else 0.0,
+        "mean_ms": round(mean(lat), 2), "p50_ms": round(percentile(lat, 50), 2),
+        "p95_ms": round(percentile(lat, 95), 2), "p99_ms": round(percentile(lat, 99), 2),
+    }
+
+
 def bench_server(data_dir: Path, *, questions: list[str], levels: dict[int, int], max_seconds: float, progress: bool) -> tuple[dict, dict]:
     server = Server(data_dir, log_path=data_dir / "bench-server.log")
     try:
@@ -316,14 +337,19 @@ def bench_server(data_dir: Path, *, questions: list[str], levels: dict[int, int]
             got = asyncio.run(_load(server.url, clients=clients, questions=questions, start=i, max_requests=n, max_seconds=max_seconds))
             i = got["next"]
             lat = got["latencies"]
-            results[str(clients)] = {
-                "requests": len(lat), "errors": got["errors"], "seconds": round(got["elapsed"], 2),
-                "throughput_rps": round(len(lat) / got["elapsed"], 1) if got["elapsed"] else 0.0,
-                "mean_ms": round(mean(lat), 2), "p50_ms": round(percentile(lat, 50), 2),
-                "p95_ms": round(percentile(lat, 95), 2), "p99_ms": round(percentile(lat, 99), 2),
-            }
+            results[str(clients)] = _level(lat, got)
             samples[f"{clients} client{'s' if clients > 1 else ''}"] = lat
             _say(progress, f"  {clients:2} clients: {results[str(clients)]}")
+        # The same 16 clients asking the golden questions verbatim, after one pass that put every query vector in
+        # the server's LRU cache: what a request costs besides embedding the question (search, compose, log, HTTP).
+        asyncio.run(_load(server.url, clients=4, questions=questions, start=0, max_requests=len(questions), max_seconds=120, vary=False))
+        clients = max(levels)
+        got = asyncio.run(_load(server.url, clients=clients, questions=questions, start=0, max_requests=levels[clients],
+                                max_seconds=max_seconds, vary=False))
+        lat = got["latencies"]
+        results[f"{clients}_cached"] = _level(lat, got)
+        samples[f"{clients} clients, cached questions"] = lat
+        _say(progress, f"  {clients:2} clients, cached: {results[f'{clients}_cached']}")
         info = {"startup_s": round(startup, 1), "chunks": ready.get("chunks"), "warmup_errors": warm["errors"],
                 "rss_after_mb": round(server.rss_mb() or 0, 1), "peak_rss_mb": round(server.peak_rss_mb() or 0, 1)}
         return {"levels": results, **info}, samples
@@ -336,7 +362,8 @@ def bench_server(data_dir: Path, *, questions: list[str], levels: dict[int, int]
 
 def machine() -> dict:
     mem = _meminfo_gib()
-    return {"cpus": os.cpu_count(), "memory_gib": mem, "python": platform.python_version(), "platform": platform.platform()}
+    return {"cpus": os.cpu_count(), "memory_gib": mem, "python": platform.python_version(), "platform": platform.platform(),
+            "loadavg_at_start": [round(x, 2) for x in os.getloadavg()]}
 
 
 def _meminfo_gib() -> float | None:
@@ -418,6 +445,7 @@ def run_bench(
         result["bench_process_peak_rss_mb"] = round(_proc_status(os.getpid(), "VmHWM") or 0, 1)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    result["machine"]["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]
     result["targets"] = check_targets(result)
     return result, samples
 
@@ -443,7 +471,9 @@ def check_targets(result: dict) -> dict:
 def format_bench(result: dict) -> str:
     m = result["machine"]
     lines = [f"machine: {m['cpus']} CPUs, {m['memory_gib']} GiB, Python {m['python']}; embedder {result['embedder']}"
-             + (" (quick)" if result.get("quick") else "")]
+             + (" (quick)" if result.get("quick") else "")
+             + (f"; load average {m['loadavg_at_start'][0]} at start, {m['loadavg_at_end'][0]} at end"
+                if m.get("loadavg_at_start") and m.get("loadavg_at_end") else "")]
     i = result.get("ingest")
     if i:
         lines.append(f"ingest shared corpora: {i['files']} files, {i['chars']:,} chars, {i['chunks']} chunks in {i['seconds']}s "
@@ -454,7 +484,8 @@ def format_bench(result: dict) -> str:
         lines.append(f"query embedding: mean {e['mean']} ms, p50 {e['p50']} ms, p95 {e['p95']} ms (n={e['n']})")
     for label, r in (result.get("retrieval_ms") or {}).items():
         lines.append(f"retrieval over {label} ({r['chunks']} chunks): cold mean {r['cold']['mean']} / p95 {r['cold']['p95']} ms; "
-                     f"warm mean {r['warm']['mean']} / p95 {r['warm']['p95']} ms")
+                     f"warm mean {r['warm']['mean']} / p95 {r['warm']['p95']} ms"
+                     + (f"; answer() warm mean {r['answer_warm']['mean']} / p95 {r['answer_warm']['p95']} ms" if "answer_warm" in r else ""))
     s = result.get("synthetic")
     if s:
         si = s["ingest"]
@@ -463,10 +494,10 @@ def format_bench(result: dict) -> str:
     a = result.get("ask")
     if a:
         lines.append(f"/api/ask over {a['chunks']} chunks (server start {a['startup_s']}s):")
-        lines.append("  clients  requests  errors  req/s    mean     p50     p95     p99 (ms)")
+        lines.append("    clients  requests  errors  req/s    mean     p50     p95     p99 (ms)")
         for clients, r in a["levels"].items():
             errs = sum(r["errors"].values())
-            lines.append(f"  {clients:>7}  {r['requests']:8}  {errs:6}  {r['throughput_rps']:5}  {r['mean_ms']:6}  {r['p50_ms']:6}  "
+            lines.append(f"  {clients:>9}  {r['requests']:8}  {errs:6}  {r['throughput_rps']:5}  {r['mean_ms']:6}  {r['p50_ms']:6}  "
                          f"{r['p95_ms']:6}  {r['p99_ms']:6}")
         lines.append(f"server RSS: peak {a['peak_rss_mb']} MiB, after the run {a['rss_after_mb']} MiB")
     lines.append("targets:")

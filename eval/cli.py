@@ -58,7 +58,7 @@ def cmd_bench(args, settings: Settings) -> int:
 
     result, samples = run_bench(
         settings=settings, corpora=Path(args.corpora), eval_dir=Path(args.eval_dir), quick=args.quick,
-        target_chunks=args.chunks, progress=not args.json,
+        target_chunks=args.chunks, progress=True,  # progress goes to stderr, so --json stays clean
     )
     if args.report:
         from eval.report import write_bench_report

@@ -82,7 +82,7 @@ def write_qa_report(run, out_dir: Path, *, command: str = "") -> Path:
     _latency_hist(out_dir / f"{name}-latency.png", {"answer()": [i.latency_ms for i in run.items]}, f"{name}: answer latency")
 
     cats = list(s["per_category"])
-    fig, ax = plt.subplots(figsize=(7, 3.8))
+    fig, ax = plt.subplots(figsize=(7, 4.4))
     width = 0.8 / len(QA_KEYS)
     for j, key in enumerate(QA_KEYS):
         vals = [s["per_category"][c][key] or 0.0 for c in cats]
@@ -91,7 +91,7 @@ def write_qa_report(run, out_dir: Path, *, command: str = "") -> Path:
     ax.set_xticklabels([f"{c}\n(n={s['per_category'][c]['questions']})" for c in cats], fontsize=8)
     ax.set_ylim(0, 1.05)
     ax.set_title(f"{name}: per category at threshold {s['threshold']:.2f}")
-    ax.legend(fontsize=7, ncol=3)
+    ax.legend(fontsize=7, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.16), frameon=False)
     fig.tight_layout()
     fig.savefig(out_dir / f"{name}-categories.png", dpi=110)
     plt.close(fig)
