@@ -161,9 +161,13 @@ class QaItemResult:
     expected_source: str | None = None
     expected_section: list[str] = field(default_factory=list)
     answer: str = ""
+    outcome: str | None = None  # set when a generator (LLM) decided the outcome itself
 
     def answered(self, threshold: float) -> bool:
-        """The decision `answer()` makes: answered iff there is a passage and confidence ≥ threshold."""
+        """The decision `answer()` makes: answered iff there is a passage and confidence ≥ threshold — or, in LLM
+        mode, what the generator decided at the production threshold (`outcome`)."""
+        if self.outcome is not None:
+            return self.outcome == "answered"
         return bool(self.cited) and self.confidence >= threshold
 
     def hit(self, k: int) -> bool:

@@ -4,8 +4,9 @@ The documents are ingested with `Services.ingest` into a temporary store, and ev
 `app.answer.answer(..., record=False, threshold=0.0)`. In `answer()` the sources and the would-be answer are
 computed before the threshold is applied, and the outcome is "answered" iff there is a passage and
 `confidence >= threshold`; so one pass at threshold 0 gives, for every threshold, both the outcome and what
-would have been cited — the sweep is computed offline from that pass. (With an LLM generator configured the
-generator may change the outcome itself; the sweep then describes the extractive decision only.)
+would have been cited — the sweep is computed offline from that pass. With an LLM generator configured the model
+decides the outcome itself, so each question is asked once at the production threshold and the headline metrics
+use the outcome it returned; the sweep then describes the extractive confidence only.
 """
 
 from __future__ import annotations
@@ -32,10 +33,12 @@ class QaRun:
     meta: dict = field(default_factory=dict)
 
 
-def ask_item(item: GoldenItem, *, services) -> QaItemResult:
+def ask_item(item: GoldenItem, *, services, threshold: float) -> QaItemResult:
     from app.answer import answer
 
-    res = answer(question=item.question, services=services, threshold=0.0, record=False, channel="eval")
+    generated = services.generator is not None
+    res = answer(question=item.question, services=services, threshold=threshold if generated else 0.0, record=False,
+                 channel="eval")
     ranks = [i for i, s in enumerate(res.sources) if source_matches(s.source, s.section, source=item.source, sections=item.sections)]
     found = sum(fact_found(f, res.answer) for f in item.answer_facts) if res.outcome == "answered" else 0
     return QaItemResult(
@@ -44,6 +47,7 @@ def ask_item(item: GoldenItem, *, services) -> QaItemResult:
         cited=[{"source": s.source, "section": s.section, "score": round(float(s.score), 4)} for s in res.sources],
         facts=len(item.answer_facts), facts_found=found, latency_ms=res.latency_ms,
         expected_source=item.source, expected_section=item.sections, answer=res.answer,
+        outcome=res.outcome if generated else None,
     )
 
 
@@ -104,7 +108,7 @@ def run_qa(
         started = time.perf_counter()
         report = services.ingest(paths=[docs.resolve()])
         ingest_s = time.perf_counter() - started
-        results = [ask_item(item, services=services) for item in golden]
+        results = [ask_item(item, services=services, threshold=threshold) for item in golden]
         mode = "extractive" if services.generator is None else f"llm:{settings.llm}:{settings.llm_model}"
         chunks = len(services.index.snapshot) if services.index.snapshot is not None else 0
     failed = [f.doc_id for f in report.files if f.status == "failed"]

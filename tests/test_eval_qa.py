@@ -26,7 +26,7 @@ def test_offline_sweep_matches_answer_at_every_threshold(make_services, golden):
     services = make_services(with_log=False)
     services.ingest(paths=[GOLDEN / "docs"])
     for item in golden:
-        r = ask_item(item, services=services)
+        r = ask_item(item, services=services, threshold=0.0)
         for t in (0.0, r.confidence, min(1.0, r.confidence + 1e-6), 0.5, 1.0):
             real = answer(question=item.question, services=services, threshold=t, record=False)
             assert real.outcome == ("answered" if r.answered(t) else "escalated"), (item.id, t, r.confidence)

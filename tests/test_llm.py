@@ -359,9 +359,17 @@ def test_eval_qa_runs_through_the_llm(tmp_path, embedder, tokenizer, openai_serv
     assert run.meta["mode"] == "llm:openai:fake-model"
     assert run.summary["questions"] == 3
     asked = [r.role("user")[0] for r in openai_server.requests]
-    assert len(asked) == 3 and all(any(i["question"] in u for u in asked) for i in items)
+    assert all(any(i["question"] in u for u in asked) for i in items[:2]), "the answerable questions reached the model"
     by_id = {i.id: i for i in run.items}
     assert "[1]" in by_id["q1"].answer and "2,000円" in by_id["q1"].answer
+    assert by_id["q1"].outcome == "answered" and by_id["q3"].outcome == "escalated"
+
+    # The model's own "not answered" is an escalation in the metrics, whatever the extractive confidence was.
+    openai_server.reset()
+    openai_server.responder = lambda body: "NO_ANSWER"
+    refused = qa.run_qa(docs=docs, questions=golden, settings=settings, embedder=embedder, tokenizer=tokenizer)
+    assert all(i.outcome == "escalated" for i in refused.items)
+    assert refused.summary["deflection_rate"] == 0.0 and refused.summary["escalation_recall"] == 1.0
 
 
 @pytest.mark.parametrize("backend", ["openai", "ollama"])
