@@ -232,7 +232,8 @@ def test_documents_page_upload_and_reingest(console):
     client, services = console
     login(client)
     html = client.get("/console/documents").text
-    assert "就業規則" in html and "経費精算規程" in html and "FAQ 項目: 0 件" in html
+    # The fixture's FAQ entry was written to the database only; the server indexed it at start-up.
+    assert "就業規則" in html and "経費精算規程" in html and "FAQ 項目: 1 件" in html
     r = client.post("/console/documents/upload", data={"csrf": csrf_of(client)}, files=[
         ("files", ("備品管理規程.md", "# 備品管理規程\n\n## 第2条 名刺\n名刺は総務ポータルから発注する。".encode(), "text/markdown")),
         ("files", ("壊れた.pdf", b"%PDF-1.4 broken", "application/pdf")),
@@ -250,7 +251,14 @@ def test_documents_page_upload_and_reingest(console):
 def test_faq_page_notices_entries_the_search_does_not_see(console):
     client, services = console
     login(client)
-    assert 'id="faq-drift"' in client.get("/console/faq").text  # the fixture's entry was written to the database only
+    # Start-up indexed the fixture's database-only entry; lose its searchable copy again to make the drift.
+    from ingest.pipeline import remove_document
+
+    assert 'id="faq-drift"' not in client.get("/console/faq").text
+    remove_document(store=services.store, doc_id="faq:1")
+    services.store.bump_version(embedder=services.embedder.name)
+    services.index.refresh()
+    assert 'id="faq-drift"' in client.get("/console/faq").text
     r = client.post("/console/faq/reindex", data={"csrf": csrf_of(client)}, follow_redirects=False)
     assert r.status_code == 303 and "indexed=1" in r.headers["location"]
     assert "faq:1" in services.store.manifest()
