@@ -5,7 +5,7 @@
 What it does, with real processes only:
 1. starts a Chroma server (`chroma run`, as docker/compose.yaml does) in a temporary directory;
 2. ingests ../shared/corpora into it, then a synthetic copy of them grown to `--chunks` chunks
-   (eval.bench.make_synthetic_corpus: perturbed copies, so the lexical index is realistic);
+   (eval.synthetic.make_synthetic_corpus: perturbed copies, so the lexical index is realistic);
 3. memory: one API replica (`madoguchi serve`, MADOGUCHI_EMBEDDER_THREADS=1) on an empty collection and on the
    full one; the RSS difference per 10k chunks is what each replica needs on top of its base, and the Chroma
    server's RSS is reported too;
@@ -84,7 +84,7 @@ def count_chunks(corpora: Path) -> dict[str, int]:
 async def load(url: str, *, questions: list[str], clients: int, max_requests: int, max_seconds: float) -> dict:
     import httpx
 
-    from eval.bench import question_variant
+    from eval.loadtest import question_variant
 
     latencies: list[float] = []
     errors = 0
@@ -133,7 +133,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from app.retrieval.embedders import make_embedder
     from app.retrieval.tokenizer import Tokenizer
-    from eval.bench import corpus_folders, golden_questions, make_synthetic_corpus
+    from eval.bench import corpus_folders, golden_questions
+    from eval.synthetic import make_synthetic_corpus
     from tests.servers import ChromaServer
 
     cpus = sorted(os.sched_getaffinity(0))

@@ -24,7 +24,7 @@ from app.settings import Settings
 
 logger = logging.getLogger(__name__)
 
-_PAGE = 5000
+_PAGE = 1000  # chunks per read when loading everything: vs 5000, ~45% less peak memory loading 10k chunks (docker/sizing.py)
 
 
 @dataclass
