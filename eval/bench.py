@@ -16,28 +16,23 @@
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import json
 import logging
 import os
 import platform
-import re
 import shutil
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 from app.settings import Settings
+from eval.loadtest import bench_server, proc_status_mib, say
 from eval.metrics import mean, percentile
+from eval.synthetic import make_synthetic_corpus
 from eval.workspace import temp_settings
 
 logger = logging.getLogger(__name__)
-
-ROOT = Path(__file__).resolve().parents[1]
 
 TARGETS = {
     "ask_p50_ms_16": 15.0,
@@ -47,20 +42,7 @@ TARGETS = {
     "server_peak_rss_mb": 1024.0,
 }
 
-_JA_PREFIX = ["", "すみません、", "質問です。", "お疲れ様です。", "教えてください。", "確認ですが、", "念のため伺います。", "急ぎではないのですが、"]
-_EN_PREFIX = ["", "Hi, ", "Quick question: ", "Sorry to bother you, ", "Hello! ", "One question: ", "Hey, ", "Could you tell me: "]
-_JA_SUFFIX = ["", " よろしくお願いします。", " 至急ではありません。"]
-_EN_SUFFIX = ["", " Thanks!", " Thank you."]
 _FALLBACK_QUESTIONS = ["有給休暇は入社後いつから取れますか？", "出張の日当はいくらですか？", "How do I request overtime?"]
-
-_JA_TAGS = ["営業部版", "開発部版", "管理部版", "大阪支社版", "福岡支社版", "名古屋支社版", "札幌支社版", "仙台支社版", "広島支社版", "横浜支社版"]
-_EN_TAGS = ["(Sales edition)", "(Engineering edition)", "(Ops edition)", "(Chicago edition)", "(Denver edition)",
-            "(Boston edition)", "(Austin edition)", "(Seattle edition)", "(Atlanta edition)", "(Miami edition)"]
-
-
-def _say(progress: bool, text: str) -> None:
-    if progress:
-        print(text, file=sys.stderr, flush=True)
 
 
 # ---------- inputs ----------
@@ -77,21 +59,6 @@ def golden_questions(eval_dir: Path) -> list[str]:
     return qs or list(_FALLBACK_QUESTIONS)
 
 
-def question_variant(questions: list[str], i: int) -> str:
-    """The i-th request's question: every golden question under a different polite prefix / suffix each round."""
-    from app.retrieval.tokenizer import is_japanese
-
-    q = questions[i % len(questions)]
-    rnd = i // len(questions)
-    ja = is_japanese(q)
-    prefixes, suffixes = (_JA_PREFIX, _JA_SUFFIX) if ja else (_EN_PREFIX, _EN_SUFFIX)
-    prefix = prefixes[rnd % len(prefixes)]
-    suffix = suffixes[(rnd // len(prefixes)) % len(suffixes)]
-    extra = rnd // (len(prefixes) * len(suffixes))
-    tail = f" ({extra})" if extra else ""
-    return f"{prefix}{q}{suffix}{tail}"
-
-
 def corpus_folders(corpora: Path) -> list[Path]:
     corpora = Path(corpora)
     if not corpora.is_dir():
@@ -100,59 +67,6 @@ def corpus_folders(corpora: Path) -> list[Path]:
         raise BadRequestError(f"Corpora folder not found: {corpora}", f"コーパスのフォルダが見つかりません: {corpora}", code="bad_dataset")
     folders = sorted(p for p in corpora.iterdir() if p.is_dir() and not p.name.startswith("."))
     return folders or [corpora]
-
-
-_DIGIT = re.compile(r"[0-9]")
-_HEADING = re.compile(r"^(#{1,6}\s+.+?)\s*$", re.M)
-_FRONT = re.compile(r"\A(---\s*\n.*?\n---\s*\n)", re.S)
-
-
-def perturb(text: str, copy: int, *, japanese: bool) -> str:
-    """A recognisably different copy: digits shifted by `copy`, every Markdown heading tagged with an edition."""
-    tags = _JA_TAGS if japanese else _EN_TAGS
-    tag = tags[(copy - 1) % len(tags)] + ("" if copy <= len(tags) else f" {copy}")
-    front = ""
-    m = _FRONT.match(text)
-    if m:
-        front, text = m.group(1), text[m.end():]
-    text = _DIGIT.sub(lambda d: str((int(d.group()) + copy) % 10), text)
-    text = _HEADING.sub(lambda h: f"{h.group(1)} {tag}", text)
-    return front + text
-
-
-def make_synthetic_corpus(*, folders: list[Path], out: Path, file_chunks: dict[str, int], target_chunks: int) -> dict:
-    """Copy the corpus files into `out` (copy 0 as is, then perturbed copies) until ~`target_chunks` chunks.
-
-    `file_chunks` maps "<folder name>/<relative path>" to the chunks that file produced in the real ingest."""
-    from ingest.loaders import SUPPORTED
-
-    files = []
-    for folder in folders:
-        for p in sorted(folder.rglob("*")):
-            if p.is_file() and p.suffix.lower() in SUPPORTED:
-                key = f"{folder.name}/{p.relative_to(folder).as_posix()}"
-                if file_chunks.get(key, 0) > 0:
-                    files.append((p, key, file_chunks[key]))
-    if not files:
-        raise ValueError("no ingestible file in the corpora")
-    total = 0
-    written = 0
-    copy = 0
-    while total < target_chunks:
-        for p, key, chunks in files:
-            if total >= target_chunks:
-                break
-            dest = out / f"copy{copy:03d}" / key
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            if copy == 0 or p.suffix.lower() not in (".md", ".markdown", ".txt", ".text"):
-                shutil.copyfile(p, dest)
-            else:
-                text = p.read_text(encoding="utf-8-sig")
-                dest.write_text(perturb(text, copy, japanese=bool(re.search(r"[\u3040-\u30ff\u4e00-\u9fff]", text))), encoding="utf-8")
-            total += chunks
-            written += 1
-        copy += 1
-    return {"files": written, "copies": copy, "estimated_chunks": total}
 
 
 # ---------- in-process measurements ----------
@@ -205,158 +119,6 @@ def measure_retrieval(services, questions: list[str]) -> dict:
     return out
 
 
-# ---------- the HTTP server ----------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _proc_status(pid: int, field: str) -> float | None:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) / 1024.0  # kB → MiB
-    except OSError:
-        return None
-    return None
-
-
-class Server:
-    """`python -m app.cli serve` over `data_dir` on a free port; environment cleaned of outside services."""
-
-    def __init__(self, data_dir: Path, *, log_path: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("MADOGUCHI_", "SLACK_", "OPENAI_"))}
-        env.update({"MADOGUCHI_DATA_DIR": str(data_dir), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
-                    "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)})
-        for key in ("MADOGUCHI_EMBEDDER", "MADOGUCHI_EMBEDDER_THREADS", "MADOGUCHI_DENSE_SEARCH", "MADOGUCHI_TOP_K",
-                    "MADOGUCHI_CONFIDENCE_THRESHOLD", "MADOGUCHI_CATEGORY_PATTERNS"):
-            if key in os.environ:
-                env[key] = os.environ[key]  # the retrieval settings under test stay the same
-        self.log = open(log_path, "wb")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port)],
-            cwd=str(data_dir), env=env, stdout=self.log, stderr=subprocess.STDOUT,
-        )
-
-    def wait_ready(self, timeout: float = 600.0) -> dict:
-        import httpx
-
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"the server exited with code {self.proc.returncode}; see {self.log.name}")
-            try:
-                r = httpx.get(self.url + "/readyz", timeout=2.0)
-                if r.status_code == 200:
-                    return r.json()
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.5)
-        raise RuntimeError(f"the server was not ready within {timeout:.0f}s; see {self.log.name}")
-
-    def rss_mb(self) -> float | None:
-        return _proc_status(self.proc.pid, "VmRSS")
-
-    def peak_rss_mb(self) -> float | None:
-        return _proc_status(self.proc.pid, "VmHWM")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-        self.log.close()
-
-
-async def _load(url: str, *, clients: int, questions: list[str], start: int, max_requests: int, max_seconds: float,
-                vary: bool = True) -> dict:
-    import httpx
-
-    latencies: list[float] = []
-    errors: dict[str, int] = {}
-    next_i = start
-    sent = 0
-    deadline = time.perf_counter() + max_seconds
-
-    async def worker(client: httpx.AsyncClient) -> None:
-        nonlocal next_i, sent
-        while sent < max_requests and time.perf_counter() < deadline:
-            i = next_i
-            next_i += 1
-            sent += 1
-            t = time.perf_counter()
-            try:
-                q = question_variant(questions, i) if vary else questions[i % len(questions)]
-                r = await client.post(url + "/api/ask", json={"question": q, "channel": "bench"})
-                ok = r.status_code == 200
-                key = str(r.status_code)
-            except httpx.HTTPError as exc:
-                ok, key = False, type(exc).__name__
-            if ok:
-                latencies.append((time.perf_counter() - t) * 1000)
-            else:
-                errors[key] = errors.get(key, 0) + 1
-
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(limits=limits, timeout=60.0) as client:
-        started = time.perf_counter()
-        await asyncio.gather(*(worker(client) for _ in range(clients)))
-        elapsed = time.perf_counter() - started
-    return {"latencies": latencies, "errors": errors, "elapsed": elapsed, "next": next_i}
-
-
-def _level(lat: list[float], got: dict) -> dict:
-    return {
-        "requests": len(lat), "errors": got["errors"], "seconds": round(got["elapsed"], 2),
-        "throughput_rps": round(len(lat) / got["elapsed"], 1) if got["elapsed"] else 0.0,
-        "mean_ms": round(mean(lat), 2), "p50_ms": round(percentile(lat, 50), 2),
-        "p95_ms": round(percentile(lat, 95), 2), "p99_ms": round(percentile(lat, 99), 2),
-    }
-
-
-def bench_server(data_dir: Path, *, questions: list[str], levels: dict[int, int], max_seconds: float, progress: bool) -> tuple[dict, dict]:
-    server = Server(data_dir, log_path=data_dir / "bench-server.log")
-    try:
-        t = time.perf_counter()
-        ready = server.wait_ready()
-        startup = time.perf_counter() - t
-        _say(progress, f"server ready in {startup:.1f}s ({ready.get('chunks')} chunks), rss {server.rss_mb():.0f} MiB")
-        warm = asyncio.run(_load(server.url, clients=1, questions=questions, start=10**6, max_requests=20, max_seconds=30))
-        results: dict[str, dict] = {}
-        samples: dict[str, list[float]] = {}
-        i = 0
-        for clients, n in levels.items():
-            got = asyncio.run(_load(server.url, clients=clients, questions=questions, start=i, max_requests=n, max_seconds=max_seconds))
-            i = got["next"]
-            lat = got["latencies"]
-            results[str(clients)] = _level(lat, got)
-            samples[f"{clients} client{'s' if clients > 1 else ''}"] = lat
-            _say(progress, f"  {clients:2} clients: {results[str(clients)]}")
-        # The same 16 clients asking the golden questions verbatim, after one pass that put every query vector in
-        # the server's LRU cache: what a request costs besides embedding the question (search, compose, log, HTTP).
-        asyncio.run(_load(server.url, clients=4, questions=questions, start=0, max_requests=len(questions), max_seconds=120, vary=False))
-        clients = max(levels)
-        got = asyncio.run(_load(server.url, clients=clients, questions=questions, start=0, max_requests=levels[clients],
-                                max_seconds=max_seconds, vary=False))
-        lat = got["latencies"]
-        results[f"{clients}_cached"] = _level(lat, got)
-        samples[f"{clients} clients, cached questions"] = lat
-        _say(progress, f"  {clients:2} clients, cached: {results[f'{clients}_cached']}")
-        info = {"startup_s": round(startup, 1), "chunks": ready.get("chunks"), "warmup_errors": warm["errors"],
-                "rss_after_mb": round(server.rss_mb() or 0, 1), "peak_rss_mb": round(server.peak_rss_mb() or 0, 1)}
-        return {"levels": results, **info}, samples
-    finally:
-        server.stop()
-
-
 # ---------- the whole run ----------
 
 
@@ -404,17 +166,17 @@ def run_bench(
     try:
         # 1. the shared corpora
         services = build_services(temp_settings(settings, tmp / "shared"), with_log=False)
-        _say(progress, f"ingesting {', '.join(f.name for f in folders)} …")
+        say(progress, f"ingesting {', '.join(f.name for f in folders)} …")
         result["ingest"] = _ingest(services, folders)
-        _say(progress, f"  {result['ingest']}")
+        say(progress, f"  {result['ingest']}")
         t = time.perf_counter()
         again = services.ingest(paths=folders)
         result["reingest_unchanged_s"] = round(time.perf_counter() - t, 3)
         result["reingest_counts"] = again.counts()
-        _say(progress, f"  unchanged re-ingest {result['reingest_unchanged_s']}s {again.counts()}")
+        say(progress, f"  unchanged re-ingest {result['reingest_unchanged_s']}s {again.counts()}")
         result["query_embedding_ms"] = measure_embedding(services, questions)
         result["retrieval_ms"] = {"shared": {"chunks": len(services.index.snapshot), **measure_retrieval(services, questions)}}
-        _say(progress, f"  query embedding {result['query_embedding_ms']}; retrieval {result['retrieval_ms']['shared']}")
+        say(progress, f"  query embedding {result['query_embedding_ms']}; retrieval {result['retrieval_ms']['shared']}")
         file_chunks = {}
         for folder in folders:
             for doc_id, rec in services.store.manifest().items():
@@ -427,22 +189,22 @@ def run_bench(
         # 2. the synthetic corpus
         synth_src = tmp / "synthetic-docs"
         made = make_synthetic_corpus(folders=folders, out=synth_src, file_chunks=file_chunks, target_chunks=target)
-        _say(progress, f"synthetic corpus: {made}; ingesting …")
+        say(progress, f"synthetic corpus: {made}; ingesting …")
         synth_settings = temp_settings(settings, tmp / "synthetic")
         services = build_services(synth_settings, with_log=False, embedder=embedder, tokenizer=tokenizer)
         result["synthetic"] = {**made, "ingest": _ingest(services, [synth_src])}
         result["synthetic"]["chunks"] = len(services.index.snapshot)
         result["retrieval_ms"]["synthetic"] = {"chunks": len(services.index.snapshot), **measure_retrieval(services, questions)}
-        _say(progress, f"  {result['synthetic']}; retrieval {result['retrieval_ms']['synthetic']}")
+        say(progress, f"  {result['synthetic']}; retrieval {result['retrieval_ms']['synthetic']}")
         del services
         _release_store()
 
         # 3. the HTTP server over the synthetic store
         if server:
-            _say(progress, "starting the server …")
+            say(progress, "starting the server …")
             ask, samples = bench_server(tmp / "synthetic", questions=questions, levels=levels, max_seconds=max_seconds, progress=progress)
             result["ask"] = ask
-        result["bench_process_peak_rss_mb"] = round(_proc_status(os.getpid(), "VmHWM") or 0, 1)
+        result["bench_process_peak_rss_mb"] = round(proc_status_mib(os.getpid(), "VmHWM") or 0, 1)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     result["machine"]["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]

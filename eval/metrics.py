@@ -210,14 +210,15 @@ def sweep(items: list[QaItemResult], *, step: float = 0.01) -> list[dict]:
     return rows
 
 
-def calibrate(rows: list[dict], *, min_precision: float = 0.90) -> float | None:
-    """The calibration rule: the lowest threshold whose answer_precision is ≥ `min_precision` (and stays so for
-    every higher threshold that still answers something), so as many questions as possible are deflected at
-    that precision. None when no threshold reaches it."""
+def calibrate(rows: list[dict], *, min_precision: float = 0.90, min_answered: int = 5) -> float | None:
+    """The calibration rule: the lowest threshold whose answer_precision is ≥ `min_precision` and stays so at every
+    higher threshold, so that as many questions as possible are deflected at that precision. Thresholds that answer
+    fewer than `min_answered` questions are no evidence either way (one or two answers say nothing about a
+    precision) and are skipped. None when no threshold qualifies."""
     ok = None
     for row in reversed(rows):
         p = row["answer_precision"]
-        if p is None:
+        if p is None or row.get("answered", min_answered) < min_answered:
             continue
         if p < min_precision:
             break

@@ -24,6 +24,7 @@ from eval.workspace import temp_services
 logger = logging.getLogger(__name__)
 
 MIN_PRECISION = 0.90  # the calibration rule's precision bar (see eval/RESULTS.md)
+MIN_ANSWERED = 5  # a threshold answering fewer questions is no evidence for the rule
 
 
 @dataclass
@@ -89,7 +90,7 @@ def summarize(items: list[QaItemResult], *, threshold: float) -> dict:
     summary["per_category"] = per_category
     rows = sweep(items)
     summary["sweep"] = rows
-    summary["recommended_threshold"] = calibrate(rows, min_precision=MIN_PRECISION)
+    summary["recommended_threshold"] = calibrate(rows, min_precision=MIN_PRECISION, min_answered=MIN_ANSWERED)
     summary["failures"] = failures(items, threshold=threshold)
     return summary
 
@@ -132,7 +133,8 @@ def format_qa(run: QaRun) -> str:
         f"({m['chunks']} chunks, {m['mode']}), threshold {s['threshold']:.2f}",
         "  " + "  ".join(f"{k}={_fmt(s[k])}" for k in HEADLINE),
         f"  latency mean {s['latency_mean_ms']:.1f} ms, p95 {s['latency_p95_ms']:.1f} ms; recommended threshold "
-        f"(lowest with answer_precision ≥ {MIN_PRECISION:.2f}): {s['recommended_threshold']}",
+        f"(lowest with answer_precision ≥ {MIN_PRECISION:.2f} there and above, ≥ {MIN_ANSWERED} answered): "
+        f"{s['recommended_threshold']}",
         "per category:",
     ]
     for cat, c in s["per_category"].items():

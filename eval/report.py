@@ -103,7 +103,8 @@ def write_qa_report(run, out_dir: Path, *, command: str = "") -> Path:
               f"{m['mode']}, embedder {m['embedder']}, threshold {s['threshold']:.2f}.", ""]
     lines += _table(list(QA_KEYS), [[_fmt(s[k]) for k in QA_KEYS]])
     lines += ["", f"Answer latency: mean {s['latency_mean_ms']:.1f} ms, p95 {s['latency_p95_ms']:.1f} ms. "
-              f"Recommended threshold (lowest with answer_precision ≥ 0.90): {s['recommended_threshold']}.", ""]
+              f"Recommended threshold (lowest with answer_precision ≥ 0.90 there and at every higher threshold answering "
+              f"≥ 5 questions): {s['recommended_threshold']}.", ""]
     lines += ["## Per category", ""]
     lines += _table(["category", "n"] + list(QA_KEYS),
                     [[c, v["questions"]] + [_fmt(v[k]) for k in QA_KEYS] for c, v in s["per_category"].items()])

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from eval.bench import check_targets, format_bench, make_synthetic_corpus, perturb, question_variant
+from eval.bench import check_targets, format_bench
+from eval.loadtest import question_variant
+from eval.synthetic import make_synthetic_corpus, perturb
 
 GOLDEN_DOCS = Path(__file__).resolve().parent / "data" / "golden-tiny" / "docs"
 

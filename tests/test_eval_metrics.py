@@ -148,6 +148,9 @@ def test_sweep_and_calibration():
     assert by_t[0.75]["answer_precision"] == 0.5  # a1, a4
     recalls = [r["escalation_recall"] for r in rows]
     assert recalls == sorted(recalls)  # escalating more never lowers escalation recall
-    assert calibrate(rows, min_precision=0.9) == 0.85  # lowest threshold from which precision stays ≥ 0.9
-    assert calibrate(rows, min_precision=0.5) == 0.75
-    assert calibrate([{"threshold": 0.5, "answer_precision": 0.4}], min_precision=0.9) is None
+    assert calibrate(rows, min_precision=0.9, min_answered=1) == 0.85  # lowest threshold from which precision stays ≥ 0.9
+    assert calibrate(rows, min_precision=0.5, min_answered=1) == 0.75
+    # thresholds answering fewer than 2 questions are skipped: 0.85 (only a1) is no evidence, 0.8 breaks the bar
+    assert calibrate(rows, min_precision=0.9, min_answered=2) is None
+    assert calibrate(rows, min_precision=0.5, min_answered=2) == 0.75
+    assert calibrate([{"threshold": 0.5, "answer_precision": 0.4, "answered": 9}], min_precision=0.9) is None
