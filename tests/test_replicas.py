@@ -187,3 +187,26 @@ def test_questions_through_both_replicas_land_in_one_log(replicas, log):
     for api in replicas.values():
         data_dir = api.env["MADOGUCHI_DATA_DIR"]
         assert not os.path.exists(os.path.join(data_dir, "madoguchi.db"))
+
+
+def test_two_ingests_racing_to_the_same_version_number_still_reach_every_replica(request, make_services, tmp_path):
+    """Replicas ingesting at once can both write corpus version N; the record's `updated_at` still tells readers."""
+    import time as clock
+
+    chroma_url = SessionServers.of(request.config).chroma_server().url
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / DOC).write_text(MANUAL.format(fee=OLD), encoding="utf-8")
+    reader = make_services(chroma_url=chroma_url, collection="race", with_log=False, data_dir=tmp_path / "replica")
+    writer = make_services(chroma_url=chroma_url, collection="race", with_log=False, data_dir=tmp_path / "replica")
+    assert reader.settings.collection == writer.settings.collection
+    reader.ingest(paths=[docs])
+    assert reader.index.snapshot.version == 1
+    # The other replica's ingest read version 0 before ours was written, so it too writes version 1.
+    (docs / "備品管理規程.md").write_text("# 備品管理規程\n\n## 第1条\nボールペンは総務課の棚から自由に持ち出してよい。\n", encoding="utf-8")
+    writer.ingest(paths=[docs])
+    writer.store.meta.upsert(ids=["corpus"], embeddings=[[0.0]],
+                             metadatas=[{"version": 1, "embedder": writer.embedder.name, "updated_at": clock.time()}])
+    assert writer.store.corpus_info()["version"] == 1
+    assert reader.index.refresh() is True
+    assert {c.doc_id for c in reader.index.snapshot.chunks} == {DOC, "備品管理規程.md"}
