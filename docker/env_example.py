@@ -23,6 +23,7 @@ PREFIX = "MADOGUCHI_"
 COMPOSE_VARIABLES: dict[str, tuple[str, str]] = {
     "API_REPLICAS": ("2", "How many API replicas `docker compose up` starts (or `--scale api=N`)."),
     "HTTP_PORT": ("8080", "Host port of the nginx load balancer in front of the replicas."),
+    "MANUALS_DIR": ("manuals", "Host folder of manuals mounted at /srv/madoguchi/manuals (default: the `manuals` volume)."),
     "POSTGRES_PASSWORD": ("madoguchi", "Password of the `madoguchi` PostgreSQL role (set it before the first start)."),
     "COMPOSE_PROFILES": ("", "`slack` also starts the Socket Mode worker (needs SLACK_APP_TOKEN and SLACK_BOT_TOKEN)."),
 }

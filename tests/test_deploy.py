@@ -103,7 +103,7 @@ def test_compose_sets_every_setting_the_code_requires(monkeypatch):
         assert url.username == postgres["POSTGRES_USER"] and url.database == postgres["POSTGRES_DB"], name
         assert url.password == interpolate(postgres["POSTGRES_PASSWORD"]), name
         # The manuals folder the admin endpoint writes to is the shared volume.
-        mounts = {v.split(":")[1] for v in svc.get("volumes", [])}
+        mounts = {interpolate(v).split(":")[1] for v in svc.get("volumes", [])}
         assert str(settings.docs_dir) in mounts, name
         assert settings.port == 8000 and "8000" in [str(p) for p in svc.get("expose", ["8000"])]
 
@@ -138,7 +138,7 @@ def test_compose_topology():
         for dep in svc.get("depends_on", {}):
             assert dep in services, f"{name} depends on unknown service {dep}"
         for volume in svc.get("volumes", []):
-            source = volume.split(":")[0]
+            source = interpolate(volume).split(":")[0]
             if source.startswith("."):
                 assert (DOCKER / source).exists(), volume
             else:
