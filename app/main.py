@@ -135,7 +135,9 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
 
 
 def _mount_slack(app: FastAPI, settings: Settings) -> None:
-    if not (settings.slack_bot_token and (settings.slack_signing_secret or settings.slack_app_token)):
+    # A bot token is enough: a replica without the events endpoint or Socket Mode still relays staff answers
+    # given in its console to Slack askers (the Socket Mode worker may run elsewhere).
+    if not settings.slack_bot_token:
         return
     try:
         from app.slack.mount import mount_slack

@@ -475,6 +475,27 @@ def test_console_resolution_hook_relays_to_the_slack_thread(slack):
     assert "社内ポータルに掲載" in all_text(relayed.args["blocks"])
 
 
+def test_replica_with_only_a_bot_token_relays_console_answers(slack, fake, services, make_settings):
+    """An API replica behind a load balancer (no events endpoint, Socket Mode on a separate worker) still delivers a
+    staff answer given in its console to the Slack asker."""
+    from app.main import create_app
+
+    h = slack()
+    ev = h.mention(UNANSWERABLE)
+    h.fake.wait_for("chat.postMessage", channel=ESCALATION)
+    rec = h.record_of(ev)
+    settings = make_settings(slack_bot_token="xoxb-test", slack_api_url=fake.api_url)
+    replica = create_app(settings, services=services)
+    with TestClient(replica) as client:
+        assert client.post("/slack/events", content=b"{}").status_code == 404  # no signing secret: no endpoint
+        hook = replica.state.slack_bot.resolution_hook
+        assert hook in services.resolution_hooks
+        rec = services.query_log.resolve(rec.id, answer="メニューは社内ポータルにあります。", by="console")
+        assert hook(rec, "メニューは社内ポータルにあります。") is True
+    relayed = fake.wait_for("chat.postMessage", channel=CHANNEL, thread_ts=ev["ts"], count=2)[1]
+    assert "社内ポータルにあります" in all_text(relayed.args["blocks"])
+
+
 def test_staff_answer_to_a_private_slash_question_comes_as_a_dm(slack):
     h = slack()
     h.slash(UNANSWERABLE, user="USLASH01", name="slash-esc")
