@@ -163,10 +163,11 @@ class QaItemResult:
     answer: str = ""
     outcome: str | None = None  # set when a generator (LLM) decided the outcome itself
 
-    def answered(self, threshold: float) -> bool:
+    def answered(self, threshold: float, *, decided: bool = True) -> bool:
         """The decision `answer()` makes: answered iff there is a passage and confidence ≥ threshold — or, in LLM
-        mode, what the generator decided at the production threshold (`outcome`)."""
-        if self.outcome is not None:
+        mode, what the generator decided at the production threshold (`outcome`), unless `decided=False` (the
+        sweep, which describes the extractive confidence rule at every threshold)."""
+        if decided and self.outcome is not None:
             return self.outcome == "answered"
         return bool(self.cited) and self.confidence >= threshold
 
@@ -174,20 +175,20 @@ class QaItemResult:
         return any(r < k for r in self.match_ranks)
 
 
-def qa_metrics(items: list[QaItemResult], *, threshold: float) -> dict:
+def qa_metrics(items: list[QaItemResult], *, threshold: float, decided: bool = True) -> dict:
     """The headline QA metrics at one confidence threshold (see eval/RESULTS.md for the definitions)."""
     answerable = [i for i in items if i.answerable]
     unanswerable = [i for i in items if not i.answerable]
-    answered = [i for i in items if i.answered(threshold)]
+    answered = [i for i in items if i.answered(threshold, decided=decided)]
     correct = [i for i in answered if i.answerable and i.hit(1)]
-    facts = sum(i.facts for i in answerable if i.answered(threshold))
-    found = sum(i.facts_found for i in answerable if i.answered(threshold))
+    facts = sum(i.facts for i in answerable if i.answered(threshold, decided=decided))
+    found = sum(i.facts_found for i in answerable if i.answered(threshold, decided=decided))
     return {
         "hit@1": _ratio(sum(i.hit(1) for i in answerable), len(answerable)),
         "hit@3": _ratio(sum(i.hit(3) for i in answerable), len(answerable)),
         "answer_precision": _ratio(len(correct), len(answered)),
         "deflection_rate": _ratio(len(correct), len(answerable)),
-        "escalation_recall": _ratio(sum(not i.answered(threshold) for i in unanswerable), len(unanswerable)),
+        "escalation_recall": _ratio(sum(not i.answered(threshold, decided=decided) for i in unanswerable), len(unanswerable)),
         "facts_recall": _ratio(found, facts),
     }
 
@@ -197,15 +198,16 @@ def _ratio(num: float, den: float) -> float | None:
 
 
 def sweep(items: list[QaItemResult], *, step: float = 0.01) -> list[dict]:
-    """answer_precision / deflection_rate / escalation_recall for thresholds 0, step, …, 1."""
+    """answer_precision / deflection_rate / escalation_recall for thresholds 0, step, …, 1, by the confidence rule
+    (in LLM mode too, where the headline metrics use the outcome the generator returned)."""
     rows = []
     n = int(round(1.0 / step))
     for j in range(n + 1):
         t = round(j * step, 4)
-        m = qa_metrics(items, threshold=t)
+        m = qa_metrics(items, threshold=t, decided=False)
         rows.append(
             {"threshold": t, "answer_precision": m["answer_precision"], "deflection_rate": m["deflection_rate"],
-             "escalation_recall": m["escalation_recall"], "answered": sum(i.answered(t) for i in items)}
+             "escalation_recall": m["escalation_recall"], "answered": sum(i.answered(t, decided=False) for i in items)}
         )
     return rows
 

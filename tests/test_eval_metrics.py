@@ -154,3 +154,14 @@ def test_sweep_and_calibration():
     assert calibrate(rows, min_precision=0.9, min_answered=2) is None
     assert calibrate(rows, min_precision=0.5, min_answered=2) == 0.75
     assert calibrate([{"threshold": 0.5, "answer_precision": 0.4, "answered": 9}], min_precision=0.9) is None
+
+
+def test_llm_outcome_drives_headline_metrics_but_not_the_sweep():
+    import dataclasses
+
+    # the generator answered a3 (confidence 0.3) and declined a1 (0.9): headline metrics follow it
+    items = [dataclasses.replace(i, outcome={"a1": "escalated", "a3": "answered"}.get(i.id, "escalated")) for i in ITEMS]
+    m = qa_metrics(items, threshold=0.5)
+    assert m["answer_precision"] == 1.0 and m["deflection_rate"] == 0.25 and m["escalation_recall"] == 1.0
+    # the sweep still describes the confidence rule, as without a generator
+    assert sweep(items, step=0.05) == sweep(ITEMS, step=0.05)
