@@ -169,7 +169,7 @@ def load_markdown_text(text: str, fallback_title: str) -> LoadedDocument:
         else:
             buf.append(_clean_md(line.rstrip()))
     flush()
-    title = str(meta.get("title") or "").strip() or next((b.text for b in blocks if b.level == 1), "") or fallback_title
+    title = _clean_md(str(meta.get("title") or "")).strip() or next((b.text for b in blocks if b.level == 1), "") or fallback_title
     redirect = str(meta.get("redirect_to") or "").strip()
     if redirect and not any(b.text.strip() for b in blocks if b.level is None):
         # A page that only points elsewhere (Jekyll `redirect_to`): keep it findable, pointing to the new place.

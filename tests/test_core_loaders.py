@@ -85,6 +85,11 @@ def test_markdown_headings_links_code_and_liquid(tmp_path):
     assert "1,000円&宿泊は2,000円。" in body
 
 
+def test_markdown_front_matter_title_loses_its_html():
+    doc = load_markdown_text("---\ntitle: Get set up <em>before</em> onboarding\n---\nBody text.\n", "fallback")
+    assert doc.title == "Get set up before onboarding"
+
+
 def test_markdown_without_front_matter_takes_the_first_h1_and_survives_bad_yaml():
     doc = load_markdown_text("---\n: [unclosed\n---\n# 就業規則\n\n本文です。\n", "fallback")
     assert doc.title == "就業規則"
