@@ -114,7 +114,8 @@ class SentenceTransformerEmbedder(Embedder):
                 f"sentence-transformers モデル {model!r} を読み込めません（実行時のダウンロードは行いません）: {exc}",
             ) from exc
         self.name = f"sentence-transformers:{model}"
-        self.dim = int(self._model.get_sentence_embedding_dimension())
+        get_dim = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        self.dim = int(get_dim())
 
     def encode(self, texts: list[str]) -> np.ndarray:
         if not texts:
