@@ -29,7 +29,6 @@ from app.retrieval.tokenizer import is_japanese
 logger = logging.getLogger(__name__)
 
 RETRIEVE_DEPTH = 30
-CATEGORIES = ("attendance", "expense", "supplies", "other")
 
 
 @dataclass
@@ -103,9 +102,10 @@ def validate_question(question: str, *, max_chars: int) -> str:
 
 
 def validate_category(category: str | None) -> str | None:
-    if category in (None, ""):
+    """A known category (English or 勤怠/経費/備品/その他) normalized, None when blank; 422 otherwise."""
+    if not (category or "").strip():
         return None
-    from ingest.pipeline import normalize_category
+    from ingest.pipeline import CATEGORIES, normalize_category
 
     norm = normalize_category(category)
     if norm is None:
@@ -141,8 +141,8 @@ def query_terms(question: str, tokenizer, found: list[tuple[str, str]]) -> tuple
     in_keys: set[str] = set()
     expanded: list[str] = []
     for key, formal in found:
-        key_tokens = tokenizer.tokens(key)
-        formal_tokens = tokenizer.tokens(formal)
+        key_tokens = list(tokenizer.term_tokens(key))
+        formal_tokens = list(tokenizer.term_tokens(formal))
         in_keys.update(key_tokens)
         concepts.append(tuple(dict.fromkeys(key_tokens + formal_tokens)))
         for t in formal_tokens:

@@ -30,7 +30,7 @@ def faq_hash(question: str, answer: str, category: str) -> str:
 
 def clean_faq(question: str | None, answer: str | None, category: str | None) -> tuple[str, str, str]:
     """Validate one entry: non-empty question and answer, a known category (empty → other)."""
-    from ingest.pipeline import CATEGORIES, normalize_category
+    from app.answer import validate_category
 
     q = (question or "").strip()
     a = (answer or "").strip()
@@ -41,14 +41,7 @@ def clean_faq(question: str | None, answer: str | None, category: str | None) ->
             f"FAQ entry too long (question ≤ {MAX_FAQ_QUESTION}, answer ≤ {MAX_FAQ_ANSWER} characters).",
             f"FAQ が長すぎます（質問 {MAX_FAQ_QUESTION} 文字、回答 {MAX_FAQ_ANSWER} 文字まで）。", code="faq_too_long",
         )
-    cat = normalize_category(category) if (category or "").strip() else "other"
-    if cat is None:
-        raise BadRequestError(
-            f"Unknown category {category!r}; use one of {', '.join(CATEGORIES)}.",
-            f"不明なカテゴリ {category!r} です。{', '.join(CATEGORIES)}（勤怠・経費・備品・その他）から選んでください。",
-            code="bad_category",
-        )
-    return q, a, cat
+    return q, a, validate_category(category) or "other"
 
 
 def require_log(services):

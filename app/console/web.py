@@ -12,9 +12,9 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from app.console.i18n import category_label, texts
 from app.console.session import LANG_COOKIE, ConsoleSession, csrf_ok
+from ingest.pipeline import CATEGORIES
 
 HERE = Path(__file__).parent
-CATEGORIES = ("attendance", "expense", "supplies", "other")
 
 env = Environment(loader=FileSystemLoader(str(HERE / "templates")), autoescape=select_autoescape(["html"], default=True),
                   trim_blocks=True, lstrip_blocks=True)

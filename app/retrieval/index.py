@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -66,15 +65,9 @@ class Snapshot:
         self.row_of = {c.id: i for i, c in enumerate(chunks)}
         self.bm25 = BM25([list(c.tokens) for c in chunks])
         self.categories = np.asarray([c.category for c in chunks], dtype=object)
-        self.is_faq = np.asarray([c.kind == "faq" for c in chunks], dtype=bool)
-        self.loaded_at = time.time()
 
     def __len__(self) -> int:
         return len(self.chunks)
-
-    @classmethod
-    def empty(cls, dim: int = 1) -> "Snapshot":
-        return cls(version=0, chunks=[], vectors=np.zeros((0, dim), dtype=np.float32), doc_hashes={})
 
     def category_mask(self, category: str | None) -> np.ndarray | None:
         if not category:

@@ -33,9 +33,6 @@ class BM25:
         weights = self.idf[cols_a] * tf_a * (k1 + 1) / (tf_a + norm)
         self.matrix = sparse.csc_matrix((weights, (rows_a, cols_a)), shape=(n_docs, max(1, len(self.vocab))), dtype=np.float32)
 
-    def term_ids(self, tokens: list[str]) -> list[int]:
-        return [self.vocab[t] for t in dict.fromkeys(tokens) if t in self.vocab]
-
     def scores(self, tokens: list[str], weights: dict[str, float] | None = None) -> np.ndarray:
         """BM25 of every document for the query terms; `weights` scales individual terms (default 1)."""
         terms = [t for t in dict.fromkeys(tokens) if t in self.vocab]

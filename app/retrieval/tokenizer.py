@@ -7,6 +7,7 @@ lightly stemmed so that English manuals work too.
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 import unicodedata
@@ -96,6 +97,11 @@ class Tokenizer:
                             p.normalized_form() for p in parts if p.part_of_speech()[0] in _CONTENT_POS and len(p.surface()) > 1
                         )
         return out
+
+    @functools.lru_cache(maxsize=4096)
+    def term_tokens(self, text: str) -> tuple[str, ...]:
+        """Tokens of a fixed phrase (glossary keys and terms), cached: they recur on every question."""
+        return tuple(self.tokens(text))
 
     def _latin_tokens(self, text: str) -> list[str]:
         return [_stem(w) for w in _LATIN.findall(text.lower()) if w not in _EN_STOP]
