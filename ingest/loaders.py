@@ -2,188 +2,26 @@
 
 A block is a heading (with a level) or body text, with the PDF page it came from. Every loader raises
 `IngestError` with a reason a person can act on (corrupt, encrypted, empty, binary, undecodable, no text).
+PDF, plain text and Excel live here; Markdown, Word and HTML, whose structure takes more work to recover, have
+modules of their own (`load_markdown`, `load_word`, `load_html`). All of them end in `structure.recover_articles`.
 """
 
 from __future__ import annotations
 
-import html
-import io
 import re
 import unicodedata
-from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
+from ingest.document import FaqRow, LoadedDocument, decode_text, fail
+from ingest.load_html import load_html
+from ingest.load_markdown import load_markdown_text
+from ingest.load_word import load_docx
+from ingest.structure import Block, heading_level, plain_blocks
 
-from app.errors import IngestError
+__all__ = ["SUPPORTED", "Block", "FaqRow", "LoadedDocument", "decode_text", "load", "load_markdown_text"]
 
 SUPPORTED = {".pdf", ".md", ".markdown", ".txt", ".text", ".docx", ".xlsx", ".html", ".htm"}
 
-
-@dataclass
-class Block:
-    text: str
-    level: int | None = None  # heading level (1 = document title); None for body text
-    page: int | None = None
-
-
-@dataclass
-class FaqRow:
-    question: str
-    answer: str
-    category: str | None = None
-
-
-@dataclass
-class LoadedDocument:
-    title: str
-    blocks: list[Block] = field(default_factory=list)
-    faq: list[FaqRow] = field(default_factory=list)
-    category: str | None = None
-    url: str | None = None
-
-    @property
-    def chars(self) -> int:
-        return sum(len(b.text) for b in self.blocks) + sum(len(r.question) + len(r.answer) for r in self.faq)
-
-
-def _fail(en: str, ja: str) -> IngestError:
-    return IngestError(en, ja)
-
-
-# ---------- text decoding ----------
-
-def decode_text(data: bytes) -> str:
-    """UTF-8 (with or without BOM) or CP932 (Shift_JIS); refuses binaries and undecodable bytes."""
-    if not data.strip():
-        raise _fail("The file is empty.", "ファイルが空です。")
-    if b"\x00" in data[:8192]:
-        raise _fail("This looks like a binary file, not text (it contains NUL bytes).", "テキストではなくバイナリファイルのようです（NUL バイトを含みます）。")
-    for encoding in ("utf-8-sig", "cp932"):
-        try:
-            text = data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-        controls = sum(1 for ch in text if unicodedata.category(ch) == "Cc" and ch not in "\n\r\t\f")
-        if controls > max(2, len(text) // 200):
-            raise _fail("This looks like a binary file, not text (control characters).", "テキストではなくバイナリファイルのようです（制御文字を含みます）。")
-        return text.replace("\r\n", "\n").replace("\r", "\n")
-    raise _fail(
-        "The text is neither UTF-8 nor Shift_JIS (CP932); save it as UTF-8 and re-ingest.",
-        "文字コードが UTF-8 でも Shift_JIS（CP932）でもありません。UTF-8 で保存して再取り込みしてください。",
-    )
-
-
-# ---------- Japanese regulation structure in plain text ----------
-
-_NUM = r"[0-9０-９一二三四五六七八九十百]+"
-_CHAPTER = re.compile(rf"^\s*(第{_NUM}編|第{_NUM}章)(?:[\s　]|$)")
-_SECTION = re.compile(rf"^\s*第{_NUM}節(?:[\s　]|$)")
-_ARTICLE = re.compile(rf"^\s*第{_NUM}条(?:の{_NUM})?(?:[\s　（(]|$)")
-_APPENDIX = re.compile(r"^\s*(附\s*則|別表\s*[0-9０-９]*)\s*$")
-
-
-def heading_level(line: str) -> int | None:
-    """The heading level of a plain-text line in a Japanese regulation, or None for body text."""
-    if len(line) > 60:
-        return None
-    if _CHAPTER.match(line):
-        return 2
-    if _SECTION.match(line):
-        return 3
-    if _ARTICLE.match(line):
-        # 「第3条　会社は…」 with a long body on the same line is an article heading too, but keep short ones only.
-        return 4
-    if _APPENDIX.match(line):
-        return 2
-    return None
-
-
-def _plain_blocks(text: str, page: int | None = None) -> list[Block]:
-    blocks: list[Block] = []
-    body: list[str] = []
-
-    def flush() -> None:
-        if any(s.strip() for s in body):
-            blocks.append(Block("\n".join(body).strip("\n"), None, page))
-        body.clear()
-
-    for line in text.split("\n"):
-        level = heading_level(line.strip())
-        if level is not None:
-            flush()
-            blocks.append(Block(line.strip(), level, page))
-        else:
-            body.append(line.rstrip())
-    flush()
-    return blocks
-
-
-# ---------- Markdown ----------
-
-_FRONT = re.compile(r"\A---\s*\n(.*?)\n---\s*\n", re.S)
-_LIQUID = re.compile(r"\{%.*?%\}|\{\{.*?\}\}", re.S)
-_MD_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
-_MD_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
-_HTML_TAG = re.compile(r"<[^>]+>")
-
-
-def _front_matter(text: str) -> tuple[dict, str]:
-    m = _FRONT.match(text)
-    if not m:
-        return {}, text
-    try:
-        meta = yaml.safe_load(m.group(1)) or {}
-    except yaml.YAMLError:
-        meta = {}
-    return (meta if isinstance(meta, dict) else {}), text[m.end():]
-
-
-def _clean_md(line: str) -> str:
-    line = _MD_LINK.sub(r"\1", line)
-    line = _HTML_TAG.sub("", line)
-    return html.unescape(line)
-
-
-def load_markdown_text(text: str, fallback_title: str) -> LoadedDocument:
-    meta, body = _front_matter(text)
-    body = _LIQUID.sub("", body)
-    blocks: list[Block] = []
-    buf: list[str] = []
-    in_code = False
-
-    def flush() -> None:
-        if any(s.strip() for s in buf):
-            blocks.append(Block("\n".join(buf).strip("\n")))
-        buf.clear()
-
-    for line in body.split("\n"):
-        if line.lstrip().startswith("```"):
-            in_code = not in_code
-            buf.append(line)
-            continue
-        m = None if in_code else _MD_HEADING.match(line)
-        if m:
-            flush()
-            blocks.append(Block(_clean_md(m.group(2)).strip(), len(m.group(1))))
-        else:
-            buf.append(_clean_md(line.rstrip()))
-    flush()
-    title = _clean_md(str(meta.get("title") or "")).strip() or next((b.text for b in blocks if b.level == 1), "") or fallback_title
-    redirect = str(meta.get("redirect_to") or "").strip()
-    if redirect and not any(b.text.strip() for b in blocks if b.level is None):
-        # A page that only points elsewhere (Jekyll `redirect_to`): keep it findable, pointing to the new place.
-        blocks = [Block(f"{title}: {redirect}")]
-        meta.setdefault("url", redirect)
-    return LoadedDocument(
-        title=title,
-        blocks=blocks,
-        category=str(meta["category"]).strip() if meta.get("category") else None,
-        url=str(meta["url"]).strip() if meta.get("url") else None,
-    )
-
-
-# ---------- per-format loaders ----------
 
 def load_pdf(path: Path) -> LoadedDocument:
     from pypdf import PdfReader
@@ -197,24 +35,24 @@ def load_pdf(path: Path) -> LoadedDocument:
             except Exception:  # noqa: BLE001
                 ok = 0
             if not ok:
-                raise _fail("The PDF is password-protected; remove the password and re-ingest.", "PDF にパスワードが掛かっています。解除してから再取り込みしてください。")
+                raise fail("The PDF is password-protected; remove the password and re-ingest.", "PDF にパスワードが掛かっています。解除してから再取り込みしてください。")
         pages = [(i + 1, page.extract_text() or "") for i, page in enumerate(reader.pages)]
     except IngestError:
         raise
     except (PdfReadError, ValueError, KeyError, TypeError, OSError) as exc:
-        raise _fail(f"The PDF is corrupt or unreadable: {exc}", f"PDF が壊れているか読み取れません: {exc}") from exc
+        raise fail(f"The PDF is corrupt or unreadable: {exc}", f"PDF が壊れているか読み取れません: {exc}") from exc
     except Exception as exc:  # noqa: BLE001 - pypdf raises many kinds on broken files
-        raise _fail(f"The PDF is corrupt or unreadable: {exc}", f"PDF が壊れているか読み取れません: {exc}") from exc
+        raise fail(f"The PDF is corrupt or unreadable: {exc}", f"PDF が壊れているか読み取れません: {exc}") from exc
     if not pages:
-        raise _fail("The PDF has no pages.", "PDF にページがありません。")
+        raise fail("The PDF has no pages.", "PDF にページがありません。")
     if not any(text.strip() for _, text in pages):
-        raise _fail(
+        raise fail(
             "No text could be extracted from the PDF (a scanned image?); OCR it or provide a text version.",
             "PDF からテキストを抽出できません（スキャン画像の可能性）。OCR するかテキスト版を用意してください。",
         )
     blocks: list[Block] = []
     for number, text in pages:
-        blocks.extend(_plain_blocks(unwrap_lines(unicodedata.normalize("NFKC", text)), page=number))
+        blocks.extend(plain_blocks(unwrap_lines(unicodedata.normalize("NFKC", text)), page=number))
     title = _title_from_meta(reader) or _first_line(blocks) or path.stem
     return LoadedDocument(title=title, blocks=blocks)
 
@@ -265,7 +103,7 @@ def _first_line(blocks: list[Block]) -> str | None:
 
 def load_text(path: Path) -> LoadedDocument:
     text = decode_text(path.read_bytes())
-    blocks = _plain_blocks(text)
+    blocks = plain_blocks(text)
     title = path.stem
     # A first short line that is not an article is the title (「備品管理規程」).
     if blocks and blocks[0].level is None:
@@ -280,40 +118,6 @@ def load_text(path: Path) -> LoadedDocument:
 
 def load_markdown(path: Path) -> LoadedDocument:
     return load_markdown_text(decode_text(path.read_bytes()), path.stem)
-
-
-def load_docx(path: Path) -> LoadedDocument:
-    import docx
-
-    try:
-        document = docx.Document(str(path))
-    except Exception as exc:  # noqa: BLE001 - python-docx raises zipfile/KeyError/ValueError on broken files
-        raise _fail(f"The Word file is corrupt or not a .docx: {exc}", f"Word ファイルが壊れているか .docx ではありません: {exc}") from exc
-    blocks: list[Block] = []
-    title = (document.core_properties.title or "").strip()
-    for para in document.paragraphs:
-        text = para.text.strip()
-        if not text:
-            continue
-        style = (para.style.name or "").lower() if para.style is not None else ""
-        level = None
-        if style == "title":
-            level = 1
-        elif style.startswith("heading"):
-            digits = "".join(ch for ch in style if ch.isdigit())
-            level = min(6, int(digits) + 1) if digits else 2
-        else:
-            level = heading_level(text)
-        if level == 1 and not title:
-            title = text
-        blocks.append(Block(text, level))
-    for table in document.tables:
-        rows = [" | ".join(cell.text.strip() for cell in row.cells) for row in table.rows]
-        if rows:
-            blocks.append(Block("\n".join(rows)))
-    if not any(b.text.strip() for b in blocks):
-        raise _fail("The Word file has no text.", "Word ファイルに本文がありません。")
-    return LoadedDocument(title=title or path.stem, blocks=blocks)
 
 
 _Q_HEADERS = ("質問", "問", "q", "question", "faq")
@@ -332,7 +136,7 @@ def load_xlsx(path: Path) -> LoadedDocument:
     try:
         workbook = openpyxl.load_workbook(str(path), read_only=True, data_only=True)
     except Exception as exc:  # noqa: BLE001
-        raise _fail(f"The Excel file is corrupt or not an .xlsx: {exc}", f"Excel ファイルが壊れているか .xlsx ではありません: {exc}") from exc
+        raise fail(f"The Excel file is corrupt or not an .xlsx: {exc}", f"Excel ファイルが壊れているか .xlsx ではありません: {exc}") from exc
     faq: list[FaqRow] = []
     blocks: list[Block] = []
     try:
@@ -357,35 +161,8 @@ def load_xlsx(path: Path) -> LoadedDocument:
     finally:
         workbook.close()
     if not faq and not any(b.text.strip() for b in blocks if b.level is None):
-        raise _fail("The Excel file has no rows.", "Excel ファイルにデータ行がありません。")
+        raise fail("The Excel file has no rows.", "Excel ファイルにデータ行がありません。")
     return LoadedDocument(title=path.stem, blocks=blocks, faq=faq)
-
-
-def load_html(path: Path) -> LoadedDocument:
-    from bs4 import BeautifulSoup
-
-    raw = path.read_bytes()
-    if not raw.strip():
-        raise _fail("The file is empty.", "ファイルが空です。")
-    soup = BeautifulSoup(raw, "html.parser")
-    for tag in soup(["script", "style", "nav", "header", "footer", "noscript"]):
-        tag.decompose()
-    blocks: list[Block] = []
-    root = soup.body or soup
-    for el in root.find_all(["h1", "h2", "h3", "h4", "h5", "h6", "p", "li", "pre", "td", "dd", "dt"]):
-        if el.find(["p", "li", "h1", "h2", "h3", "h4", "h5", "h6"]) is not None:
-            continue  # containers: their children are visited on their own
-        text = el.get_text(" ", strip=True)
-        if not text:
-            continue
-        if el.name[0] == "h" and el.name[1:].isdigit():
-            blocks.append(Block(text, int(el.name[1:])))
-        else:
-            blocks.append(Block(("- " if el.name == "li" else "") + text, heading_level(text)))
-    if not blocks:
-        raise _fail("The HTML page has no text.", "HTML に本文がありません。")
-    title = (soup.title.get_text(strip=True) if soup.title else "") or next((b.text for b in blocks if b.level == 1), path.stem)
-    return LoadedDocument(title=title, blocks=blocks)
 
 
 LOADERS = {
@@ -404,13 +181,13 @@ LOADERS = {
 def load(path: Path) -> LoadedDocument:
     loader = LOADERS.get(path.suffix.lower())
     if loader is None:
-        raise _fail(
+        raise fail(
             f"Unsupported file type {path.suffix!r}; supported: {', '.join(sorted(SUPPORTED))}.",
             f"対応していないファイル形式です（{path.suffix}）。対応形式: {', '.join(sorted(SUPPORTED))}",
         )
     if path.stat().st_size == 0:
-        raise _fail("The file is empty.", "ファイルが空です。")
+        raise fail("The file is empty.", "ファイルが空です。")
     doc = loader(path)
     if doc.chars == 0:
-        raise _fail("The document has no text.", "文書に本文がありません。")
+        raise fail("The document has no text.", "文書に本文がありません。")
     return doc
