@@ -7,28 +7,31 @@ retrieve (lexical + dense, fused) → passages → confidence → compose (extra
 from __future__ import annotations
 
 import logging
-import math
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
 
+import numpy as np
+
 from app.compose import (
     EXTRACTIVE_VERSION,
     TEXTS,
-    Passage,
     compose_answer,
     compose_escalation,
-    group_passages,
+    lead_sentences,
+    scope_note,
     select_sentences,
 )
 from app.errors import BadRequestError, NotReadyError
-from app.retrieval.glossary import expansions
+from app.retrieval.glossary import Glossary
+from app.retrieval.index import Snapshot
+from app.retrieval.ranking import Passage, Query, RankParams, confidence, group_passages, rank
+from app.retrieval.scope import question_classes
 from app.retrieval.search import Hit, search
-from app.retrieval.tokenizer import is_japanese
+from app.retrieval.tokenizer import Tokenizer, is_japanese
 
 logger = logging.getLogger(__name__)
 
-RETRIEVE_DEPTH = 30
 
 
 @dataclass
@@ -119,22 +122,27 @@ def validate_category(category: str | None) -> str | None:
 
 @dataclass
 class Retrieval:
+    query: Query
     hits: list[Hit]
     passages: list[Passage]
-    query_tokens: list[str]
-    snapshot: object
-    concepts: list[tuple[str, ...]] = field(default_factory=list)  # each: tokens that count as the same idea
+    snapshot: Snapshot
+
+    @property
+    def query_tokens(self) -> list[str]:
+        return self.query.tokens
+
+    @property
+    def concepts(self) -> list[tuple[str, ...]]:
+        return self.query.concepts
 
 
-# Retrieval knobs, set from `madoguchi eval` on the shared dev sets (see eval/RESULTS.md).
-EXPANSION_WEIGHT = 1.0
-LEXICAL_WEIGHT = 0.7
-DENSE_WEIGHT = 1.0
-EXPAND_DENSE = True
+DEFAULT_PARAMS = RankParams()
 
 
-def query_terms(question: str, tokenizer, found: list[tuple[str, str]]) -> tuple[list[str], dict[str, float], list[tuple[str, ...]]]:
-    """Tokens of the question plus its glossary expansions `found` (weighted), and the question's concepts."""
+def analyze(question: str, *, tokenizer: Tokenizer, glossary: Glossary, params: RankParams = DEFAULT_PARAMS) -> Query:
+    """The question's tokens plus its glossary expansions (weighted), its concepts (a colloquial word and its formal
+    terms count as one idea) and the employee classes the asker states."""
+    found = glossary.expansions(question)
     tokens = tokenizer.tokens(question)
     weights: dict[str, float] = {}
     concepts: list[tuple[str, ...]] = []
@@ -147,83 +155,66 @@ def query_terms(question: str, tokenizer, found: list[tuple[str, str]]) -> tuple
         concepts.append(tuple(dict.fromkeys(key_tokens + formal_tokens)))
         for t in formal_tokens:
             if t not in tokens and t not in weights:
-                weights[t] = EXPANSION_WEIGHT
+                weights[t] = params.expansion_weight
                 expanded.append(t)
     for t in dict.fromkeys(tokens):
         if t not in in_keys:
             concepts.append((t,))
-    return tokens + expanded, weights, concepts
+    return Query(text=question, tokens=tokens + expanded, term_weights=weights, concepts=concepts,
+                 classes=question_classes(question), formal=" ".join(f for _, f in found))
 
 
-def retrieve(question: str, *, services, category: str | None = None, k: int = 10, mode: str = "hybrid") -> Retrieval:
-    """Hybrid retrieval over the current snapshot (also used by `madoguchi eval retrieval`)."""
+def retrieve(question: str, *, services, category: str | None = None, k: int = 10, mode: str = "hybrid",
+             params: RankParams = DEFAULT_PARAMS, second_stage: bool = True) -> Retrieval:
+    """First stage over every field, then the learned second stage (also used by `madoguchi eval retrieval`).
+    `mode` lexical | dense restricts the first stage to those fields and skips the second (ablations)."""
     snapshot = services.index.snapshot
     if snapshot is None:
         raise NotReadyError("The index is not loaded yet; try again shortly.", "索引を読み込み中です。しばらくしてから再度お試しください。")
-    found = expansions(question)
-    tokens, weights, concepts = query_terms(question, services.tokenizer, found)
-    vector = None
-    if mode != "lexical" and len(snapshot):
-        dense_query = question
-        if EXPAND_DENSE and found:
-            dense_query = f"{question} ({' '.join(f for _, f in found)})"
-        vector = services.embedder.encode_query(dense_query)
-    dense_hits = None
-    if vector is not None and services.settings.dense_search == "chroma":
-        dense_hits = services.store.query_dense(vector, k=RETRIEVE_DEPTH, category=category)
-    hits = search(
-        snapshot, query_tokens=tokens, query_vector=vector, category=category, k=RETRIEVE_DEPTH,
-        mode=mode, depth=RETRIEVE_DEPTH, dense_hits=dense_hits, term_weights=weights,
-        lexical_weight=LEXICAL_WEIGHT, dense_weight=DENSE_WEIGHT,
-    )
-    passages = group_passages(hits, RETRIEVE_DEPTH)
-    if mode == "hybrid":
-        passages = rerank(passages, concepts=concepts, bm25=snapshot.bm25)
-    return Retrieval(hits=hits, passages=passages[:k], query_tokens=tokens, snapshot=snapshot, concepts=concepts)
+    query = analyze(question, tokenizer=services.tokenizer, glossary=services.index.glossary, params=params)
+    fields: dict = {}
+    if mode in ("hybrid", "lexical"):
+        fields["lex"] = snapshot.bm25.scores(query.tokens, query.term_weights)
+        fields["head_lex"] = snapshot.head_bm25.scores(query.tokens, query.term_weights)
+    if mode in ("hybrid", "dense") and len(snapshot):
+        dense_text = f"{question} ({query.formal})" if params.expand_dense and query.formal else question
+        query.vector = services.embedder.encode_query(dense_text)
+        vector = query.vector.astype(np.float32)
+        if services.settings.dense_search == "chroma":
+            dense = np.full(len(snapshot), -1.0, dtype=np.float32)
+            for cid, sim in services.store.query_dense(query.vector, k=params.depth, category=category):
+                row = snapshot.row_of.get(cid)
+                if row is not None:
+                    dense[row] = sim
+            fields["dense"] = dense
+        else:
+            fields["dense"] = snapshot.vectors @ vector
+        fields["head_dense"] = snapshot.head_vectors @ vector
+    hits = search(snapshot, field_scores=fields, weights=params.weights, mask=snapshot.category_mask(category),
+                  depth=params.depth, rrf_k=params.rrf_k)
+    passages = group_passages(hits, params.depth)
+    if mode == "hybrid" and second_stage:
+        passages = rank(query, passages, snapshot=snapshot, params=params)
+    return Retrieval(query=query, hits=hits, passages=passages[:k], snapshot=snapshot)
 
 
-# Rerank and confidence weights, fitted on the shared dev sets (eval/RESULTS.md, "How the numbers were set").
-RERANK_LEXICAL = 0.1
-RERANK_COVERAGE = 0.2
-CONF_WEIGHTS = {"dense": 4.24, "coverage": 1.92, "margin": 6.33, "bias": -3.18}
+def confidence_of(r: Retrieval, params: RankParams = DEFAULT_PARAMS) -> float:
+    """Calibrated probability that the first passage answers the question (app.retrieval.ranking)."""
+    return confidence(r.query, r.passages, snapshot=r.snapshot, params=params)
 
 
-def coverage_of(passage: Passage, concepts: list[tuple[str, ...]], bm25) -> float:
-    """Share of the question's concepts (idf-weighted) that the passage contains, synonyms included."""
-    if not concepts:
-        return 0.0
-    terms: set[str] = set()
-    for h in passage.hits:
-        terms.update(h.chunk.tokens)
-    weights = [max(bm25.idf_of(t) for t in c) for c in concepts]
-    total = sum(weights) or 1.0
-    return sum(w for c, w in zip(concepts, weights) if any(t in terms for t in c)) / total
-
-
-def rerank(passages: list[Passage], *, concepts: list[tuple[str, ...]], bm25) -> list[Passage]:
-    """Order fused candidates by a score that keeps magnitudes (RRF keeps only ranks):
-    dense cosine + small weights on relative BM25 and concept coverage."""
-    if not passages:
-        return passages
-    best_lexical = max((h.lexical for p in passages for h in p.hits), default=0.0) or 1.0
-    for p in passages:
-        p.dense = max(h.dense for h in p.hits)
-        p.lexical = max(h.lexical for h in p.hits) / best_lexical
-        p.coverage = coverage_of(p, concepts, bm25)
-        p.rank_score = p.dense + RERANK_LEXICAL * p.lexical + RERANK_COVERAGE * p.coverage
-    return sorted(passages, key=lambda p: -p.rank_score)
-
-
-def confidence_of(r: Retrieval) -> float:
-    """A score in [0, 1] that the best passage answers the question: a logistic model of its dense cosine, its
-    concept coverage and its margin over the runner-up (a clear winner is more trustworthy than a close call)."""
-    if not r.passages:
-        return 0.0
-    top = r.passages[0]
-    margin = top.rank_score - (r.passages[1].rank_score if len(r.passages) > 1 else 0.0)
-    w = CONF_WEIGHTS
-    z = w["bias"] + w["dense"] * top.dense + w["coverage"] * top.coverage + w["margin"] * margin
-    return float(1.0 / (1.0 + math.exp(-z)))
+def _scope_note(r: Retrieval, *, lang: str) -> str:
+    """When the asker states no employee class and the answer comes from the general rules, but another class's
+    rules cover the same topic among the candidates, say so (「パートの方には別の規程…」)."""
+    if r.query.classes or not r.passages or r.passages[0].top.chunk.scope:
+        return ""
+    top = r.passages[0].top.chunk
+    caption = set(top.caption_tokens)
+    for p in r.passages[1:]:
+        c = p.top.chunk
+        if c.scope and c.doc_id != top.doc_id and caption and len(caption & set(c.caption_tokens)) * 2 >= len(caption):
+            return scope_note(list(c.scope), c.title, lang=lang)
+    return ""
 
 
 def _sources(r: Retrieval, *, question: str, limit: int) -> list[Source]:
@@ -267,8 +258,10 @@ def answer(
     )
     if r.passages and conf >= threshold:
         best = r.passages[0]
-        quote = select_sentences(best.text, query=question, query_tokens=r.query_tokens, idf=r.snapshot.bm25.idf_of)
-        result.answer = compose_answer(best, quote=quote, lang=lang)
+        idf = r.snapshot.bm25.idf_of
+        quote = select_sentences(best.text, query=question, query_tokens=r.query_tokens, idf=idf)
+        lead = lead_sentences(best.text, query=question, query_tokens=r.query_tokens, idf=idf)
+        result.answer = compose_answer(best, quote=quote, lead=lead, lang=lang, note=_scope_note(r, lang=lang))
         result.outcome = "answered"
     else:
         result.answer = compose_escalation(r.passages, lang=lang)

@@ -1,4 +1,6 @@
-"""Extractive answers: quote the relevant sentences of the best passage and cite it, in the asker's language.
+"""Extractive replies, answer first: the one or two sentences that answer (a number, a yes/no with its condition,
+a deadline, a place or procedure), then the article excerpt with its 項/号 items and table rows intact, then one
+citation. FAQ answers are stated directly, with the matched question as context.
 
 Also holds every fixed user-facing sentence of an answer (Japanese first, English for English questions).
 """
@@ -6,19 +8,19 @@ Also holds every fixed user-facing sentence of an answer (Japanese first, Englis
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 
-from app.retrieval.search import Hit
+from app.retrieval.ranking import Passage
 
-EXTRACTIVE_VERSION = "extractive-v1"
+EXTRACTIVE_VERSION = "extractive-v2"
 QUOTE_CHARS = 320
 
 _UNIT_SPLIT = re.compile(r"\n+|(?<=[。！？])")
 
 TEXTS = {
     "ja": {
-        "intro_doc": "{title}の「{heading}」に次のとおり定められています。",
-        "intro_faq": "よくある質問「{question}」への回答です。",
+        "excerpt_doc": "{title}「{heading}」より:",
+        "from_faq": "（よくある質問「{question}」より）",
+        "scope_note": "※ {classes}の方には別の規程（{title}）が適用されます。",
         "source": "出典: {section}{page}",
         "page": "（{page}ページ）",
         "escalated": (
@@ -32,8 +34,9 @@ TEXTS = {
         ),
     },
     "en": {
-        "intro_doc": "{title} — \"{heading}\" says:",
-        "intro_faq": "From the FAQ \"{question}\":",
+        "excerpt_doc": "From {title} — \"{heading}\":",
+        "from_faq": "(From the FAQ \"{question}\")",
+        "scope_note": "Note: for {classes}, a separate regulation ({title}) applies.",
         "source": "Source: {section}{page}",
         "page": " (page {page})",
         "escalated": (
@@ -49,45 +52,6 @@ TEXTS = {
 }
 
 
-@dataclass
-class Passage:
-    """One cited unit: the chunks of a single section (article / heading / FAQ entry) that were retrieved."""
-
-    hits: list[Hit] = field(default_factory=list)
-    # Features set by app.answer.rerank(): best dense cosine, BM25 relative to the best, share of concepts covered.
-    dense: float = 0.0
-    lexical: float = 0.0
-    coverage: float = 0.0
-    rank_score: float = 0.0
-
-    @property
-    def top(self) -> Hit:
-        return self.hits[0]
-
-    @property
-    def score(self) -> float:
-        return self.rank_score or self.hits[0].score
-
-    @property
-    def text(self) -> str:
-        chunks = sorted((h.chunk for h in self.hits), key=lambda c: c.position)
-        return "\n".join(c.text for c in chunks)
-
-
-def group_passages(hits: list[Hit], limit: int) -> list[Passage]:
-    """Merge hits of the same document section, keeping the fused order of their best hit."""
-    by_key: dict[tuple[str, str], Passage] = {}
-    order: list[Passage] = []
-    for h in hits:
-        key = (h.chunk.doc_id, h.chunk.section)
-        p = by_key.get(key)
-        if p is None:
-            p = by_key[key] = Passage()
-            order.append(p)
-        p.hits.append(h)
-    return order[:limit]
-
-
 def _units(text: str) -> list[str]:
     return [u.strip() for u in _UNIT_SPLIT.split(text) if u and u.strip()]
 
@@ -97,37 +61,99 @@ def _bigrams(text: str) -> set[str]:
     return {text[i : i + 2] for i in range(len(text) - 1)}
 
 
-def select_sentences(text: str, *, query: str, query_tokens: list[str], idf, limit: int = QUOTE_CHARS) -> str:
-    """The sentences / items of `text` most about the question, in their original order, within `limit` chars."""
-    if len(text) <= limit:
-        return text.strip()
-    units = _units(text)
+_ITEM = re.compile(r"^\s*(?:[0-9０-９]+[.．、)）]|[（(][0-9０-９一二三四五六七八九十]+[)）]|[一二三四五六七八九十]+\s|[①-⑳]|[・\-*•])")
+_LEAD_IN = re.compile(r"(次のとおり|次の各号|以下のとおり|次による|次の通り)[^。]*。?$|[：:]$")
+_MARKER = re.compile(r"^\s*(?:[0-9０-９]+[.．、)）]\s*|[（(][0-9０-９一二三四五六七八九十]+[)）]\s*|[①-⑳]\s*|[・\-*•]\s*)")
+
+# (what the question asks, what an answering sentence contains): a number, a count, a deadline, a time, a
+# procedure or a permission. Used to pick the sentence that answers, not just the one that shares the most words.
+_CUES = (
+    (re.compile(r"いくら|金額|何円|上限|補助|支給額|手当|how much|amount|cost", re.I), re.compile(r"[0-9０-９,，]+\s*円|万円|[%％]|割|実費")),
+    (re.compile(r"何日|何回|何時間|何か月|何ヶ月|何カ月|何年|日数|how many|how long", re.I),
+     re.compile(r"[0-9０-９一二三四五六七八九十]+\s*(日|回|時間|か月|ヶ月|カ月|年|週)")),
+    (re.compile(r"いつ|までに|締め?切|期限|何日前|when|deadline|by when", re.I), re.compile(r"まで|以内|前日|日前|毎月|翌月|[0-9０-９]+日")),
+    (re.compile(r"何時|時刻|what time", re.I), re.compile(r"[0-9０-９]+\s*[:：時]")),
+    (re.compile(r"どこ|どうやって|どうすれば|どうしたら|方法|手続|申請|where|how do|how can|how to", re.I),
+     re.compile(r"申請|提出|届け?出|フォーム|システム|窓口|所定|連絡|報告|総務|submit|apply|form", re.I)),
+    (re.compile(r"できます|できる|いい[？?]|いいの|いいです|可能|大丈夫|ok|can i|may i|allowed|is it possible", re.I),
+     re.compile(r"できる|できない|認め|禁止|ならない|限り|ただし|場合|may|must|not|only", re.I)),
+)
+
+
+def _scored_units(units: list[str], *, query: str, query_tokens: list[str], idf) -> list[float]:
     qgrams = _bigrams(query)
     terms = list(dict.fromkeys(query_tokens))
-    scored = []
-    for i, u in enumerate(units):
+    wants = [answer for asks, answer in _CUES if asks.search(query)]
+    scores = []
+    for u in units:
         low = u.lower()
         lexical = sum(idf(t) for t in terms if t.lower() in low)
         overlap = len(qgrams & _bigrams(u)) / (len(qgrams) or 1)
-        scored.append((lexical + 2.0 * overlap, i))
-    scored.sort(key=lambda s: (-s[0], s[1]))
-    chosen: list[int] = []
+        cue = sum(1.5 for answer in wants if answer.search(u))
+        scores.append(lexical + 2.0 * overlap + cue)
+    return scores
+
+
+def lead_sentences(text: str, *, query: str, query_tokens: list[str], idf, limit: int = 160) -> str:
+    """The one or two sentences of `text` that answer the question, without their item markers."""
+    units = _units(text)
+    if not units:
+        return ""
+    scores = _scored_units(units, query=query, query_tokens=query_tokens, idf=idf)
+    best = max(range(len(units)), key=lambda i: (scores[i], -i))
+    chosen = [best]
+    if _LEAD_IN.search(units[best]) and best + 1 < len(units):
+        chosen.append(best + 1)  # 「次のとおりとする。」 says nothing alone: add its first item
+    elif best + 1 < len(units) and scores[best + 1] >= 0.8 * scores[best] and len(units[best]) + len(units[best + 1]) <= limit:
+        chosen.append(best + 1)
+    out = " ".join(_MARKER.sub("", units[i]).strip() for i in chosen)
+    return out if len(out) <= limit * 1.5 else out[: int(limit * 1.5)].rsplit("。", 1)[0] + "。"
+
+
+def select_sentences(text: str, *, query: str, query_tokens: list[str], idf, limit: int = QUOTE_CHARS) -> str:
+    """The sentences / items of `text` most about the question, in their original order, within `limit` chars.
+    A sentence that introduces a list (「次のとおりとする。」) keeps its items, a table row keeps the table's header
+    row; units are never cut mid-sentence (only a single sentence longer than `limit` is shortened)."""
+    if len(text) <= limit:
+        return text.strip()
+    units = _units(text)
+    scores = _scored_units(units, query=query, query_tokens=query_tokens, idf=idf)
+    scored = sorted(((sc, i) for i, sc in enumerate(scores)), key=lambda s: (-s[0], s[1]))
+    chosen: set[int] = set()
     used = 0
+
+    def take(i: int, budget: float) -> bool:
+        nonlocal used
+        if i in chosen or i >= len(units):
+            return True
+        if used + len(units[i]) > budget and chosen:
+            return False
+        chosen.add(i)
+        used += len(units[i])
+        return True
+
     for score, i in scored:
         if score <= 0 and chosen:
             break
-        if used + len(units[i]) > limit and chosen:
+        if not take(i, limit):
             continue
-        chosen.append(i)
-        used += len(units[i])
+        if _LEAD_IN.search(units[i]):  # keep the list it introduces
+            j = i + 1
+            while j < len(units) and (_ITEM.match(units[j]) or " | " in units[j]) and take(j, limit * 1.3):
+                j += 1
+        if " | " in units[i]:  # a table row: keep the table's header row
+            j = i
+            while j > 0 and " | " in units[j - 1]:
+                j -= 1
+            take(j, limit * 1.3)
         if used >= limit * 0.6:
             break
-    chosen.sort()
+    order = sorted(chosen)
     out: list[str] = []
-    for j, i in enumerate(chosen):
-        if j and i != chosen[j - 1] + 1:
+    for j, i in enumerate(order):
+        if j and i != order[j - 1] + 1:
             out.append("…")
-        out.append(units[i][:limit])
+        out.append(units[i] if len(units[i]) <= limit else units[i][:limit].rsplit("、", 1)[0] + "…")
     return "\n".join(out)
 
 
@@ -135,17 +161,39 @@ def format_page(page: int | None, lang: str) -> str:
     return TEXTS[lang]["page"].format(page=page) if page else ""
 
 
-def compose_answer(passage: Passage, *, quote: str, lang: str) -> str:
+def compose_answer(passage: Passage, *, quote: str, lead: str, lang: str, note: str = "") -> str:
+    """The reply: `lead` (the sentences that answer), then the excerpt `quote` and one citation (articles), or the
+    FAQ's answer followed by the question it answers (FAQ entries)."""
     t = TEXTS[lang]
     c = passage.top.chunk
+    tail = f"\n\n{note}" if note else ""
     if c.kind == "faq":
-        intro = t["intro_faq"].format(question=c.question or c.section)
-        return f"{intro}\n\n{quote}"
+        return f"{passage.text.strip()}\n\n{t['from_faq'].format(question=c.question or c.section)}{tail}"
     heading = c.section.split(" > ")[-1]
-    intro = t["intro_doc"].format(title=c.title, heading=heading)
-    body = "\n".join(f"> {line}" for line in quote.split("\n"))
     source = t["source"].format(section=c.section, page=format_page(c.page, lang))
-    return f"{intro}\n\n{body}\n\n{source}"
+    if lead and _compact(lead) == _compact(quote):  # the answering sentences are the whole excerpt: say them once
+        return f"{lead}\n\n{source}{tail}"
+    body = "\n".join(f"> {line}" for line in quote.split("\n"))
+    head = f"{lead}\n\n" if lead else ""
+    return f"{head}{t['excerpt_doc'].format(title=c.title, heading=heading)}\n{body}\n\n{source}{tail}"
+
+
+def scope_note(classes: list[str], title: str, *, lang: str) -> str:
+    names = [CLASS_LABELS.get(c, (c, c))[0 if lang == "ja" else 1] for c in classes]
+    return TEXTS[lang]["scope_note"].format(classes=("・" if lang == "ja" else ", ").join(names), title=title)
+
+
+CLASS_LABELS = {  # app.retrieval.scope class → (Japanese, English) wording in replies
+    "パート": ("パートタイマー・アルバイト", "part-time staff"),
+    "短時間正社員": ("短時間正社員", "short-hours regular employees"),
+    "契約社員": ("契約社員", "contract employees"),
+    "役員": ("役員", "executives"),
+    "正社員": ("正社員", "regular employees"),
+}
+
+
+def _compact(text: str) -> str:
+    return re.sub(r"\s+", "", "".join(_MARKER.sub("", line) for line in text.split("\n")))
 
 
 def compose_escalation(passages: list[Passage], *, lang: str) -> str:

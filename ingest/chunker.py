@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ingest.loaders import Block, LoadedDocument
+from ingest.loaders import LoadedDocument
 
 MAX_CHARS = 700
 MIN_CHARS = 40

@@ -12,6 +12,7 @@ import re
 import unicodedata
 from pathlib import Path
 
+from app.errors import IngestError
 from ingest.document import FaqRow, LoadedDocument, decode_text, fail
 from ingest.load_html import load_html
 from ingest.load_markdown import load_markdown_text

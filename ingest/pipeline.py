@@ -18,10 +18,13 @@ from pathlib import Path
 
 from app.errors import ConfigError, IngestError
 from app.retrieval.embedders import Embedder
+from app.retrieval.index import encode_head_vector
+from app.retrieval.scope import document_classes, scope_article_text
 from app.retrieval.tokenizer import Tokenizer
-from app.store.chroma import ChunkStore, DocRecord, dumps_tokens
+from app.store.chroma import ChunkRows, ChunkStore, DocRecord, dumps_tokens
 from ingest.chunker import ChunkDraft, chunk_document
 from ingest.loaders import SUPPORTED, LoadedDocument, load
+from ingest.structure import caption_of
 
 logger = logging.getLogger(__name__)
 
@@ -121,26 +124,34 @@ def embed_text(d: ChunkDraft) -> str:
     return f"{d.heading}\n{d.text}"
 
 
-def index_document(
-    *,
-    store: ChunkStore,
-    embedder: Embedder,
-    tokenizer: Tokenizer,
-    doc_id: str,
-    source: str,
-    doc: LoadedDocument,
-    drafts: list[ChunkDraft],
-    doc_hash: str,
-    category: str,
-    kind: str = "doc",
-) -> DocRecord:
-    """Write one document's chunks and its manifest record; remove its chunks of any older hash."""
+def head_text(d: ChunkDraft, title: str) -> str:
+    """The heading field: an FAQ entry's question; an article's heading with its document's title."""
+    if d.kind == "faq":
+        return d.question or d.heading
+    return d.heading if d.heading == title else f"{d.heading} {title}"
+
+
+# Bumped when chunks gain fields the ranker reads: documents indexed under an older schema are re-indexed.
+INDEX_SCHEMA = 2
+
+
+def chunk_rows(
+    *, embedder: Embedder, tokenizer: Tokenizer, doc_id: str, source: str, doc: LoadedDocument, drafts: list[ChunkDraft],
+    doc_hash: str, category: str,
+) -> ChunkRows:
+    """What the store keeps for each chunk: text, embedding and the fields the ranker reads (body and heading tokens,
+    the caption's tokens, the heading's embedding, the document's employee-class scope)."""
     ids = [chunk_id(doc_id, doc_hash, d.position) for d in drafts]
     vectors = embedder.encode([embed_text(d) for d in drafts])
+    heads = list(dict.fromkeys(head_text(d, doc.title) for d in drafts))
+    head_vectors = dict(zip(heads, embedder.encode(heads))) if heads else {}
+    scope = ",".join(document_classes(doc.title, scope_article_text([(d.heading, d.text) for d in drafts if d.kind == "doc"])))
     metadatas = []
     for d in drafts:
         head = d.section if d.kind == "doc" else (d.question or "")
         tokens = tokenizer.tokens(f"{head}\n{d.text}")
+        head_tokens = tokenizer.tokens(head if d.kind == "faq" else d.section)
+        caption_tokens = head_tokens if d.kind == "faq" else tokenizer.tokens(caption_of(d.heading))
         metadatas.append(
             {
                 "doc_id": doc_id,
@@ -155,8 +166,32 @@ def index_document(
                 "doc_hash": doc_hash,
                 "position": d.position,
                 "tokens": dumps_tokens(tokens),
+                "head_tokens": dumps_tokens(head_tokens),
+                "caption_tokens": dumps_tokens(caption_tokens),
+                "head_vec": encode_head_vector(head_vectors[head_text(d, doc.title)]),
+                "scope": scope,
             }
         )
+    return ChunkRows(ids=ids, documents=[d.text for d in drafts], metadatas=metadatas, embeddings=vectors)
+
+
+def index_document(
+    *,
+    store: ChunkStore,
+    embedder: Embedder,
+    tokenizer: Tokenizer,
+    doc_id: str,
+    source: str,
+    doc: LoadedDocument,
+    drafts: list[ChunkDraft],
+    doc_hash: str,
+    category: str,
+    kind: str = "doc",
+) -> DocRecord:
+    """Write one document's chunks and its manifest record; remove its chunks of any older hash."""
+    rows = chunk_rows(embedder=embedder, tokenizer=tokenizer, doc_id=doc_id, source=source, doc=doc, drafts=drafts,
+                      doc_hash=doc_hash, category=category)
+    ids, vectors, metadatas = rows.ids, rows.embeddings, rows.metadatas
     old = set(store.chunk_ids_of(doc_id))
     if ids:
         store.add_chunks(ids=ids, embeddings=vectors, documents=[d.text for d in drafts], metadatas=metadatas)
@@ -164,6 +199,7 @@ def index_document(
     record = DocRecord(
         doc_id=doc_id, source=source, title=doc.title, category=category, hash=doc_hash, chunks=len(ids),
         ingested_at=time.time(), kind=kind, url=doc.url, embedder=embedder.name, chars=doc.chars,
+        schema=INDEX_SCHEMA,
     )
     store.put_record(record)
     if stale:
@@ -218,7 +254,8 @@ def ingest(
             data = path.read_bytes()
             digest = file_hash(data)
             previous = manifest.get(doc_id)
-            if previous and previous.hash == digest and previous.status == "ok" and previous.embedder == embedder.name:
+            if previous and previous.hash == digest and previous.status == "ok" and previous.embedder == embedder.name \
+                    and previous.schema == INDEX_SCHEMA:
                 report.files.append(FileResult(str(path), doc_id, "unchanged", previous.chunks, previous.chars))
                 continue
             doc = load(path)

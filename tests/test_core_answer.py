@@ -57,13 +57,19 @@ def test_japanese_questions_are_answered_from_the_right_article(sample_services,
     assert cites(top, doc, article), f"the quoted passage is {top.source} {top.section}"
     assert any(s.source == doc and article_of(s.section) == article for s in result.sources[:3]), \
         "the regulation's own article is among the top three sources"
-    # The reply is Japanese, quotes the passage and names where it comes from.
+    # The reply is Japanese and answers first: an FAQ answer is stated directly, with the matched question after it
+    # as context; an article's answering sentences come before its excerpt and the one citation.
     if top.kind == "faq":
-        assert result.answer.startswith(f"よくある質問「{top.section.split(' > ', 1)[1]}」への回答です。")
+        assert not result.answer.startswith("よくある質問")
+        assert result.answer.rstrip().endswith(f"（よくある質問「{top.section.split(' > ', 1)[1]}」より）")
         assert article in result.answer
     else:
-        assert result.answer.startswith(f"{TITLES[doc]}の「")
-        assert f"出典: {top.section}" in result.answer
+        lead, _, rest = result.answer.partition(f"{TITLES[doc]}「")
+        article_text = "".join("".join(c.text for c in sample_services.index.snapshot.chunks if c.section == top.section).split())
+        assert lead.strip(), "an answering sentence comes first"
+        assert "".join(lead.split())[:20] in article_text, "the lead is the article's own sentence"
+        assert rest and f"出典: {top.section}" in rest
+        assert result.answer.count("出典:") == 1
     assert result.escalation_reason is None
     assert 0.0 <= result.confidence <= 1.0
 
@@ -95,7 +101,10 @@ def test_english_questions_are_answered_in_english(sample_services, question, se
     assert result.outcome == "answered"
     top = result.sources[0]
     assert top.source == "office-guide-en.md" and top.section.endswith(f"> {section}")
-    assert result.answer.startswith(f'Office and Remote Work Guide for International Staff — "{section}" says:')
+    lead = result.answer.split(f'From Office and Remote Work Guide for International Staff — "{section}":')[0]
+    lead = lead.split("Source: ")[0]
+    guide = " ".join(c.text for c in sample_services.index.snapshot.chunks if c.section == top.section)
+    assert lead.strip() and " ".join(lead.split())[:30] in " ".join(guide.split()), "the answering sentence comes first"
     assert fact in result.answer and "Source: " in result.answer
     assert not JAPANESE.search(result.answer.replace("(備品申請フォーム)", "")), "no Japanese template text in an English reply"
 

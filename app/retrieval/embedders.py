@@ -8,8 +8,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
+import unicodedata
 from collections import OrderedDict
 from threading import Lock
 from typing import Callable
@@ -137,8 +139,29 @@ def _resolve_st_model(model: str) -> str:
     return model
 
 
+class HashingEmbedder(Embedder):
+    """Deterministic character-bigram hashing into `dim` dimensions: no model, microseconds per text. For the fast
+    test tier and for trying the pipeline on a machine without the model; it knows spelling, not meaning."""
+
+    def __init__(self, dim: int = 256) -> None:
+        super().__init__()
+        self.dim = dim
+        self.name = f"hash:{dim}"
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            t = "".join(unicodedata.normalize("NFKC", text).lower().split())
+            for i in range(max(1, len(t) - 1)):
+                gram = t[i : i + 2].encode("utf-8")
+                h = int.from_bytes(hashlib.blake2b(gram, digest_size=8).digest(), "little")
+                out[row, h % self.dim] += 1.0 if (h >> 63) & 1 else -1.0
+        return _normalize(out)
+
+
 EMBEDDERS: dict[str, Callable[[str, int], Embedder]] = {
     "use-m3": lambda arg, threads: UseM3Embedder(threads),
+    "hash": lambda arg, threads: HashingEmbedder(int(arg) if arg.isdigit() else 256),
     "sentence-transformers": lambda arg, threads: SentenceTransformerEmbedder(arg, threads),
 }
 
@@ -149,8 +172,8 @@ def make_embedder(name: str, *, threads: int = 2) -> Embedder:
     factory = EMBEDDERS.get(kind)
     if factory is None or (kind == "sentence-transformers" and not arg):
         raise ConfigError(
-            f"Unknown embedder {name!r}. Valid: use-m3, sentence-transformers:<name or path>.",
-            f"不明な埋め込みモデル {name!r} です。use-m3 または sentence-transformers:<名前またはパス> を指定してください。",
+            f"Unknown embedder {name!r}. Valid: use-m3, sentence-transformers:<name or path>, hash[:dim] (tests).",
+            f"不明な埋め込みモデル {name!r} です。use-m3、sentence-transformers:<名前またはパス>、hash[:次元]（テスト用）のいずれかを指定してください。",
         )
     logger.info("loading embedder %s", name)
     return factory(arg, threads)

@@ -7,6 +7,7 @@ vectors for exact dense search. `CorpusIndex.refresh()` reloads only the documen
 
 from __future__ import annotations
 
+import base64
 import logging
 import threading
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from app.errors import NotReadyError, StoreUnavailableError
+from app.retrieval.glossary import Glossary
 from app.retrieval.lexical import BM25
 from app.store.chroma import ChunkStore, loads_tokens
 
@@ -35,6 +37,9 @@ class Chunk:
     text: str
     tokens: tuple[str, ...]
     position: int
+    head_tokens: tuple[str, ...] = ()  # tokens of the heading field: title, section path, FAQ question
+    scope: tuple[str, ...] = ()  # employee classes the document applies to (empty: the general rules)
+    caption_tokens: tuple[str, ...] = ()  # tokens of the heading's last part: the article caption / FAQ question
 
     @classmethod
     def from_row(cls, cid: str, text: str, meta: dict) -> "Chunk":
@@ -53,18 +58,59 @@ class Chunk:
             text=text or "",
             tokens=tuple(loads_tokens(meta.get("tokens", ""))),
             position=int(meta.get("position", 0)),
+            head_tokens=tuple(loads_tokens(meta.get("head_tokens", ""))),
+            scope=tuple(s for s in str(meta.get("scope", "")).split(",") if s),
+            caption_tokens=tuple(loads_tokens(meta.get("caption_tokens", ""))),
         )
 
 
+def head_vector(meta: dict, dim: int) -> np.ndarray | None:
+    """The heading field's embedding, stored with the chunk as base64 float16 (None for chunks written before)."""
+    raw = meta.get("head_vec")
+    if not raw:
+        return None
+    vec = np.frombuffer(base64.b64decode(raw), dtype=np.float16).astype(np.float32)
+    return vec if vec.shape[0] == dim else None
+
+
+def encode_head_vector(vec: np.ndarray) -> str:
+    return base64.b64encode(np.asarray(vec, dtype=np.float16).tobytes()).decode("ascii")
+
+
+def head_matrix(metas: list[dict], vectors: np.ndarray) -> np.ndarray:
+    """Heading vectors of `metas`, falling back to the chunk's own vector where none was stored."""
+    if not len(metas):
+        return vectors.copy()
+    out = np.array(vectors, dtype=np.float32, copy=True)
+    for i, m in enumerate(metas):
+        v = head_vector(m, out.shape[1])
+        if v is not None:
+            out[i] = v
+    return out
+
+
 class Snapshot:
-    def __init__(self, *, version: int, chunks: list[Chunk], vectors: np.ndarray, doc_hashes: dict[str, str]) -> None:
+    def __init__(self, *, version: int, chunks: list[Chunk], vectors: np.ndarray, doc_hashes: dict[str, str],
+                 head_vectors: np.ndarray | None = None) -> None:
         self.version = version
         self.chunks = chunks
         self.vectors = vectors
+        self.head_vectors = vectors if head_vectors is None else head_vectors
         self.doc_hashes = doc_hashes
         self.row_of = {c.id: i for i, c in enumerate(chunks)}
         self.bm25 = BM25([list(c.tokens) for c in chunks])
+        self.head_bm25 = BM25([list(c.head_tokens) for c in chunks])
         self.categories = np.asarray([c.category for c in chunks], dtype=object)
+
+    @classmethod
+    def of_rows(cls, rows, *, version: int = 0) -> "Snapshot":
+        """A snapshot of chunk rows as the store returns them (ingest.pipeline.chunk_rows builds the same shape):
+        the fast test tier and tools build in-memory indexes with it."""
+        chunks = [Chunk.from_row(i, d, m) for i, d, m in zip(rows.ids, rows.documents, rows.metadatas)]
+        vectors = np.asarray(rows.embeddings, dtype=np.float32)
+        hashes = {c.doc_id: str(m.get("doc_hash", "")) for c, m in zip(chunks, rows.metadatas)}
+        return cls(version=version, chunks=chunks, vectors=vectors, doc_hashes=hashes,
+                   head_vectors=head_matrix(rows.metadatas, vectors))
 
     def __len__(self) -> int:
         return len(self.chunks)
@@ -78,8 +124,10 @@ class Snapshot:
 class CorpusIndex:
     """Keeps the current snapshot in step with the store."""
 
-    def __init__(self, store: ChunkStore) -> None:
+    def __init__(self, store: ChunkStore, *, glossary: Glossary | None = None) -> None:
         self.store = store
+        # The company vocabulary that questions are expanded with; refreshed with the snapshot.
+        self.glossary = glossary or Glossary.load()
         self.snapshot: Snapshot | None = None
         self._lock = threading.Lock()
         self.last_error: str | None = None
@@ -128,25 +176,32 @@ class CorpusIndex:
                 rows = self.store.load_chunks()
                 chunks = [Chunk.from_row(i, d, m) for i, d, m in zip(rows.ids, rows.documents, rows.metadatas)]
                 vectors = rows.embeddings if rows.embeddings is not None else np.zeros((0, 1), dtype=np.float32)
+                heads = head_matrix(rows.metadatas, vectors)
             else:
                 changed = [d for d, h in hashes.items() if current.doc_hashes.get(d) != h]
                 keep_rows = [i for i, c in enumerate(current.chunks) if hashes.get(c.doc_id) == current.doc_hashes.get(c.doc_id)]
                 rows = self.store.load_chunks(changed) if changed else None
                 chunks = [current.chunks[i] for i in keep_rows]
                 parts = [current.vectors[keep_rows]] if keep_rows else []
+                head_parts = [current.head_vectors[keep_rows]] if keep_rows else []
                 if rows is not None and rows.ids:
                     chunks += [Chunk.from_row(i, d, m) for i, d, m in zip(rows.ids, rows.documents, rows.metadatas)]
                     parts.append(rows.embeddings)
-                vectors = np.vstack(parts) if parts else np.zeros((0, current.vectors.shape[1]), dtype=np.float32)
+                    head_parts.append(head_matrix(rows.metadatas, rows.embeddings))
+                empty = np.zeros((0, current.vectors.shape[1]), dtype=np.float32)
+                vectors = np.vstack(parts) if parts else empty
+                heads = np.vstack(head_parts) if head_parts else empty
             # Only chunks of the manifest's current hash count: a half-written document is invisible.
             keep = [i for i, c in enumerate(chunks) if hashes.get(c.doc_id) is not None and c.id.rsplit("#", 2)[1] == hashes[c.doc_id][:16]]
             if len(keep) != len(chunks):
                 chunks = [chunks[i] for i in keep]
                 vectors = vectors[keep] if len(vectors) else vectors
+                heads = heads[keep] if len(heads) else heads
             order = sorted(range(len(chunks)), key=lambda i: (chunks[i].doc_id, chunks[i].position))
             chunks = [chunks[i] for i in order]
             vectors = vectors[order] if len(order) else vectors
-            snapshot = Snapshot(version=version, chunks=chunks, vectors=vectors, doc_hashes=hashes)
+            heads = heads[order] if len(order) else heads
+            snapshot = Snapshot(version=version, chunks=chunks, vectors=vectors, doc_hashes=hashes, head_vectors=heads)
             snapshot.stamp = stamp
             self.snapshot = snapshot
             self.embedder_name = str(info.get("embedder", ""))

@@ -1,29 +1,45 @@
-"""Hybrid search: BM25 and dense rankings fused with weighted reciprocal-rank fusion.
+"""First stage: candidates from every field, fused with weighted reciprocal-rank fusion.
 
-FAQ entries are embedded on their question text, so a question that matches an FAQ question scores high on the
-dense side; they also get a small boost when their question matches strongly, because a curated answer beats
-a regulation excerpt.
+Four rankings over the snapshot's chunks — BM25 on the body (`lex`), BM25 on the heading field (`head_lex`: title,
+section path, FAQ question), cosine to the chunk's embedding (`dense`) and to the heading's embedding
+(`head_dense`). A chunk is a candidate when it is near the top of any of them; every candidate carries all four
+scores and ranks, which the second stage (app.retrieval.ranking) turns into features.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from app.retrieval.index import Chunk, Snapshot
 
-RRF_K = 60.0
+FIELDS = ("lex", "head_lex", "dense", "head_dense")
 
 
 @dataclass
 class Hit:
     chunk: Chunk
-    score: float
-    lexical: float = 0.0
-    dense: float = 0.0
-    lexical_rank: int | None = None
-    dense_rank: int | None = None
+    score: float  # fused (RRF) score
+    row: int = -1
+    scores: dict[str, float] = field(default_factory=dict)  # field → raw score
+    ranks: dict[str, int] = field(default_factory=dict)  # field → 0-based rank, only where within the depth
+
+    @property
+    def lexical(self) -> float:
+        return self.scores.get("lex", 0.0)
+
+    @property
+    def dense(self) -> float:
+        return self.scores.get("dense", 0.0)
+
+    @property
+    def lexical_rank(self) -> int | None:
+        return self.ranks.get("lex")
+
+    @property
+    def dense_rank(self) -> int | None:
+        return self.ranks.get("dense")
 
 
 def _top(scores: np.ndarray, k: int, mask: np.ndarray | None) -> np.ndarray:
@@ -40,61 +56,30 @@ def _top(scores: np.ndarray, k: int, mask: np.ndarray | None) -> np.ndarray:
 def search(
     snapshot: Snapshot,
     *,
-    query_tokens: list[str],
-    query_vector: np.ndarray | None,
-    category: str | None = None,
-    k: int = 10,
-    mode: str = "hybrid",
-    depth: int = 50,
-    dense_hits: list[tuple[str, float]] | None = None,
-    lexical_weight: float = 1.0,
-    dense_weight: float = 1.0,
-    term_weights: dict[str, float] | None = None,
+    field_scores: dict[str, np.ndarray],
+    weights: dict[str, float],
+    mask: np.ndarray | None = None,
+    depth: int = 30,
+    rrf_k: float = 60.0,
 ) -> list[Hit]:
-    """Top `k` chunks for a query. `mode` is hybrid | lexical | dense (the latter two for ablations).
-
-    `dense_hits` lets the caller supply (chunk id, cosine) pairs from Chroma's own ANN query instead of the
-    exact in-memory search.
-    """
-    if len(snapshot) == 0:
+    """Candidates: the top `depth` of each field (lexical fields only where the score is positive), fused by RRF;
+    sorted by the fused score."""
+    if len(snapshot) == 0 or not field_scores:
         return []
-    mask = snapshot.category_mask(category)
-    lex_scores = snapshot.bm25.scores(query_tokens, term_weights) if mode in ("hybrid", "lexical") else None
-    if mode in ("hybrid", "dense") and query_vector is not None:
-        if dense_hits is not None:
-            dense_scores = np.full(len(snapshot), -1.0, dtype=np.float32)
-            for cid, sim in dense_hits:
-                row = snapshot.row_of.get(cid)
-                if row is not None:
-                    dense_scores[row] = sim
-        else:
-            dense_scores = snapshot.vectors @ query_vector.astype(np.float32)
-    else:
-        dense_scores = None
-
     fused: dict[int, float] = {}
-    lex_rank: dict[int, int] = {}
-    dense_rank: dict[int, int] = {}
-    if lex_scores is not None:
-        for r, i in enumerate(_top(lex_scores, depth, mask)):
-            if lex_scores[i] <= 0:
+    ranks: dict[int, dict[str, int]] = {}
+    for name, scores in field_scores.items():
+        w = weights.get(name, 1.0)
+        for r, i in enumerate(_top(scores, depth, mask)):
+            i = int(i)
+            if name.endswith("lex") and scores[i] <= 0:
                 break
-            lex_rank[int(i)] = r
-            fused[int(i)] = fused.get(int(i), 0.0) + lexical_weight / (RRF_K + r + 1)
-    if dense_scores is not None:
-        for r, i in enumerate(_top(dense_scores, depth, mask)):
-            dense_rank[int(i)] = r
-            fused[int(i)] = fused.get(int(i), 0.0) + dense_weight / (RRF_K + r + 1)
+            ranks.setdefault(i, {})[name] = r
+            fused[i] = fused.get(i, 0.0) + w / (rrf_k + r + 1)
     hits = [
-        Hit(
-            chunk=snapshot.chunks[i],
-            score=s,
-            lexical=float(lex_scores[i]) if lex_scores is not None else 0.0,
-            dense=float(dense_scores[i]) if dense_scores is not None else 0.0,
-            lexical_rank=lex_rank.get(i),
-            dense_rank=dense_rank.get(i),
-        )
+        Hit(chunk=snapshot.chunks[i], score=s, row=i,
+            scores={name: float(arr[i]) for name, arr in field_scores.items()}, ranks=ranks.get(i, {}))
         for i, s in fused.items()
     ]
-    hits.sort(key=lambda h: -h.score)
-    return hits[:k]
+    hits.sort(key=lambda h: (-h.score, h.row))
+    return hits

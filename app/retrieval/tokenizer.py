@@ -54,7 +54,8 @@ class Tokenizer:
     """Thread-safe wrapper around one Sudachi tokenizer per thread."""
 
     def __init__(self) -> None:
-        from sudachipy import dictionary, tokenizer as sudachi_tokenizer
+        from sudachipy import dictionary
+        from sudachipy import tokenizer as sudachi_tokenizer
 
         self._dictionary = dictionary.Dictionary(dict="core")
         self._mode_c = sudachi_tokenizer.Tokenizer.SplitMode.C

@@ -42,6 +42,7 @@ class DocRecord:
     url: str | None = None
     embedder: str = ""
     chars: int = 0
+    schema: int = 0  # ingest.pipeline.INDEX_SCHEMA that wrote the chunks: an older one is re-indexed
 
     def to_metadata(self) -> dict:
         data = {k: v for k, v in asdict(self).items() if v is not None}

@@ -1,0 +1,283 @@
+"""Second stage: a learned ranker over field-aware features, and a calibrated confidence.
+
+Candidates from the first stage (app.retrieval.search) are grouped into passages — one per document section
+(article, heading, FAQ entry). Each passage gets the features below (per-field scores and ranks, margins to the
+best candidate, coverage of the question's concepts by the passage, by its best chunk and by its heading, the
+caption named in the question, FAQ or article, employee-class scope). A logistic model trained by `make train`
+(eval/train.py) on our own training data (eval/training/) orders them; a second model, calibrated under
+cross-validation, gives the probability that the first passage is the right one. Both are JSON files beside this
+module (models/), read once; scoring is a few hundred multiplications.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from app.retrieval.search import Hit
+
+MODEL_DIR = Path(__file__).parent / "models"
+
+
+@dataclass(frozen=True)
+class RankParams:
+    """Every knob of retrieval and ranking in one place, so `madoguchi eval` can compare settings without code edits.
+    Defaults are neutral choices (equal field weights, the usual RRF constant), not fitted to any evaluation set."""
+
+    depth: int = 30  # candidates taken from each field's ranking
+    candidates: int = 20  # passages the second stage scores
+    rrf_k: float = 60.0
+    field_weights: tuple[tuple[str, float], ...] = (("lex", 1.0), ("head_lex", 0.5), ("dense", 1.0), ("head_dense", 0.5))
+    expansion_weight: float = 1.0  # BM25 weight of glossary terms added to the question
+    expand_dense: bool = True  # add the glossary's formal terms to the text that is embedded
+    ranker: str = "ranker.json"  # model files in app/retrieval/models/ (or absolute paths)
+    confidence: str = "confidence.json"
+
+    @property
+    def weights(self) -> dict[str, float]:
+        return dict(self.field_weights)
+
+
+@dataclass
+class Query:
+    """A question as the ranker sees it."""
+
+    text: str
+    tokens: list[str]  # content tokens + glossary expansions
+    term_weights: dict[str, float]
+    concepts: list[tuple[str, ...]]  # each: tokens that count as the same idea
+    classes: list[str]  # employee classes the asker states
+    formal: str = ""  # the glossary's formal terms for the question's colloquial words
+    vector: np.ndarray | None = None
+
+
+@dataclass
+class Passage:
+    """One cited unit: the retrieved chunks of a single section (article / heading / FAQ entry)."""
+
+    hits: list[Hit] = field(default_factory=list)
+    features: dict[str, float] = field(default_factory=dict)
+    rank_score: float = 0.0  # the ranker's logit
+
+    @property
+    def top(self) -> Hit:
+        return self.hits[0]
+
+    @property
+    def score(self) -> float:
+        return self.rank_score or self.hits[0].score
+
+    @property
+    def dense(self) -> float:
+        return self.features.get("dense", max(h.dense for h in self.hits))
+
+    @property
+    def coverage(self) -> float:
+        return self.features.get("coverage", 0.0)
+
+    @property
+    def text(self) -> str:
+        chunks = sorted((h.chunk for h in self.hits), key=lambda c: c.position)
+        return "\n".join(c.text for c in chunks)
+
+
+def group_passages(hits: list[Hit], limit: int) -> list[Passage]:
+    """Merge hits of the same document section, keeping the fused order of their best hit."""
+    by_key: dict[tuple[str, str], Passage] = {}
+    order: list[Passage] = []
+    for h in hits:
+        key = (h.chunk.doc_id, h.chunk.section)
+        p = by_key.get(key)
+        if p is None:
+            p = by_key[key] = Passage()
+            order.append(p)
+        p.hits.append(h)
+    return order[:limit]
+
+
+def coverage(terms: set[str] | tuple[str, ...], concepts: list[tuple[str, ...]], idf) -> float:
+    """Share of the question's concepts (idf-weighted) that `terms` contain, synonyms included."""
+    if not concepts:
+        return 0.0
+    weights = [max(idf(t) for t in c) for c in concepts]
+    total = sum(weights) or 1.0
+    return sum(w for c, w in zip(concepts, weights) if any(t in terms for t in c)) / total
+
+
+RANK_FEATURES = (
+    "dense", "dense_gap", "head_dense", "head_dense_gap", "lex_rel", "head_lex_rel",
+    "rank_dense", "rank_lex", "rank_head_lex", "rank_head_dense", "rrf",
+    "coverage", "chunk_coverage", "head_coverage", "caption_in_query", "is_faq",
+    "scope_match", "scope_other", "scope_specific_unstated", "doc_support", "agree", "fused_rank",
+)
+
+CONF_FEATURES = (
+    "top_logit", "margin", "second_gap_doc", "top_dense", "top_head_dense", "top_coverage", "top_chunk_coverage",
+    "top_head_coverage", "top_caption_in_query", "unknown_share", "n_concepts", "top_is_faq", "top_agree",
+    "top_doc_support", "top_lex_rel",
+)
+
+
+def _rank_feature(r: int | None, depth: int) -> float:
+    return math.log1p(depth if r is None else r)
+
+
+def passage_features(query: Query, passages: list[Passage], *, snapshot, params: RankParams) -> None:
+    """Set `p.features` for every passage (all computed relative to this candidate list)."""
+    if not passages:
+        return
+    idf = snapshot.bm25.idf_of
+    best = {name: max((h.scores.get(name, 0.0) for p in passages for h in p.hits), default=0.0) for name in
+            ("lex", "head_lex", "dense", "head_dense")}
+    docs: dict[str, int] = {}
+    for p in passages[:10]:
+        docs[p.top.chunk.doc_id] = docs.get(p.top.chunk.doc_id, 0) + 1
+    qtokens = set(query.tokens)
+    stated = set(query.classes)
+    for n, p in enumerate(passages):
+        chunk = p.top.chunk
+        f = {name: max(h.scores.get(name, 0.0) for h in p.hits) for name in ("lex", "head_lex", "dense", "head_dense")}
+        ranks = {name: min((h.ranks[name] for h in p.hits if name in h.ranks), default=None) for name in f}
+        terms: set[str] = set()
+        chunk_cov = 0.0
+        for h in p.hits:
+            terms.update(h.chunk.tokens)
+            chunk_cov = max(chunk_cov, coverage(set(h.chunk.tokens), query.concepts, idf))
+        head = set(chunk.head_tokens)
+        caption = chunk.caption_tokens or chunk.head_tokens
+        cap_total = sum(idf(t) for t in caption) or 1.0
+        scope = set(chunk.scope)
+        p.features = {
+            "dense": f["dense"],
+            "dense_gap": f["dense"] - best["dense"],
+            "head_dense": f["head_dense"],
+            "head_dense_gap": f["head_dense"] - best["head_dense"],
+            "lex_rel": f["lex"] / best["lex"] if best["lex"] > 0 else 0.0,
+            "head_lex_rel": f["head_lex"] / best["head_lex"] if best["head_lex"] > 0 else 0.0,
+            "rank_dense": _rank_feature(ranks["dense"], params.depth),
+            "rank_lex": _rank_feature(ranks["lex"], params.depth),
+            "rank_head_lex": _rank_feature(ranks["head_lex"], params.depth),
+            "rank_head_dense": _rank_feature(ranks["head_dense"], params.depth),
+            "rrf": max(h.score for h in p.hits) * params.rrf_k,
+            "coverage": coverage(terms, query.concepts, idf),
+            "chunk_coverage": chunk_cov,
+            "head_coverage": coverage(head, query.concepts, idf),
+            "caption_in_query": sum(idf(t) for t in caption if t in qtokens) / cap_total if caption else 0.0,
+            "is_faq": 1.0 if chunk.kind == "faq" else 0.0,
+            "scope_match": 1.0 if stated and scope & stated else 0.0,
+            "scope_other": 1.0 if stated and scope and not scope & stated else 0.0,
+            "scope_specific_unstated": 1.0 if not stated and scope else 0.0,
+            "doc_support": math.log1p(docs.get(chunk.doc_id, 0)),
+            "agree": 1.0 if (ranks["dense"] is not None and ranks["dense"] <= 2 and ranks["lex"] is not None and ranks["lex"] <= 2) else 0.0,
+            "fused_rank": math.log1p(n),
+        }
+
+
+# ---------- models ----------
+
+@dataclass(frozen=True)
+class LinearModel:
+    """Standardized logistic regression exported from scikit-learn, with an optional isotonic calibration."""
+
+    features: tuple[str, ...]
+    mean: np.ndarray
+    scale: np.ndarray
+    coef: np.ndarray
+    intercept: float
+    calib_x: np.ndarray | None = None
+    calib_y: np.ndarray | None = None
+    meta: dict = field(default_factory=dict, compare=False, hash=False)
+
+    @classmethod
+    def load(cls, path: Path) -> "LinearModel":
+        data = json.loads(path.read_text(encoding="utf-8"))
+        cal = data.get("calibration") or {}
+        return cls(
+            features=tuple(data["features"]), mean=np.asarray(data["mean"], dtype=np.float64),
+            scale=np.asarray(data["scale"], dtype=np.float64), coef=np.asarray(data["coef"], dtype=np.float64),
+            intercept=float(data["intercept"]),
+            calib_x=np.asarray(cal["x"], dtype=np.float64) if cal else None,
+            calib_y=np.asarray(cal["y"], dtype=np.float64) if cal else None,
+            meta={k: v for k, v in data.items() if k not in ("mean", "scale", "coef", "calibration")},
+        )
+
+    def matrix(self, rows: list[dict[str, float]]) -> np.ndarray:
+        return np.asarray([[r.get(name, 0.0) for name in self.features] for r in rows], dtype=np.float64)
+
+    def logits(self, x: np.ndarray) -> np.ndarray:
+        return ((x - self.mean) / self.scale) @ self.coef + self.intercept
+
+    def probability(self, x: np.ndarray) -> np.ndarray:
+        z = self.logits(x)
+        if self.calib_x is not None and self.calib_y is not None:
+            return np.interp(z, self.calib_x, self.calib_y)
+        return 1.0 / (1.0 + np.exp(-z))
+
+
+def resolve_model(name: str) -> Path:
+    path = Path(name)
+    return path if path.is_absolute() else MODEL_DIR / name
+
+
+@lru_cache(maxsize=8)
+def load_model(path: str) -> LinearModel:
+    return LinearModel.load(Path(path))
+
+
+def rank(query: Query, passages: list[Passage], *, snapshot, params: RankParams, model: LinearModel | None = None) -> list[Passage]:
+    """Order the first `params.candidates` passages by the learned ranker (the rest keep their fused order)."""
+    head = passages[: params.candidates]
+    passage_features(query, head, snapshot=snapshot, params=params)
+    if not head:
+        return passages
+    model = model or load_model(str(resolve_model(params.ranker)))
+    scores = model.logits(model.matrix([p.features for p in head]))
+    for p, s in zip(head, scores):
+        p.rank_score = float(s)
+    order = sorted(range(len(head)), key=lambda i: (-scores[i], i))
+    return [head[i] for i in order] + passages[params.candidates:]
+
+
+def confidence_features(query: Query, passages: list[Passage], *, snapshot) -> dict[str, float]:
+    """Features of "is the first passage the right one?" for a ranked candidate list."""
+    if not passages:
+        return {}
+    top = passages[0]
+    second = passages[1] if len(passages) > 1 else None
+    other_doc = next((p for p in passages[1:] if p.top.chunk.doc_id != top.top.chunk.doc_id), None)
+    vocab, head_vocab = snapshot.bm25.vocab, snapshot.head_bm25.vocab
+    idf = snapshot.bm25.idf_of
+    weights = [max(idf(t) for t in c) for c in query.concepts]
+    unknown = sum(w for c, w in zip(query.concepts, weights) if not any(t in vocab or t in head_vocab for t in c))
+    f = top.features
+    return {
+        "top_logit": top.rank_score,
+        "margin": top.rank_score - (second.rank_score if second else top.rank_score - 5.0),
+        "second_gap_doc": top.rank_score - (other_doc.rank_score if other_doc else top.rank_score - 5.0),
+        "top_dense": f.get("dense", 0.0),
+        "top_head_dense": f.get("head_dense", 0.0),
+        "top_coverage": f.get("coverage", 0.0),
+        "top_chunk_coverage": f.get("chunk_coverage", 0.0),
+        "top_head_coverage": f.get("head_coverage", 0.0),
+        "top_caption_in_query": f.get("caption_in_query", 0.0),
+        "unknown_share": unknown / (sum(weights) or 1.0),
+        "n_concepts": math.log1p(len(query.concepts)),
+        "top_is_faq": f.get("is_faq", 0.0),
+        "top_agree": f.get("agree", 0.0),
+        "top_doc_support": f.get("doc_support", 0.0),
+        "top_lex_rel": f.get("lex_rel", 0.0),
+    }
+
+
+def confidence(query: Query, passages: list[Passage], *, snapshot, params: RankParams, model: LinearModel | None = None) -> float:
+    """Calibrated probability that the first passage answers the question (0 when there is none)."""
+    feats = confidence_features(query, passages, snapshot=snapshot)
+    if not feats:
+        return 0.0
+    model = model or load_model(str(resolve_model(params.confidence)))
+    return float(model.probability(model.matrix([feats]))[0])
