@@ -1,4 +1,8 @@
-"""`madoguchi` command line: ingest, ask, serve, documents (eval and bench register themselves below)."""
+"""`madoguchi` command line: ingest, ask, serve, documents, and `eval` / `bench` (registered by eval/cli.py).
+
+`ask`, `documents` and `ingest` go through a running server when one holds the embedded store. The serving stack
+(FastAPI, uvicorn, Slack) and the answering stack (stores, embedder) are imported inside the commands that use
+them, so a command that only talks to a running server starts in a fraction of a second."""
 
 from __future__ import annotations
 
@@ -8,30 +12,36 @@ import logging
 import sys
 from pathlib import Path
 
+import httpx
+from threadpoolctl import threadpool_limits
+
 from app.errors import MadoguchiError
 from app.settings import Settings, get_settings
+from app.store import runfile
+from app.store.chroma import ChunkStore
+from eval.cli import register as register_eval
 
 logger = logging.getLogger(__name__)
 
 
-def _print_json(data) -> None:
+def _print_json(data: object) -> None:
     print(json.dumps(data, ensure_ascii=False, indent=2))
 
 
-def cmd_ingest(args, settings: Settings) -> int:
-    from app.store import runfile
-
+def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     paths = [Path(p).resolve() for p in args.paths]
     holder = None if settings.chroma_url else runfile.ServerRun.claim(settings, url="cli")
     if not settings.chroma_url and holder is None:
         server = runfile.held_by_server(settings)
-        if server is None or not str(server.get("url", "")).startswith(("http://", "https://")):  # e.g. another `madoguchi ingest`
+        if server is None or not str(server.get("url", "")).startswith(
+            ("http://", "https://")
+        ):  # e.g. another `madoguchi ingest`
             print("データディレクトリが別のプロセスで使用中です / the data dir is busy", file=sys.stderr)
             return 2
         report = _ingest_via_server(server, paths, args.prune)
     else:
         try:
-            from app.services import build_services
+            from app.services import build_services  # deferred: the stores and the embedder (see the docstring)
 
             services = build_services(settings, load_index=False, with_log=False)
             report = services.ingest(paths=paths, prune=args.prune, progress=not args.json).to_dict()
@@ -51,17 +61,23 @@ def cmd_ingest(args, settings: Settings) -> int:
                 line += f"  {f.get('error_ja') or f['error']}"
             print(line)
         counts = report["counts"]
-        print(f"corpus version {report['version']}: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) + f" ({report['seconds']:.2f}s)")
+        print(
+            f"corpus version {report['version']}: "
+            + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+            + f" ({report['seconds']:.2f}s)"
+        )
     return 1 if failed else 0
 
 
 def _ingest_via_server(server: dict, paths: list[Path], prune: bool) -> dict:
-    import httpx
-
     url = server["url"].rstrip("/") + "/api/admin/ingest"
     print(f"a running server holds the store; ingesting through {url}", file=sys.stderr)
-    resp = httpx.post(url, json={"paths": [str(p) for p in paths], "prune": prune},
-                      headers={"Authorization": f"Bearer {server['token']}"}, timeout=None)
+    resp = httpx.post(
+        url,
+        json={"paths": [str(p) for p in paths], "prune": prune},
+        headers={"Authorization": f"Bearer {server['token']}"},
+        timeout=None,
+    )
     resp.raise_for_status()
     return resp.json()
 
@@ -70,31 +86,33 @@ def _running_server(settings: Settings) -> dict | None:
     """The server holding the embedded store, if any: reads go through it (one process per Chroma directory)."""
     if settings.chroma_url:
         return None
-    from app.store import runfile
-
     server = runfile.held_by_server(settings)
     if server and str(server.get("url", "")).startswith(("http://", "https://")):
         return server
     return None
 
 
-def cmd_ask(args, settings: Settings) -> int:
+def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     server = _running_server(settings)
     if server is not None:
-        import httpx
-
-        resp = httpx.post(server["url"].rstrip("/") + "/api/ask", timeout=60,
-                          json={"question": args.question, "category": args.category, "user_id": args.user, "channel": "cli"})
+        resp = httpx.post(
+            server["url"].rstrip("/") + "/api/ask",
+            timeout=60,
+            json={"question": args.question, "category": args.category, "user_id": args.user, "channel": "cli"},
+        )
         data = resp.json()
         if resp.status_code != 200:
             print(f"error: {data.get('detail')}", file=sys.stderr)
             return 2
     else:
+        # Deferred: the stores and the embedder (see the docstring).
         from app.answer import answer
         from app.services import build_services
 
         services = build_services(settings)
-        data = answer(question=args.question, services=services, category=args.category, channel="cli", user_id=args.user).to_api()
+        data = answer(
+            question=args.question, services=services, category=args.category, channel="cli", user_id=args.user
+        ).to_api()
     if args.json:
         _print_json(data)
     else:
@@ -110,12 +128,11 @@ def cmd_ask(args, settings: Settings) -> int:
 def limit_blas_threads() -> None:
     """A server answers many small questions at once, one per thread: one BLAS thread each keeps the cores busy
     with work instead of contention (measured in eval/RESULTS.md). Encoding batches raise it for their own call."""
-    from threadpoolctl import threadpool_limits
-
     threadpool_limits(1, user_api="blas")
 
 
-def cmd_serve(args, settings: Settings) -> int:
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    # Deferred: the serving stack (FastAPI, uvicorn, Slack), about a second to import (see the docstring).
     import uvicorn
 
     from app.main import create_app
@@ -126,18 +143,17 @@ def cmd_serve(args, settings: Settings) -> int:
     return 0
 
 
-def cmd_documents(args, settings: Settings) -> int:
+def cmd_documents(args: argparse.Namespace, settings: Settings) -> int:
     server = _running_server(settings)
     if server is not None:
-        import httpx
-
-        resp = httpx.get(server["url"].rstrip("/") + "/api/admin/documents", timeout=60,
-                         headers={"Authorization": f"Bearer {server['token']}"})
+        resp = httpx.get(
+            server["url"].rstrip("/") + "/api/admin/documents",
+            timeout=60,
+            headers={"Authorization": f"Bearer {server['token']}"},
+        )
         resp.raise_for_status()
         docs = resp.json()["documents"]
     else:
-        from app.store.chroma import ChunkStore
-
         docs = [r.to_metadata() for r in ChunkStore(settings).manifest().values()]
     docs.sort(key=lambda d: d["source"])
     if args.json:
@@ -176,21 +192,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_documents)
 
-    for name in ("eval.cli",):  # optional command groups register themselves
-        try:
-            module = __import__(name, fromlist=["register"])
-        except ModuleNotFoundError as exc:
-            if exc.name not in (name, name.split(".")[0]):
-                raise
-            continue
-        module.register(sub)
+    register_eval(sub)  # `madoguchi eval …`, `madoguchi bench`
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
     try:
         return args.func(args, get_settings())
     except MadoguchiError as exc:

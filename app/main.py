@@ -1,4 +1,7 @@
-"""`create_app(settings)`: the FastAPI application. The lifespan builds the services once and keeps the index fresh."""
+"""`create_app(settings)`: the FastAPI application. The lifespan builds the services once and keeps the index fresh.
+
+Mounted: the HTTP API (`app.api.router.api_router`), the staff console (`app.console.routes.router`) and, when a
+Slack bot token is set, the Slack bot (`app.slack.mount`)."""
 
 from __future__ import annotations
 
@@ -12,9 +15,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from app import __version__
+from app.api.router import api_router
+from app.console.routes import router as console_router
 from app.errors import ConfigError, MadoguchiError
+from app.ops.faq import repair_index_at_start
 from app.services import Services, build_services
 from app.settings import Settings, get_settings
+from app.slack.mount import mount_slack
 from app.store import runfile
 
 logger = logging.getLogger(__name__)
@@ -23,37 +30,6 @@ logger = logging.getLogger(__name__)
 def _lang(request: Request) -> str:
     accept = request.headers.get("accept-language", "")
     return "en" if accept.lower().startswith("en") else "ja"
-
-
-def _routers():
-    from app.api import admin, ask, health
-
-    routers = [health.router, ask.router, admin.router]
-    # Routers of optional parts (query log, console, Slack) register here when their modules exist.
-    for name in ("app.api.feedback", "app.api.queries", "app.api.faq", "app.console.routes"):
-        try:
-            module = __import__(name, fromlist=["router"])
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue
-        routers.append(module.router)
-    return routers
-
-
-def _sync_faq(services: Services) -> None:
-    """FAQ entries live in the query-log database; make sure their searchable copies are in the chunk store
-    (e.g. after the chunk store was reset). Failures are logged: the server still starts."""
-    if services.query_log is None:
-        return
-    try:
-        from app.faq import sync_faq_index
-
-        counts = sync_faq_index(services)
-        if counts["indexed"] or counts["removed"]:
-            logger.warning("FAQ index repaired at start-up: %s", counts)
-    except Exception:  # noqa: BLE001
-        logger.exception("could not check the FAQ entries' search index at start-up")
 
 
 async def _refresher(services: Services) -> None:
@@ -78,12 +54,15 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
                 )
             app.state.local_token = holder.token
         try:
-            svc = services or await asyncio.to_thread(build_services, settings, load_index=False)
+            if services is not None:
+                svc = services
+            else:
+                svc = await asyncio.to_thread(build_services, settings, load_index=False)
             app.state.services = svc
             await asyncio.to_thread(svc.index.poll)
             if svc.index.ready:
                 svc.check_embedder()
-                await asyncio.to_thread(_sync_faq, svc)
+                await asyncio.to_thread(repair_index_at_start, svc)
         except BaseException:
             if holder is not None:
                 holder.release()  # a server that fails to start leaves the data dir free
@@ -102,7 +81,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
                 await task
             if holder is not None:
                 holder.release()
-            if svc.query_log is not None and hasattr(svc.query_log, "close"):
+            if svc.query_log is not None:
                 svc.query_log.close()
 
     app = FastAPI(title="Madoguchi (窓口)", version=__version__, lifespan=lifespan)
@@ -113,7 +92,10 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     async def _madoguchi_error(request: Request, exc: MadoguchiError):
         if exc.status_code >= 500:
             logger.error("%s: %s", exc.code, exc.detail_en)
-        return JSONResponse({"error": exc.code, "detail": exc.detail(_lang(request)), "detail_en": exc.detail_en}, status_code=exc.status_code)
+        return JSONResponse(
+            {"error": exc.code, "detail": exc.detail(_lang(request)), "detail_en": exc.detail_en},
+            status_code=exc.status_code,
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError):
@@ -124,25 +106,18 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         detail_en = "Invalid request: " + "; ".join(problems)
         detail_ja = "リクエストが不正です: " + "; ".join(problems)
         return JSONResponse(
-            {"error": "validation_error", "detail": detail_en if _lang(request) == "en" else detail_ja, "detail_en": detail_en},
+            {
+                "error": "validation_error",
+                "detail": detail_en if _lang(request) == "en" else detail_ja,
+                "detail_en": detail_en,
+            },
             status_code=422,
         )
 
-    for router in _routers():
-        app.include_router(router)
-    _mount_slack(app, settings)
-    return app
-
-
-def _mount_slack(app: FastAPI, settings: Settings) -> None:
+    app.include_router(api_router)
+    app.include_router(console_router)
     # A bot token is enough: a replica without the events endpoint or Socket Mode still relays staff answers
     # given in its console to Slack askers (the Socket Mode worker may run elsewhere).
-    if not settings.slack_bot_token:
-        return
-    try:
-        from app.slack.mount import mount_slack
-    except ModuleNotFoundError as exc:
-        if exc.name != "app.slack.mount":
-            raise
-        return
-    mount_slack(app, settings)
+    if settings.slack_bot_token:
+        mount_slack(app, settings)
+    return app

@@ -1,4 +1,8 @@
-"""The long-lived parts of a running Madoguchi, built once per process and shared by API, Slack, CLI and eval."""
+"""The long-lived parts of a running Madoguchi, built once per process and shared by API, Slack, CLI and eval.
+
+`Services` is a typed container: each field names the component and the protocol it is used through
+(app/ports.py). The service layer (app/ops/) and `app.answer.answer()` take it; nothing below them sees HTTP.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +10,17 @@ import logging
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from app.errors import ConfigError
-from app.retrieval.embedders import Embedder, make_embedder
+from app.errors import ConfigError, NotFoundError
+from app.generate import make_generator
+from app.ports import ChunkStorePort, EmbedderPort, GeneratorPort, QueryLogPort, ResolutionHook
+from app.retrieval.embedders import make_embedder
 from app.retrieval.index import CorpusIndex
 from app.retrieval.tokenizer import Tokenizer
 from app.settings import Settings
 from app.store.chroma import ChunkStore
+from app.store.querylog import QueryLog
+from ingest.pipeline import IngestReport, ingest
 
 logger = logging.getLogger(__name__)
 
@@ -21,29 +28,48 @@ logger = logging.getLogger(__name__)
 @dataclass
 class Services:
     settings: Settings
-    store: ChunkStore
-    index: CorpusIndex
-    embedder: Embedder
-    tokenizer: Tokenizer
-    query_log: Any = None  # app.store.querylog.QueryLog when configured (records every question)
-    generator: Any = None  # an LLM answer generator when MADOGUCHI_LLM is set; None = extractive
-    ingest_lock: threading.Lock = field(default_factory=threading.Lock)
-    last_ingest: dict | None = None
-    # Called as hook(record, answer_text) when staff resolve a question (the Slack bot relays it to the asker).
-    resolution_hooks: list = field(default_factory=list)
+    store: ChunkStorePort  # chunks, vectors, manifest, corpus version (Chroma)
+    index: CorpusIndex  # the in-memory snapshot answers are served from
+    embedder: EmbedderPort
+    tokenizer: Tokenizer  # Sudachi (Japanese) and a stemmer (English)
+    query_log: QueryLogPort | None = None  # every question, FAQ entries (SQLite/PostgreSQL); None: not recorded
+    generator: GeneratorPort | None = None  # an LLM writing the answer when MADOGUCHI_LLM is set; None = extractive
+    ingest_lock: threading.Lock = field(default_factory=threading.Lock)  # one writer of the store per process
+    last_ingest: dict | None = None  # this process's last ingest report (`IngestReport.to_dict()` + refused uploads)
+    # Called when staff resolve a question (the Slack bot relays the answer to the asker); see app/ops/resolutions.py.
+    resolution_hooks: list[ResolutionHook] = field(default_factory=list)
 
-    def ingest(self, *, paths: list[Path], prune: bool = False, progress: bool = False, source_names: dict[str, str] | None = None):
+    def ingest(
+        self,
+        *,
+        paths: list[Path],
+        prune: bool = False,
+        progress: bool = False,
+        source_names: dict[str, str] | None = None,
+    ) -> IngestReport:
         """Ingest under the process-wide write lock, then swap in the new snapshot."""
-        from ingest.pipeline import ingest
-
         with self.ingest_lock:
             report = ingest(
-                paths=paths, store=self.store, embedder=self.embedder, tokenizer=self.tokenizer,
-                category_patterns=self.settings.category_patterns, prune=prune, progress=progress, source_names=source_names,
+                paths=paths,
+                store=self.store,
+                embedder=self.embedder,
+                tokenizer=self.tokenizer,
+                category_patterns=self.settings.category_patterns,
+                prune=prune,
+                progress=progress,
+                source_names=source_names,
             )
             self.last_ingest = report.to_dict()
         self.index.refresh()
         return report
+
+    def require_log(self) -> QueryLogPort:
+        """The query log, or a 404 `no_query_log` for the routes and pages that need one."""
+        if self.query_log is None:
+            raise NotFoundError(
+                "The query log is not configured.", "質問ログが設定されていません。", code="no_query_log"
+            )
+        return self.query_log
 
     def check_embedder(self) -> None:
         """Refuse to serve vectors made by another embedder than the configured one."""
@@ -62,35 +88,25 @@ def build_services(
     *,
     load_index: bool = True,
     with_log: bool = True,
-    embedder: Embedder | None = None,
+    embedder: EmbedderPort | None = None,
     tokenizer: Tokenizer | None = None,
 ) -> Services:
     """Build every long-lived part. `embedder` / `tokenizer` may be passed in to share them (tests, eval)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    embedder = embedder or make_embedder(settings.embedder, threads=settings.embedder_threads)
     store = ChunkStore(settings)
     services = Services(
-        settings=settings, store=store, index=CorpusIndex(store), embedder=embedder, tokenizer=tokenizer or Tokenizer()
+        settings=settings,
+        store=store,
+        index=CorpusIndex(store),
+        embedder=embedder or make_embedder(settings.embedder, threads=settings.embedder_threads),
+        tokenizer=tokenizer or Tokenizer(),
+        query_log=QueryLog.from_settings(settings) if with_log else None,
+        generator=_make_generator(settings),
     )
-    if with_log:
-        services.query_log = _make_query_log(settings)
-    services.generator = _make_generator(settings)
     if load_index:
         services.index.refresh()
     return services
 
 
-def _make_query_log(settings: Settings):
-    try:
-        from app.store.querylog import QueryLog
-    except ImportError:
-        return None
-    return QueryLog.from_settings(settings)
-
-
-def _make_generator(settings: Settings):
-    if settings.llm == "none":
-        return None
-    from app.generate import make_generator
-
-    return make_generator(settings)
+def _make_generator(settings: Settings) -> GeneratorPort | None:
+    return None if settings.llm == "none" else make_generator(settings)

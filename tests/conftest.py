@@ -1,23 +1,31 @@
-"""Shared fixtures: isolated environment, real embedder/tokenizer shared per session, real stores in tmp dirs."""
+"""Shared fixtures: isolated environment, real embedder/tokenizer shared per session, real stores in tmp dirs.
+
+Tiers (markers, registered in pyproject.toml): `make test-fast` runs `-m "not slow and not browser and not server"`.
+A test is `slow` when it loads a real embedding model or builds Chroma stores — marked here from the fixtures it
+uses (`HEAVY_FIXTURES`), so no test has to remember it — or when its module says so with `pytestmark` (subprocesses
+of `madoguchi`, the evaluation harness).
+"""
 
 from __future__ import annotations
 
 import os
-import socket
 from pathlib import Path
 
 import pytest
+
+from app.retrieval.embedders import make_embedder
+from app.retrieval.tokenizer import Tokenizer
+from app.services import build_services
+from app.settings import Settings
+from tests.servers import free_port, select_for_stores, server_overrides
+from tests.support.querylog import build, client_for
+
+__all__ = ["free_port"]  # imported by tests that need a free port without the fixtures
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples" / "manuals"
 SHARED = ROOT.parent / "shared"
 SHARED_REASON = "../shared (corpora and eval sets) is not beside the checkout"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(autouse=True)
@@ -33,15 +41,11 @@ def _isolated_env(monkeypatch, tmp_path):
 
 @pytest.fixture(scope="session")
 def embedder():
-    from app.retrieval.embedders import make_embedder
-
     return make_embedder("use-m3", threads=2)
 
 
 @pytest.fixture(scope="session")
 def tokenizer():
-    from app.retrieval.tokenizer import Tokenizer
-
     return Tokenizer()
 
 
@@ -50,18 +54,20 @@ def pytest_addoption(parser):
                      help="embedded: a Chroma dir + SQLite per test; server: a session Chroma server + PostgreSQL (tests/servers.py)")
 
 
-def pytest_collection_modifyitems(config, items):
-    from tests.servers import select_for_stores
+# Fixtures that load an embedding model (seconds) or build Chroma stores: their tests are the `slow` tier.
+HEAVY_FIXTURES = frozenset({"embedder", "make_services", "sample_services", "shared_dir", "api"})
 
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if HEAVY_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
     select_for_stores(config, items)  # --stores=server runs only the tests that build stores
 
 
 @pytest.fixture
 def make_settings(tmp_path, request):
     """Settings for a fresh store in a temp dir (with --stores=server: on the session's servers); keyword overrides on top."""
-    from app.settings import Settings
-    from tests.servers import server_overrides
-
     counter = iter(range(1000))
 
     def factory(**overrides):
@@ -75,7 +81,6 @@ def make_settings(tmp_path, request):
 @pytest.fixture
 def make_services(make_settings, embedder, tokenizer):
     """Real services (Chroma in a temp dir, Sudachi, USE-m3) built from settings overrides."""
-    from app.services import build_services
 
     def factory(**overrides):
         with_log = overrides.pop("with_log", True)
@@ -87,10 +92,6 @@ def make_services(make_settings, embedder, tokenizer):
 @pytest.fixture(scope="session")
 def sample_services(tmp_path_factory, embedder, tokenizer, request):
     """The sample manuals of examples/manuals ingested once per session (read-only use)."""
-    from app.services import build_services
-    from app.settings import Settings
-    from tests.servers import server_overrides
-
     if not EXAMPLES.exists():
         pytest.skip("examples/manuals is missing")
     data = tmp_path_factory.mktemp("sample")
@@ -105,3 +106,11 @@ def shared_dir():
     if not (SHARED / "corpora").exists():
         pytest.skip(SHARED_REASON)
     return SHARED
+
+
+@pytest.fixture
+def api(make_services, tmp_path):
+    """(TestClient, services) over the tiny corpus of tests/support/querylog.py, admin token set."""
+    services = build(make_services, tmp_path)
+    with client_for(services) as client:
+        yield client, services

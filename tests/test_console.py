@@ -10,7 +10,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from tests.test_querylog_support import TOKEN, build, client_for, result
+from tests.support.querylog import TOKEN, build, client_for, result
 
 XSS = '<script>alert("x")</script>'
 PARKING = ["駐車場の利用申請はどこでしますか", "駐車場を使いたいのですが申請方法は？", "社用車の駐車場を借りたい"]

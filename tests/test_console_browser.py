@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 import httpx
 import pytest
 
-from tests.test_querylog_support import GAP, TOKEN, ServedApp, build, result
+from tests.support.querylog import GAP, TOKEN, ServedApp, build, result
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"]

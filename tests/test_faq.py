@@ -7,7 +7,7 @@ import io
 
 import openpyxl
 
-from tests.test_querylog_support import AUTH, GAP, api  # noqa: F401
+from tests.support.querylog import AUTH, GAP
 
 WIFI_ANSWER = "ゲスト用Wi-Fiのパスワードは受付の掲示板に毎週掲示しています。"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from app.faq import create_faq_entry
+from app.ops.faq import create_entry
 from app.main import create_app
 from ingest.pipeline import remove_document
 
@@ -14,7 +14,7 @@ ANSWER = "卓球台は平日の18時から21時まで使えます。"
 
 def test_missing_faq_copy_is_reindexed_when_the_server_starts(make_services):
     services = make_services()
-    entry = create_faq_entry(services, question=QUESTION, answer=ANSWER, category="other")
+    entry = create_entry(services, question=QUESTION, answer=ANSWER, category="other")
     # The chunk store loses the entry (reset, restored backup, ...): the database still has it.
     remove_document(store=services.store, doc_id=f"faq:{entry.id}")
     services.store.bump_version(embedder=services.embedder.name)

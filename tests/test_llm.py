@@ -15,7 +15,7 @@ from app.generate import make_generator
 from app.generate_prompt import load_prompt
 from app.services import build_services
 from app.settings import Settings
-from tests.fakes.llm_servers import FakeLLMServer, Reply
+from tests.support.llm_servers import FakeLLMServer, Reply
 
 DOCS = {
     "就業規則.md": """---
@@ -335,7 +335,7 @@ def test_eval_qa_runs_through_the_llm(tmp_path, embedder, tokenizer, openai_serv
     import json
 
     qa = pytest.importorskip("eval.qa", reason="eval/ (madoguchi eval qa) is not in the tree")
-    from tests.fakes.llm_servers import quote_first_excerpt
+    from tests.support.llm_servers import quote_first_excerpt
 
     docs = tmp_path / "docs"
     docs.mkdir()

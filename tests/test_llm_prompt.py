@@ -15,7 +15,7 @@ from app.generate_prompt import (
     load_prompt,
 )
 from app.settings import Settings
-from tests.fakes.llm_servers import FakeLLMServer
+from tests.support.llm_servers import FakeLLMServer
 
 
 @pytest.mark.parametrize("lang,version", [("ja", "answer-ja-v1"), ("en", "answer-en-v1")])

@@ -44,7 +44,7 @@ def test_record_round_trips_every_field(log):
     log.record(r, meta={"slack_channel": "C1"})
     got = log.get(r.query_id)
     assert got.id == r.query_id and got.question == r.question and got.answer == r.answer
-    assert (got.outcome, got.category, got.channel, got.user_id, got.language) == ("answered", "attendance", "api", "U1", "ja")
+    assert (got.outcome, got.category, got.origin, got.user_id, got.language) == ("answered", "attendance", "api", "U1", "ja")
     assert got.confidence == pytest.approx(0.8) and got.latency_ms == pytest.approx(12.5)
     assert got.corpus_version == 7 and got.prompt_version == r.prompt_version
     assert got.sources == [{"source": "就業規則.md", "title": "就業規則", "section": "第34条", "page": 3, "snippet": "年次有給休暇",
@@ -155,10 +155,10 @@ def test_filters(log):
     assert ids(q="旅費") == {b.query_id}
     assert ids(q="100%_") == {b.query_id} and ids(q="%") == {b.query_id}  # LIKE wildcards are literal
     assert ids(feedback="not_helpful") == {a.query_id} and ids(feedback="helpful") == {c.query_id} and ids(feedback="none") == {b.query_id}
-    assert ids(channel="slack") == {b.query_id}
-    assert ids(unresolved_gaps=True) == {a.query_id, b.query_id}  # escalated or unhelpful
+    assert ids(origin="slack") == {b.query_id}
+    assert ids(unresolved=True) == {a.query_id, b.query_id}  # escalated or unhelpful
     log.resolve(b.query_id, answer="回答", by="x")
-    assert ids(unresolved_gaps=True) == {a.query_id} and ids(resolved=True) == {b.query_id}
+    assert ids(unresolved=True) == {a.query_id} and ids(resolved=True) == {b.query_id}
     assert [r.id for r in log.search(limit=2)] == [c.query_id, b.query_id]  # newest first
     assert [r.id for r in log.search(offset=2, limit=2)] == [a.query_id]
     assert log.count(QueryFilter(outcome="answered")) == 2
@@ -234,7 +234,7 @@ def test_concurrent_writers_lose_no_rows(log):
     assert errors == []
     assert len(ids) == 150 and log.count() == 150
     assert {r.id for r in log.search(limit=None)} == set(ids)
-    assert log.count(QueryFilter(channel="slack")) == 50
+    assert log.count(QueryFilter(origin="slack")) == 50
     assert all(r.meta.get("n") is not None and r.helpful is not None for r in log.search(limit=None))
 
 
@@ -254,7 +254,7 @@ def test_a_second_process_writes_into_the_same_log(log):
     for i in range(40):
         log.record(make_result(f"このプロセス {i}"))
     assert proc.wait(timeout=120) == 0
-    assert log.count() == 80 and log.count(QueryFilter(channel="slack")) == 40
+    assert log.count() == 80 and log.count(QueryFilter(origin="slack")) == 40
 
 
 def test_schema_is_created_by_migrations_not_by_hand(log):

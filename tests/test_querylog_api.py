@@ -7,7 +7,7 @@ import io
 
 import pytest
 
-from tests.test_querylog_support import ANSWERABLE, AUTH, GAP, api, aware, build, client_for, seed  # noqa: F401
+from tests.support.querylog import ANSWERABLE, AUTH, GAP, aware, build, client_for, seed
 
 ADMIN_ROUTES = [
     ("get", "/api/admin/queries"), ("get", "/api/admin/queries.csv"), ("get", "/api/admin/queries/abc"),
@@ -22,7 +22,7 @@ def test_ask_is_logged_before_the_reply_and_feedback_is_recorded(api):
     body = client.post("/api/ask", json={"question": ANSWERABLE, "user_id": "U42", "channel": "cli"}).json()
     record = services.query_log.get(body["query_id"])
     assert record is not None and record.question == ANSWERABLE and record.outcome == body["outcome"] == "answered"
-    assert record.channel == "cli" and record.user_id == "U42" and record.sources and record.category == "attendance"
+    assert record.origin == "cli" and record.user_id == "U42" and record.sources and record.category == "attendance"
     assert record.latency_ms > 0 and record.corpus_version >= 1 and record.prompt_version == body["prompt_version"]
     r = client.post("/api/feedback", json={"query_id": body["query_id"], "helpful": False})
     assert r.status_code == 200 and r.json() == {"query_id": body["query_id"], "helpful": False, "feedback": "not_helpful"}

@@ -14,7 +14,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from tests.fakes.slack_api import BOT_ID, BOT_USER_ID, FakeSlack, block_actions, event_envelope, signed_headers, slash_form
+from tests.support.slack_api import BOT_ID, BOT_USER_ID, FakeSlack, block_actions, event_envelope, signed_headers, slash_form
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 ASKER = "UASKER01"
@@ -248,7 +248,7 @@ def test_mention_gets_threaded_answer_with_sources_and_buttons(slack):
     assert "第2条（有給休暇の申請）" in text
     assert labels(call.args["blocks"]) == ["解決した", "解決しない", "担当者に聞く"]
     rec = h.record_of(ev)
-    assert rec.channel == "slack" and rec.outcome == "answered" and rec.user_id == ASKER
+    assert rec.origin == "slack" and rec.outcome == "answered" and rec.user_id == ASKER
     assert rec.meta["slack_channel"] == CHANNEL and rec.meta["slack_thread_ts"] == ev["ts"]
     assert rec.meta["slack_via"] == "mention" and rec.meta["slack_team"] == "T0001"
     # The Web API was called with the bot token, and nothing was posted to the staff.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.test_querylog_support import AUTH, aware, build, client_for, seed
+from tests.support.querylog import AUTH, aware, build, client_for, seed
 
 # (JST time, question, outcome, category, helpful). minutes_per_inquiry = 6.
 LOG = [

@@ -155,7 +155,7 @@ def test_slack_question_during_the_outage_is_passed_to_the_staff(chroma, docs, t
 
     from app.compose import TEXTS
     from app.main import create_app
-    from tests.fakes.slack_api import FakeSlack, event_envelope, signed_headers
+    from tests.support.slack_api import FakeSlack, event_envelope, signed_headers
 
     secret = "outage-signing-secret"
     with FakeSlack() as fake:

@@ -9,21 +9,28 @@ from pydantic import BaseModel, Field
 from app.answer import answer
 from app.api.deps import ServicesDep
 
-router = APIRouter(tags=["ask"])
+router = APIRouter(prefix="/api", tags=["ask"])
 
 
 class AskRequest(BaseModel):
     question: str = Field(..., description="The employee's question (Japanese or English), 1–2,000 characters.")
-    category: str | None = Field(None, description="Optional filter: attendance | expense | supplies | other (or 勤怠 / 経費 / 備品 / その他).")
+    category: str | None = Field(
+        None, description="Optional filter: attendance | expense | supplies | other (or 勤怠 / 経費 / 備品 / その他)."
+    )
     user_id: str | None = Field(None, max_length=200)
+    # The public field keeps its name `channel`; it is the question's origin (app.types.Origin), not a Slack channel.
     channel: str | None = Field(None, max_length=50, description="Where the question came from (api, slack, cli, …).")
 
 
-@router.post("/api/ask")
+@router.post("/ask")
 async def ask(body: AskRequest, services: ServicesDep) -> dict:
     services.index.raise_if_unavailable()
     result = await run_in_threadpool(
-        answer, question=body.question, services=services, category=body.category, user_id=body.user_id,
+        answer,
+        question=body.question,
+        services=services,
+        category=body.category,
+        user_id=body.user_id,
         channel=body.channel or "api",
     )
     return result.to_api()

@@ -1,4 +1,5 @@
-"""Dependencies as `Annotated` aliases reading `app.state`."""
+"""Dependencies as `Annotated` aliases reading `app.state`, the admin check, and the one way a download becomes a
+response (shared by the API and the console)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,10 @@ import hmac
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
+from fastapi.responses import Response, StreamingResponse
 
 from app.errors import AuthError, NotFoundError
+from app.ops.downloads import Export
 from app.services import Services
 from app.settings import Settings
 
@@ -36,7 +39,9 @@ def admin_tokens(request: Request) -> list[str]:
 
 
 def token_ok(request: Request, token: str | None) -> bool:
-    return bool(token) and any(hmac.compare_digest(token, t) for t in admin_tokens(request))
+    if not token:
+        return False
+    return any(hmac.compare_digest(token, t) for t in admin_tokens(request))
 
 
 def require_admin(request: Request, authorization: Annotated[str | None, Header()] = None) -> None:
@@ -57,3 +62,11 @@ def require_admin(request: Request, authorization: Annotated[str | None, Header(
 
 
 AdminDep = Annotated[None, Depends(require_admin)]
+
+
+def download_response(export: Export) -> Response:
+    """An attachment response for an `Export` (streamed when its content is produced while sending)."""
+    headers = {"Content-Disposition": f'attachment; filename="{export.filename}"'}
+    if isinstance(export.content, bytes):
+        return Response(export.content, media_type=export.media_type, headers=headers)
+    return StreamingResponse(export.content, media_type=export.media_type, headers=headers)

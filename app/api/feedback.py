@@ -7,9 +7,8 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from app.api.deps import ServicesDep
-from app.faq import require_log
 
-router = APIRouter(tags=["feedback"])
+router = APIRouter(prefix="/api", tags=["feedback"])
 
 
 class FeedbackRequest(BaseModel):
@@ -17,8 +16,8 @@ class FeedbackRequest(BaseModel):
     helpful: bool = Field(..., description="true = the answer helped; false = it did not.")
 
 
-@router.post("/api/feedback")
+@router.post("/feedback")
 async def feedback(body: FeedbackRequest, services: ServicesDep) -> dict:
-    log = require_log(services)
+    log = services.require_log()
     record = await run_in_threadpool(log.set_feedback, body.query_id, body.helpful)
     return {"query_id": record.id, "helpful": record.helpful, "feedback": record.feedback}

@@ -7,7 +7,7 @@ from fastapi.responses import JSONResponse
 
 from app.api.deps import ServicesDep
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"])  # no prefix: probes live at the root
 
 
 @router.get("/healthz")

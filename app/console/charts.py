@@ -29,16 +29,22 @@ def _fmt(v: float) -> str:
     return f"{v:.0f}" if abs(v - round(v)) < 1e-9 else f"{v:.1f}"
 
 
-def _frame(inner: list[str], *, title: str, cls: str, y_max: float, right_pct: bool = False, y_unit: str = "") -> Markup:
+def _frame(
+    inner: list[str], *, title: str, cls: str, y_max: float, right_pct: bool = False, y_unit: str = ""
+) -> Markup:
     plot_h = H - PAD_T - PAD_B
-    parts = [f'<svg class="chart {cls}" viewBox="0 0 {W} {H}" role="img" aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg">',
-             f"<title>{escape(title)}</title>"]
+    parts = [
+        f'<svg class="chart {cls}" viewBox="0 0 {W} {H}" role="img" aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg">',
+        f"<title>{escape(title)}</title>",
+    ]
     top, step = (100.0, 25.0) if y_unit == "%" else _scale(y_max)
     n = int(round(top / step))
     for i in range(n + 1):
         y = PAD_T + plot_h * i / n
         parts.append(f'<line class="grid" x1="{PAD_L}" y1="{y:.1f}" x2="{W - PAD_R}" y2="{y:.1f}"/>')
-        parts.append(f'<text class="axis" x="{PAD_L - 6}" y="{y + 4:.1f}" text-anchor="end">{escape(_fmt(top - step * i))}{escape(y_unit)}</text>')
+        parts.append(
+            f'<text class="axis" x="{PAD_L - 6}" y="{y + 4:.1f}" text-anchor="end">{escape(_fmt(top - step * i))}{escape(y_unit)}</text>'
+        )
     if right_pct:
         for i in range(5):
             y = PAD_T + plot_h * i / 4
@@ -54,7 +60,9 @@ def _x_labels(labels: list[str], slot: float) -> list[str]:
     for i, label in enumerate(labels):
         if i % step == 0:
             x = PAD_L + slot * (i + 0.5)
-            out.append(f'<text class="axis x" x="{x:.1f}" y="{H - PAD_B + 16}" text-anchor="middle">{escape(label)}</text>')
+            out.append(
+                f'<text class="axis x" x="{x:.1f}" y="{H - PAD_B + 16}" text-anchor="middle">{escape(label)}</text>'
+            )
     return out
 
 
@@ -75,16 +83,25 @@ def volume_chart(buckets: list[dict], *, labels: list[str], title: str, names: d
             if h > 0:
                 y -= h
                 tip = f"{labels[i]} {names[key]}: {b[key]}"
-                inner.append(f'<rect class="bar {key}" x="{x:.1f}" y="{y:.1f}" width="{bar_w:.1f}" height="{h:.1f}" fill="{COLORS[key]}">'
-                             f"<title>{escape(tip)}</title></rect>")
+                inner.append(
+                    f'<rect class="bar {key}" x="{x:.1f}" y="{y:.1f}" width="{bar_w:.1f}" height="{h:.1f}" fill="{COLORS[key]}">'
+                    f"<title>{escape(tip)}</title></rect>"
+                )
         if b["deflection_rate"] is not None:
-            points.append((PAD_L + slot * (i + 0.5), PAD_T + plot_h * (1 - b["deflection_rate"]), labels[i], b["deflection_rate"]))
+            points.append(
+                (PAD_L + slot * (i + 0.5), PAD_T + plot_h * (1 - b["deflection_rate"]), labels[i], b["deflection_rate"])
+            )
     if len(points) > 1:
-        inner.append(f'<polyline class="line deflection" fill="none" stroke="{COLORS["line"]}" stroke-width="2" points="'
-                     + " ".join(f"{x:.1f},{y:.1f}" for x, y, _, _ in points) + '"/>')
+        inner.append(
+            f'<polyline class="line deflection" fill="none" stroke="{COLORS["line"]}" stroke-width="2" points="'
+            + " ".join(f"{x:.1f},{y:.1f}" for x, y, _, _ in points)
+            + '"/>'
+        )
     for x, y, label, rate in points:
-        inner.append(f'<circle class="point deflection" cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{COLORS["line"]}">'
-                     f"<title>{escape(label)} {escape(names['deflection_rate'])}: {rate * 100:.0f}%</title></circle>")
+        inner.append(
+            f'<circle class="point deflection" cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{COLORS["line"]}">'
+            f"<title>{escape(label)} {escape(names['deflection_rate'])}: {rate * 100:.0f}%</title></circle>"
+        )
     inner.extend(_x_labels(labels, slot))
     return _frame(inner, title=title, cls="volume", y_max=y_max, right_pct=True)
 
@@ -94,12 +111,16 @@ def rate_chart(values: list[float | None], *, labels: list[str], title: str, nam
     n = max(1, len(values))
     slot = (W - PAD_L - PAD_R) / n
     plot_h = H - PAD_T - PAD_B
-    inner, run = [], []
+    inner: list[str] = []
+    run: list[tuple[float, float]] = []
 
-    def flush():
+    def flush() -> None:
         if len(run) > 1:
-            inner.append(f'<polyline class="line rate" fill="none" stroke="{COLORS["line"]}" stroke-width="2" points="'
-                         + " ".join(f"{x:.1f},{y:.1f}" for x, y in run) + '"/>')
+            inner.append(
+                f'<polyline class="line rate" fill="none" stroke="{COLORS["line"]}" stroke-width="2" points="'
+                + " ".join(f"{x:.1f},{y:.1f}" for x, y in run)
+                + '"/>'
+            )
         run.clear()
 
     for i, v in enumerate(values):
@@ -108,15 +129,19 @@ def rate_chart(values: list[float | None], *, labels: list[str], title: str, nam
             continue
         x, y = PAD_L + slot * (i + 0.5), PAD_T + plot_h * (1 - v)
         run.append((x, y))
-        inner.append(f'<circle class="point rate" cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{COLORS["line"]}">'
-                     f"<title>{escape(labels[i])} {escape(name)}: {v * 100:.0f}%</title></circle>")
+        inner.append(
+            f'<circle class="point rate" cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{COLORS["line"]}">'
+            f"<title>{escape(labels[i])} {escape(name)}: {v * 100:.0f}%</title></circle>"
+        )
     flush()
     inner.extend(_x_labels(labels, slot))
     frame = _frame(inner, title=title, cls="rate", y_max=100, y_unit="%")
     return frame
 
 
-def bar_chart(values: list[float], *, labels: list[str], title: str, name: str, unit: str, cls: str = "saved") -> Markup:
+def bar_chart(
+    values: list[float], *, labels: list[str], title: str, name: str, unit: str, cls: str = "saved"
+) -> Markup:
     n = max(1, len(values))
     slot = (W - PAD_L - PAD_R) / n
     bar_w = max(2.0, slot * 0.7)
@@ -127,8 +152,10 @@ def bar_chart(values: list[float], *, labels: list[str], title: str, name: str, 
         h = plot_h * v / y_max
         if h > 0:
             x = PAD_L + slot * i + (slot - bar_w) / 2
-            inner.append(f'<rect class="bar {cls}" x="{x:.1f}" y="{PAD_T + plot_h - h:.1f}" width="{bar_w:.1f}" height="{h:.1f}" '
-                         f'fill="{COLORS["saved"]}"><title>{escape(labels[i])} {escape(name)}: {escape(_fmt(v))}{escape(unit)}</title></rect>')
+            inner.append(
+                f'<rect class="bar {cls}" x="{x:.1f}" y="{PAD_T + plot_h - h:.1f}" width="{bar_w:.1f}" height="{h:.1f}" '
+                f'fill="{COLORS["saved"]}"><title>{escape(labels[i])} {escape(name)}: {escape(_fmt(v))}{escape(unit)}</title></rect>'
+            )
     inner.extend(_x_labels(labels, slot))
     return _frame(inner, title=title, cls=cls, y_max=y_max)
 
@@ -140,8 +167,10 @@ def category_chart(items: list[tuple[str, int, int]], *, title: str, names: dict
     left = 110
     width = W - left - 60
     total_max = _nice_max(max([a + e for _, a, e in items] or [0]))
-    parts = [f'<svg class="chart categories" viewBox="0 0 {W} {height}" role="img" aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg">',
-             f"<title>{escape(title)}</title>"]
+    parts = [
+        f'<svg class="chart categories" viewBox="0 0 {W} {height}" role="img" aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg">',
+        f"<title>{escape(title)}</title>",
+    ]
     for i, (label, answered, escalated) in enumerate(items):
         y = PAD_T + i * row_h
         parts.append(f'<text class="axis" x="{left - 8}" y="{y + 18}" text-anchor="end">{escape(label)}</text>')
@@ -149,8 +178,10 @@ def category_chart(items: list[tuple[str, int, int]], *, title: str, names: dict
         for key, v in (("answered", answered), ("escalated", escalated)):
             w = width * v / total_max
             if w > 0:
-                parts.append(f'<rect class="bar cat {key}" x="{x:.1f}" y="{y + 4}" width="{w:.1f}" height="{row_h - 10}" fill="{COLORS[key]}">'
-                             f"<title>{escape(label)} {escape(names[key])}: {v}</title></rect>")
+                parts.append(
+                    f'<rect class="bar cat {key}" x="{x:.1f}" y="{y + 4}" width="{w:.1f}" height="{row_h - 10}" fill="{COLORS[key]}">'
+                    f"<title>{escape(label)} {escape(names[key])}: {v}</title></rect>"
+                )
                 x += w
         parts.append(f'<text class="axis value" x="{x + 6:.1f}" y="{y + 18}">{answered + escalated}</text>')
     parts.append("</svg>")

@@ -1,5 +1,6 @@
 """Staff console routes: login/logout, language, static files and the dashboard; the other pages live in
-`pages_gaps.py` (unresolved questions, query log) and `pages_docs.py` (documents, FAQ)."""
+`pages_unresolved.py` (「未解決の質問」), `pages_queries.py` (the query log), `pages_documents.py` and `pages_faq.py`.
+Every page is a thin adapter over the service layer (app/ops/), like the admin API."""
 
 from __future__ import annotations
 
@@ -12,15 +13,24 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, RedirectResponse, Response
 
 from app.api.deps import ServicesDep, token_ok
-from app.console import pages_docs, pages_gaps
+from app.clock import zone
+from app.console import pages_documents, pages_faq, pages_queries, pages_unresolved
 from app.console.charts import bar_chart, category_chart, rate_chart, volume_chart
 from app.console.i18n import category_label, texts
 from app.console.session import (
-    LANG_COOKIE, LOGIN_CSRF_COOKIE, SESSION_COOKIE, SessionDep, console_enabled, new_session_cookie, read_session,
-    safe_next, set_cookie,
+    LANG_COOKIE,
+    LOGIN_CSRF_COOKIE,
+    SESSION_COOKIE,
+    SessionDep,
+    console_enabled,
+    new_session_cookie,
+    read_session,
+    safe_next,
+    set_cookie,
 )
-from app.console.web import HERE, csrf_refused, error_page, form_with_csrf, lang_of, render, zone
+from app.console.web import HERE, csrf_refused, error_page, form_with_csrf, lang_of, render
 from app.errors import MadoguchiError
+from app.ops import review
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 STATIC = {"console.css": "text/css; charset=utf-8"}
@@ -38,8 +48,16 @@ def login_page(request: Request, next: str | None = None, bad: int = 0):
     if read_session(request) is not None and not bad:
         return RedirectResponse(safe_next(next), status_code=303)
     token = secrets.token_urlsafe(24)
-    resp = render(request, "login.html", session=None, enabled=console_enabled(request), login_csrf=token, next=safe_next(next),
-                  bad=bool(bad), status_code=401 if bad else 200)
+    resp = render(
+        request,
+        "login.html",
+        session=None,
+        enabled=console_enabled(request),
+        login_csrf=token,
+        next=safe_next(next),
+        bad=bool(bad),
+        status_code=401 if bad else 200,
+    )
     set_cookie(request, resp, LOGIN_CSRF_COOKIE, token, max_age=3600)
     return resp
 
@@ -51,7 +69,8 @@ async def login(request: Request):
     sent = form.get("csrf")
     if not expected or not isinstance(sent, str) or not secrets.compare_digest(sent, expected):
         return csrf_refused(request, None)
-    target = safe_next(form.get("next") if isinstance(form.get("next"), str) else None)
+    sent_next = form.get("next")
+    target = safe_next(sent_next if isinstance(sent_next, str) else None)
     token = form.get("token")
     if not console_enabled(request) or not isinstance(token, str) or not token_ok(request, token.strip()):
         return RedirectResponse(f"/console/login?bad=1&next={quote(target, safe='')}", status_code=303)
@@ -93,31 +112,51 @@ def dashboard_charts(stats: dict, t: dict) -> dict:
     cats = sorted(stats["categories"].items(), key=lambda kv: -kv[1]["questions"])
     return {
         "volume": volume_chart(buckets, labels=labels, title=t["chart_volume"], names=names),
-        "categories": category_chart([(category_label(t, c), v["answered"], v["escalated"]) for c, v in cats],
-                                     title=t["chart_categories"], names=names),
-        "helpful": rate_chart([b["helpful_rate"] for b in buckets], labels=labels, title=t["chart_helpful"], name=t["helpful_rate"]),
-        "saved": bar_chart([b["staff_minutes_saved"] for b in buckets], labels=labels, title=t["chart_saved"],
-                           name=t["staff_time_saved"], unit=t["minutes"]),
+        "categories": category_chart(
+            [(category_label(t, c), v["answered"], v["escalated"]) for c, v in cats],
+            title=t["chart_categories"],
+            names=names,
+        ),
+        "helpful": rate_chart(
+            [b["helpful_rate"] for b in buckets], labels=labels, title=t["chart_helpful"], name=t["helpful_rate"]
+        ),
+        "saved": bar_chart(
+            [b["staff_minutes_saved"] for b in buckets],
+            labels=labels,
+            title=t["chart_saved"],
+            name=t["staff_time_saved"],
+            unit=t["minutes"],
+        ),
     }
 
 
 @router.get("")
-async def dashboard(request: Request, services: ServicesDep, session: SessionDep):
-    from app.api.queries import stats_for
-
+async def dashboard(request: Request, services: ServicesDep, session: SessionDep) -> Response:
     p = request.query_params
-    today = datetime.now(zone(request)).date()
+    today = datetime.now(zone(services.settings)).date()
     to = p.get("to") or today.isoformat()
     from_ = p.get("from") or (today - timedelta(days=29)).isoformat()
-    bucket = p.get("bucket") if p.get("bucket") in ("day", "week") else "day"
+    bucket = p.get("bucket") or "day"
+    if bucket not in ("day", "week"):
+        bucket = "day"
     try:
-        stats = await run_in_threadpool(stats_for, services, since=from_, until=to, bucket=bucket)
+        stats = await run_in_threadpool(review.stats, services, since=from_, until=to, bucket=bucket)
     except MadoguchiError as exc:
         return error_page(request, session, exc, back="/console")
     t = texts(lang_of(request))
-    return render(request, "dashboard.html", session=session, nav="dashboard", totals=stats["totals"], charts=dashboard_charts(stats, t),
-                  from_=from_, to=to, bucket=bucket, minutes=f"{services.settings.minutes_per_inquiry:g}")
+    return render(
+        request,
+        "dashboard.html",
+        session=session,
+        nav="dashboard",
+        totals=stats["totals"],
+        charts=dashboard_charts(stats, t),
+        from_=from_,
+        to=to,
+        bucket=bucket,
+        minutes=f"{services.settings.minutes_per_inquiry:g}",
+    )
 
 
-router.include_router(pages_gaps.router)
-router.include_router(pages_docs.router)
+for _pages in (pages_unresolved, pages_queries, pages_documents, pages_faq):
+    router.include_router(_pages.router)

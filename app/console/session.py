@@ -14,6 +14,7 @@ import secrets
 import time
 from dataclasses import dataclass
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.responses import Response
@@ -77,10 +78,24 @@ def read_session(request: Request) -> ConsoleSession | None:
     return ConsoleSession(sid=sid, expires=exp, csrf=_csrf_for(key, sid))
 
 
-def set_cookie(request: Request, response: Response, name: str, value: str, *, max_age: int | None = SESSION_SECONDS,
-               http_only: bool = True) -> None:
-    response.set_cookie(name, value, max_age=max_age, path=COOKIE_PATH, httponly=http_only, samesite="strict",
-                        secure=request.url.scheme == "https")
+def set_cookie(
+    request: Request,
+    response: Response,
+    name: str,
+    value: str,
+    *,
+    max_age: int | None = SESSION_SECONDS,
+    http_only: bool = True,
+) -> None:
+    response.set_cookie(
+        name,
+        value,
+        max_age=max_age,
+        path=COOKIE_PATH,
+        httponly=http_only,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
 
 
 def safe_next(value: str | None) -> str:
@@ -95,13 +110,11 @@ def require_session(request: Request) -> ConsoleSession:
     session = read_session(request)
     if session is None:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        from urllib.parse import quote
-
         raise HTTPException(status_code=303, headers={"Location": f"/console/login?next={quote(target, safe='')}"})
     return session
 
 
-def csrf_ok(session: ConsoleSession, form_value) -> bool:
+def csrf_ok(session: ConsoleSession, form_value: object) -> bool:
     return isinstance(form_value, str) and bool(form_value) and hmac.compare_digest(form_value, session.csrf)
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 ACTIONS_BLOCK = "madoguchi_feedback"
 ACTION_RESOLVED = "madoguchi_resolved"
@@ -39,6 +41,11 @@ TEXTS = {
         "help_slash": "`/faq 質問` の形でご質問ください。例: `/faq 出張の日当はいくらですか？`",
         "looking": "🔎 社内規程を調べています…",
         "help_dm": "総務（勤怠・経費・備品など）についてのご質問をどうぞ。社内規程から出典つきでお答えします。",
+        # When the answer itself could not be posted (a Slack API error), in plain text.
+        "error": (
+            "申し訳ありません。回答の作成中に問題が発生したため、ご質問を総務部の担当者に引き継ぎます。"
+            "担当者から改めてご連絡します。"
+        ),
     },
     "en": {
         "resolved": "Solved",
@@ -61,6 +68,10 @@ TEXTS = {
         "help_slash": "Ask with `/faq your question`, e.g. `/faq What is the daily travel allowance?`",
         "looking": "🔎 Looking it up in the company's regulations…",
         "help_dm": "Ask me about attendance, expenses, supplies and other general-affairs topics; I answer from the company's regulations with sources.",
+        "error": (
+            "Sorry — something went wrong while preparing the answer, so your question has been passed to the "
+            "general-affairs staff. They will get back to you."
+        ),
     },
 }
 
@@ -72,8 +83,45 @@ REASONS = {
 }
 VIA = {"mention": "チャンネルでのメンション", "dm": "DM", "slash": "/faq コマンド"}
 
+# What the general-affairs staff read (in Japanese) in the escalation channel.
+STAFF = {
+    "title": "🙋 担当者への引き継ぎ",
+    "summary": "担当者への引き継ぎ: {question}",
+    "please": "{mention}次の質問への回答をお願いします。\n*質問*\n{question}",
+    "asker": "*質問者*\n{who}",
+    "unknown_asker": "（不明）",
+    "via": "*経路*\n{where}",
+    "reason": "*理由*\n{reason}",
+    "language": "*言語*\n{language}",
+    "lang_en": "英語",
+    "lang_ja": "日本語",
+    "attempt": "*ボットの回答*\n{attempt}",
+    "sources": "ボットが参照した出典",
+    "thread_link": "<{permalink}|質問のスレッドを開く>",
+    "how_to_answer": "このスレッドに返信すると、質問者に転送され解決済みとして記録されます（「//」で始まる返信は転送されません）。"
+    " 質問ID: `{query_id}`",
+    "console_answered": "✅ コンソールで回答され、質問者に転送しました。\n{answer}",
+}
 
-def t(lang: str | None, key: str, **kw) -> str:
+
+class AnswerLike(Protocol):
+    """What a reply shows: an `AnswerResult`, or a `QueryRecord` when a reply is rebuilt from the log."""
+
+    @property
+    def query_id(self) -> str: ...
+    @property
+    def question(self) -> str: ...
+    @property
+    def answer(self) -> str: ...
+    @property
+    def outcome(self) -> str: ...
+    @property
+    def sources(self) -> Sequence[Any]: ...
+    @property
+    def language(self) -> str: ...
+
+
+def t(lang: str | None, key: str, **kw: object) -> str:
     text = TEXTS.get(lang or "ja", TEXTS["ja"])[key]
     return text.format(**kw) if kw else text
 
@@ -120,11 +168,11 @@ def _safe_url(url: str | None) -> str | None:
     return None
 
 
-def _field(source, name):
+def _field(source: Any, name: str) -> Any:
     return source.get(name) if isinstance(source, dict) else getattr(source, name, None)
 
 
-def source_line(source, lang: str) -> str:
+def source_line(source: Any, lang: str) -> str:
     """`title › section（page）` with the title linked when the document has a URL."""
     title = escape(_field(source, "title") or _field(source, "source") or "")
     url = _safe_url(_field(source, "url"))
@@ -141,7 +189,7 @@ def source_line(source, lang: str) -> str:
     return line
 
 
-def sources_block(sources, lang: str, *, limit: int, label: str | None = None) -> dict | None:
+def sources_block(sources: Sequence[Any] | None, lang: str, *, limit: int, label: str | None = None) -> dict | None:
     lines, seen = [], set()
     for s in sources or []:
         line = source_line(s, lang)
@@ -153,12 +201,19 @@ def sources_block(sources, lang: str, *, limit: int, label: str | None = None) -
             break
     if not lines:
         return None
-    return {"type": "section", "text": {"type": "mrkdwn", "text": clip(f"*{label or t(lang, 'sources')}*\n" + "\n".join(lines))}}
+    return {
+        "type": "section",
+        "text": {"type": "mrkdwn", "text": clip(f"*{label or t(lang, 'sources')}*\n" + "\n".join(lines))},
+    }
 
 
 def _button(label: str, action_id: str, value: dict, style: str | None = None) -> dict:
-    b = {"type": "button", "text": {"type": "plain_text", "text": label, "emoji": True}, "action_id": action_id,
-         "value": json.dumps(value, separators=(",", ":"))}
+    b: dict[str, Any] = {
+        "type": "button",
+        "text": {"type": "plain_text", "text": label, "emoji": True},
+        "action_id": action_id,
+        "value": json.dumps(value, separators=(",", ":")),
+    }
     if style:
         b["style"] = style
     return b
@@ -169,7 +224,9 @@ def context(text: str) -> dict:
 
 
 # --- what the asker sees ---
-def answer_message(result, *, asker: str | None, show_question: bool = False, threaded: bool = True) -> dict:
+def answer_message(
+    result: AnswerLike, *, asker: str | None, show_question: bool = False, threaded: bool = True
+) -> dict:
     """The reply to a question: answer, cited sources, and (when answered) the three buttons."""
     lang = result.language
     blocks: list[dict] = []
@@ -181,11 +238,17 @@ def answer_message(result, *, asker: str | None, show_question: bool = False, th
         if src:
             blocks.append(src)
         value = {"q": result.query_id, "u": asker}
-        blocks.append({"type": "actions", "block_id": ACTIONS_BLOCK, "elements": [
-            _button(t(lang, "resolved"), ACTION_RESOLVED, value, "primary"),
-            _button(t(lang, "not_resolved"), ACTION_NOT_RESOLVED, value),
-            _button(t(lang, "escalate"), ACTION_ESCALATE, {**value, "r": "user_request"}),
-        ]})
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": ACTIONS_BLOCK,
+                "elements": [
+                    _button(t(lang, "resolved"), ACTION_RESOLVED, value, "primary"),
+                    _button(t(lang, "not_resolved"), ACTION_NOT_RESOLVED, value),
+                    _button(t(lang, "escalate"), ACTION_ESCALATE, {**value, "r": "user_request"}),
+                ],
+            }
+        )
     else:
         blocks.append(context(t(lang, "escalated_thread" if threaded else "escalated_dm")))
     return {"text": clip(mrkdwn(result.answer), 3000), "blocks": blocks}
@@ -205,7 +268,11 @@ def with_escalation_offer(blocks: list[dict] | None, *, query_id: str, asker: st
     value = {"q": query_id, "u": asker, "r": "not_helpful"}
     return without_actions(blocks) + [
         {"type": "section", "text": {"type": "mrkdwn", "text": t(lang, "offer")}},
-        {"type": "actions", "block_id": ACTIONS_BLOCK, "elements": [_button(t(lang, "escalate"), ACTION_ESCALATE, value, "primary")]},
+        {
+            "type": "actions",
+            "block_id": ACTIONS_BLOCK,
+            "elements": [_button(t(lang, "escalate"), ACTION_ESCALATE, value, "primary")],
+        },
     ]
 
 
@@ -213,8 +280,15 @@ def notice(text: str) -> dict:
     return {"text": text, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": clip(text)}}]}
 
 
-def staff_answer(text: str, *, staff_user: str | None, lang: str, asker: str | None = None, question: str | None = None,
-                 slack_formatted: bool = False) -> dict:
+def staff_answer(
+    text: str,
+    *,
+    staff_user: str | None,
+    lang: str,
+    asker: str | None = None,
+    question: str | None = None,
+    slack_formatted: bool = False,
+) -> dict:
     """A staff member's answer relayed to the asker (mentioning them in a channel thread; quoting the question in a DM).
 
     `slack_formatted`: the text is a Slack message's own mrkdwn (already escaped; links and mentions kept)."""
@@ -230,36 +304,62 @@ def staff_answer(text: str, *, staff_user: str | None, lang: str, asker: str | N
 
 
 # --- what the staff see ---
-def escalation_post(*, question: str, asker: str | None, via: str | None, channel: str | None, reason: str | None,
-                    attempt: str, sources, language: str, permalink: str | None, staff_group: str | None,
-                    query_id: str) -> dict:
+def escalation_post(
+    *,
+    question: str,
+    asker: str | None,
+    via: str | None,
+    channel: str | None,
+    reason: str | None,
+    attempt: str,
+    sources: Sequence[Any],
+    language: str,
+    permalink: str | None,
+    staff_group: str | None,
+    query_id: str,
+) -> dict:
     """The post in the escalation channel: question, asker, the bot's attempt with sources, thread link."""
     mention = f"<!subteam^{staff_group}> " if staff_group else ""
-    who = f"<@{asker}>" if asker else "（不明）"
+    who = f"<@{asker}>" if asker else STAFF["unknown_asker"]
     where = VIA.get(via or "", via or "Slack")
     if via == "mention" and channel:
         where += f"（<#{channel}>）"
     fields = [
-        {"type": "mrkdwn", "text": f"*質問者*\n{who}"},
-        {"type": "mrkdwn", "text": f"*経路*\n{where}"},
-        {"type": "mrkdwn", "text": f"*理由*\n{REASONS.get(reason or '', reason or '—')}"},
-        {"type": "mrkdwn", "text": f"*言語*\n{'英語' if language == 'en' else '日本語'}"},
+        {"type": "mrkdwn", "text": STAFF["asker"].format(who=who)},
+        {"type": "mrkdwn", "text": STAFF["via"].format(where=where)},
+        {"type": "mrkdwn", "text": STAFF["reason"].format(reason=REASONS.get(reason or "", reason or "—"))},
+        {
+            "type": "mrkdwn",
+            "text": STAFF["language"].format(language=STAFF["lang_en" if language == "en" else "lang_ja"]),
+        },
     ]
     blocks: list[dict] = [
-        {"type": "header", "text": {"type": "plain_text", "text": "🙋 担当者への引き継ぎ", "emoji": True}},
-        {"type": "section", "text": {"type": "mrkdwn", "text": clip(f"{mention}次の質問への回答をお願いします。\n*質問*\n{quote(question)}")}},
+        {"type": "header", "text": {"type": "plain_text", "text": STAFF["title"], "emoji": True}},
+        {
+            "type": "section",
+            "text": {"type": "mrkdwn", "text": clip(STAFF["please"].format(mention=mention, question=quote(question)))},
+        },
         {"type": "section", "fields": fields},
     ]
     if attempt:
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": clip("*ボットの回答*\n" + quote(attempt))}})
-    src = sources_block(sources, "ja", limit=5, label="ボットが参照した出典")
+        blocks.append(
+            {
+                "type": "section",
+                "text": {"type": "mrkdwn", "text": clip(STAFF["attempt"].format(attempt=quote(attempt)))},
+            }
+        )
+    src = sources_block(sources, "ja", limit=5, label=STAFF["sources"])
     if src:
         blocks.append(src)
     if permalink:
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": f"<{permalink}|質問のスレッドを開く>"}})
-    blocks.append(context(
-        "このスレッドに返信すると、質問者に転送され解決済みとして記録されます（「//」で始まる返信は転送されません）。"
-        f" 質問ID: `{query_id}`"
-    ))
-    text = clip(f"{mention}担当者への引き継ぎ: {escape(question)}", 3000)
+        blocks.append(
+            {"type": "section", "text": {"type": "mrkdwn", "text": STAFF["thread_link"].format(permalink=permalink)}}
+        )
+    blocks.append(context(STAFF["how_to_answer"].format(query_id=query_id)))
+    text = clip(mention + STAFF["summary"].format(question=escape(question)), 3000)
     return {"text": text, "blocks": blocks}
+
+
+def console_answer_note(answer_text: str) -> dict:
+    """Posted in the escalation thread when the staff answered the question in the web console instead."""
+    return notice(STAFF["console_answered"].format(answer=quote(answer_text, 1000)))

@@ -8,22 +8,30 @@ with a reply telling the asker their question went to the staff.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from types import SimpleNamespace
-from typing import Callable
+from typing import Any, Literal, TypeVar
 
 from slack_sdk import WebClient
 
-from app.answer import answer, detect_language, error_result
-from app.compose import TEXTS as ANSWER_TEXTS
-from app.errors import BadRequestError
+from app.answer import AnswerResult, answer, detect_language, error_result
+from app.errors import BadRequestError, NotReadyError
+from app.ports import SlackLogPort
+from app.services import Services
+from app.settings import Settings
 from app.slack import blocks
 from app.slack.conversations import LocalLog
+from app.store.querylog import QueryRecord
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Via = Literal["mention", "dm", "slash"]
+EscalationOutcome = Literal["escalated", "already", "missing"]
 
 
 @dataclass
@@ -33,17 +41,19 @@ class Asked:
     text: str
     user: str
     team: str | None
-    channel: str
-    via: str  # mention | dm | slash
+    channel: str  # the Slack channel id the question was asked in (a DM's id for DMs)
+    via: Via
     event_key: str  # claimed once, so a retried delivery is not answered twice
     message_ts: str | None = None  # the asker's message (absent for /faq)
     reply_thread_ts: str | None = None  # where the answer goes (None: top level of a DM, or /faq)
     thread_ts: str | None = None  # the conversation's thread in the asker's channel, if any
-    respond: Callable | None = None  # /faq: posts through the command's response_url
+    respond: Callable[..., Any] | None = None  # /faq: posts through the command's response_url
 
 
 class SlackBot:
-    def __init__(self, *, settings, client: WebClient, get_services: Callable[[], object], workers: int = 4) -> None:
+    def __init__(
+        self, *, settings: Settings, client: WebClient, get_services: Callable[[], Services | None], workers: int = 4
+    ) -> None:
         self.settings = settings
         self.client = client
         self._get_services = get_services
@@ -54,7 +64,7 @@ class SlackBot:
         self.executor = ThreadPoolExecutor(max_workers=16, thread_name_prefix="slack-listener")
         self.workers = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="slack-worker")
 
-    def submit(self, fn: Callable, /, *args, **kwargs) -> None:
+    def submit(self, fn: Callable[..., object], /, *args: object, **kwargs: object) -> None:
         """Run `fn` on the worker pool; its exceptions are logged, never lost."""
 
         def run():
@@ -72,16 +82,16 @@ class SlackBot:
 
     # --- plumbing ---
     @property
-    def services(self):
+    def services(self) -> Services | None:
+        """None while the server is still starting (its services are not built yet)."""
         return self._get_services()
 
     @property
-    def log(self):
+    def log(self) -> SlackLogPort:
         """The query log when configured; else the single-process stand-in."""
         services = self._get_services()
-        query_log = getattr(services, "query_log", None) if services is not None else None
-        if query_log is not None:
-            return query_log
+        if services is not None and services.query_log is not None:
+            return services.query_log
         if not self._warned_no_log:
             logger.warning("no query log: Slack questions, dedupe and threads are kept in memory (single process only)")
             self._warned_no_log = True
@@ -93,6 +103,14 @@ class SlackBot:
         except Exception:  # noqa: BLE001 - better to risk a duplicate answer than no answer
             logger.exception("could not claim Slack event %s; answering anyway", key)
             return True
+
+    def _logged(self, call: Callable[[], T], what: str) -> T | None:
+        """Run one query-log call; a failure is logged and the Slack conversation goes on (None)."""
+        try:
+            return call()
+        except Exception:  # noqa: BLE001 - the asker still gets a reply; the failure is in the server log
+            logger.exception("query log %s failed", what)
+            return None
 
     # --- asking ---
     def ask(self, q: Asked) -> None:
@@ -106,14 +124,22 @@ class SlackBot:
             self._post(q, blocks.notice(blocks.t(lang, key)))
             return
         try:
-            result = answer(question=text, services=self.services, user_id=q.user, channel="slack", record=False)
+            services = self.services
+            if services is None:
+                raise NotReadyError("The server is still starting.", "サーバーの起動中です。")
+            result = answer(question=text, services=services, user_id=q.user, channel="slack", record=False)
         except BadRequestError as exc:
             self._post(q, blocks.notice(exc.detail(lang)))
             return
         except Exception:  # noqa: BLE001 - an empty index, a failing LLM, anything: the staff take over
             logger.exception("answering a Slack question failed; passing it to the staff")
             result = error_result(question=text, lang=lang, channel="slack", user_id=q.user)
-        meta = {"slack_team": q.team, "slack_channel": q.channel, "slack_user": q.user, "slack_via": q.via}
+        meta: dict[str, str | None] = {
+            "slack_team": q.team,
+            "slack_channel": q.channel,
+            "slack_user": q.user,
+            "slack_via": q.via,
+        }
         if q.message_ts:
             meta["slack_message_ts"] = q.message_ts
         if q.thread_ts:
@@ -127,43 +153,42 @@ class SlackBot:
             # The answer could not be delivered (a Slack API error): tell the asker in plain text, hand over.
             if result.outcome == "answered":
                 result.outcome, result.escalation_reason = "escalated", "error"
-                self._log_call("escalate", result.query_id, "error")
-            self._post(q, blocks.notice(ANSWER_TEXTS[result.language]["error"]), plain=True, public=public_slash)
+                self._logged(lambda: self.log.escalate(result.query_id, "error"), f"escalate({result.query_id})")
+            self._post(q, blocks.notice(blocks.t(result.language, "error")), plain=True, public=public_slash)
         elif isinstance(posted, str):
             updates = {"slack_reply_ts": posted}
             if public_slash:  # the bot's public message is where the conversation continues
                 updates.update(slack_thread_ts=posted, slack_message_ts=posted)
-            self._log_call("update_meta", result.query_id, **updates)
+            self._logged(lambda: self.log.update_meta(result.query_id, **updates), f"update_meta({result.query_id})")
         if result.outcome == "escalated":
             self.escalate(result.query_id, reason=result.escalation_reason or "low_confidence", recorded=True)
 
-    def _record(self, result, meta: dict) -> None:
+    def _record(self, result: AnswerResult, meta: dict) -> None:
         try:
             self.log.record(result, meta=meta)
         except Exception:  # noqa: BLE001 - the asker still gets their answer; the failure is in the server log
             logger.exception("could not write Slack question %s to the query log", result.query_id)
-
-    def _log_call(self, name: str, *args, **kwargs):
-        try:
-            return getattr(self.log, name)(*args, **kwargs)
-        except Exception:  # noqa: BLE001
-            logger.exception("query log %s(%s) failed", name, args[0] if args else "")
-            return None
 
     def _post(self, q: Asked, message: dict, *, public: bool = False, plain: bool = False) -> str | bool | None:
         """Reply to the asker. Returns the message ts, None when posted without one (response_url), False on failure."""
         payload = {"text": message["text"]} if plain else dict(message)
         try:
             if q.via == "slash" and not public:
+                assert q.respond is not None  # /faq always comes with its response_url
                 q.respond(response_type="ephemeral", replace_original=False, **payload)
                 return None
             try:
-                resp = self.client.chat_postMessage(channel=q.channel, thread_ts=q.reply_thread_ts, unfurl_links=False, **payload)
+                resp = self.client.chat_postMessage(
+                    channel=q.channel, thread_ts=q.reply_thread_ts, unfurl_links=False, **payload
+                )
             except Exception:
                 if q.via != "slash":
                     raise
                 # The bot is not in this channel: answer the /faq privately instead.
-                logger.warning("could not post /faq answer publicly in %s; answering privately", q.channel, exc_info=True)
+                logger.warning(
+                    "could not post /faq answer publicly in %s; answering privately", q.channel, exc_info=True
+                )
+                assert q.respond is not None
                 q.respond(response_type="ephemeral", replace_original=False, **payload)
                 return None
             return resp.get("ts")
@@ -172,35 +197,51 @@ class SlackBot:
             return False
 
     # --- escalation ---
-    def escalate(self, query_id: str, *, reason: str, recorded: bool = False) -> str:
+    def escalate(self, query_id: str, *, reason: str, recorded: bool = False) -> EscalationOutcome:
         """Pass a question to the staff once: mark it in the log, post it to the escalation channel.
 
         Returns "escalated", "already" (someone did before) or "missing" (unknown question)."""
         if not self.claim(f"slack:escalate:{query_id}"):
             return "already"
-        rec = self._log_call("get", query_id) if recorded else self._log_call("escalate", query_id, reason)
+        if recorded:
+            rec = self._logged(lambda: self.log.get(query_id), f"get({query_id})")
+        else:
+            rec = self._logged(lambda: self.log.escalate(query_id, reason), f"escalate({query_id})")
         if rec is None:
             logger.error("cannot escalate Slack question %s: it is not in the query log", query_id)
             return "missing"
         channel = self.settings.slack_escalation_channel
         if not channel:
-            logger.warning("question %s escalated, but MADOGUCHI_SLACK_ESCALATION_CHANNEL is not set: "
-                           "it is only in the query log", query_id)
+            logger.warning(
+                "question %s escalated, but MADOGUCHI_SLACK_ESCALATION_CHANNEL is not set: it is only in the query log",
+                query_id,
+            )
             return "escalated"
         meta = rec.meta or {}
         post = blocks.escalation_post(
-            question=rec.question, asker=meta.get("slack_user") or rec.user_id, via=meta.get("slack_via"),
-            channel=meta.get("slack_channel"), reason=reason if not recorded else (rec.escalation_reason or reason),
-            attempt=rec.answer, sources=rec.sources, language=rec.language, permalink=self._permalink(meta),
-            staff_group=self.settings.slack_staff_group, query_id=query_id,
+            question=rec.question,
+            asker=meta.get("slack_user") or rec.user_id,
+            via=meta.get("slack_via"),
+            channel=meta.get("slack_channel"),
+            reason=reason if not recorded else (rec.escalation_reason or reason),
+            attempt=rec.answer,
+            sources=rec.sources,
+            language=rec.language,
+            permalink=self._permalink(meta),
+            staff_group=self.settings.slack_staff_group,
+            query_id=query_id,
         )
         try:
             resp = self.client.chat_postMessage(channel=channel, unfurl_links=False, **post)
         except Exception:  # noqa: BLE001 - it stays escalated in the log, where the console shows it
             logger.exception("could not post escalated question %s to %s", query_id, channel)
             return "escalated"
-        self._log_call("update_meta", query_id, slack_escalation_channel=resp.get("channel") or channel,
-                       slack_escalation_ts=resp.get("ts"))
+        self._logged(
+            lambda: self.log.update_meta(
+                query_id, slack_escalation_channel=resp.get("channel") or channel, slack_escalation_ts=resp.get("ts")
+            ),
+            f"update_meta({query_id})",
+        )
         return "escalated"
 
     def _permalink(self, meta: dict) -> str | None:
@@ -214,50 +255,56 @@ class SlackBot:
             return None
 
     # --- buttons ---
-    def on_button(self, *, action_id: str, value: str, clicker: str, body: dict, respond: Callable) -> None:
+    def on_button(self, *, action_id: str, value: str, clicker: str, body: dict, respond: Callable[..., Any]) -> None:
         data = json.loads(value or "{}")
         query_id, asker = data.get("q"), data.get("u")
-        rec = self._log_call("get", query_id) if query_id else None
-        lang = getattr(rec, "language", None) or "ja"
+        rec = self._logged(lambda: self.log.get(query_id), f"get({query_id})") if query_id else None
+        lang = (rec.language if rec else None) or "ja"
         if asker and clicker != asker:
             respond(response_type="ephemeral", replace_original=False, text=blocks.t(lang, "not_asker"))
             return
         current = self._message_blocks(body, rec)
-        meta = getattr(rec, "meta", None) or {}
+        meta = (rec.meta if rec else None) or {}
         if action_id == blocks.ACTION_RESOLVED:
-            self._log_call("set_feedback", query_id, True)
+            self._logged(lambda: self.log.set_feedback(query_id, True), f"set_feedback({query_id})")
             new = blocks.with_status(current, blocks.t(lang, "thanks"))
         elif action_id == blocks.ACTION_NOT_RESOLVED:
-            self._log_call("set_feedback", query_id, False)
+            self._logged(lambda: self.log.set_feedback(query_id, False), f"set_feedback({query_id})")
             new = blocks.with_escalation_offer(current, query_id=query_id, asker=asker, lang=lang)
         elif action_id == blocks.ACTION_ESCALATE:
             outcome = self.escalate(query_id, reason=data.get("r") or "user_request")
             threaded = bool(meta.get("slack_thread_ts"))
-            key = {"already": "already", "missing": "missing"}.get(outcome) or ("escalated_thread" if threaded else "escalated_dm")
+            key = {"already": "already", "missing": "missing"}.get(outcome) or (
+                "escalated_thread" if threaded else "escalated_dm"
+            )
             new = blocks.with_status(current, blocks.t(lang, key))
         else:
             return
         text = (body.get("message") or {}).get("text") or blocks.t(lang, "question")
         respond(replace_original=True, text=text, blocks=new)
 
-    def _message_blocks(self, body: dict, rec) -> list[dict]:
-        """The clicked message's blocks (ephemeral /faq answers do not carry them: rebuilt from the log)."""
+    def _message_blocks(self, body: dict, rec: QueryRecord | None) -> list[dict]:
+        """The clicked message's blocks (ephemeral /faq answers do not carry them: rebuilt from the log as the
+        answered message they were, whatever happened to the question since)."""
         message = body.get("message") or {}
         if message.get("blocks"):
             return message["blocks"]
         if rec is None:
             return []
-        as_result = SimpleNamespace(query_id=rec.id, question=rec.question, answer=rec.answer, outcome="answered",
-                                    sources=rec.sources, language=rec.language)
         meta = rec.meta or {}
-        return blocks.answer_message(as_result, asker=meta.get("slack_user"), show_question=meta.get("slack_via") == "slash")["blocks"]
+        shown = dataclasses.replace(rec, outcome="answered")
+        return blocks.answer_message(
+            shown, asker=meta.get("slack_user"), show_question=meta.get("slack_via") == "slash"
+        )["blocks"]
 
     # --- the staff's answers ---
     def on_staff_reply(self, *, channel: str, thread_ts: str, ts: str, user: str, text: str, event_key: str) -> bool:
         """A reply in an escalation thread: relay it to the asker and mark the question resolved.
 
         Returns False when the thread is not an escalation post (the message is none of the bot's business)."""
-        rec = self._log_call("find_by_meta", "slack_escalation_ts", thread_ts)
+        rec = self._logged(
+            lambda: self.log.find_by_meta("slack_escalation_ts", thread_ts), "find_by_meta(slack_escalation_ts)"
+        )
         if rec is None or (rec.meta or {}).get("slack_escalation_channel") != channel:
             return False
         if not self.claim(event_key):
@@ -267,22 +314,31 @@ class SlackBot:
             return True
         if not self.deliver_staff_answer(rec, body, staff_user=user, slack_formatted=True):
             return True
-        self._log_call("resolve", rec.id, answer=blocks.unescape(body), by=f"slack:{user}")
+        self._logged(
+            lambda: self.log.resolve(rec.id, answer=blocks.unescape(body), by=f"slack:{user}"), f"resolve({rec.id})"
+        )
         try:
             self.client.reactions_add(channel=channel, timestamp=ts, name="white_check_mark")
         except Exception:  # noqa: BLE001 - a missing ✅ is cosmetic
             logger.warning("could not add the relayed ✅ to %s/%s", channel, ts, exc_info=True)
         return True
 
-    def deliver_staff_answer(self, rec, text: str, *, staff_user: str | None, slack_formatted: bool = False) -> bool:
+    def deliver_staff_answer(
+        self, rec: QueryRecord, text: str, *, staff_user: str | None, slack_formatted: bool = False
+    ) -> bool:
         """Post a staff answer where the asker will see it: their thread, their DM, or a DM for /faq."""
         meta = rec.meta or {}
         asker = meta.get("slack_user") or rec.user_id
         in_thread = bool(meta.get("slack_thread_ts") and meta.get("slack_channel"))
-        message = blocks.staff_answer(text, staff_user=staff_user, lang=rec.language or "ja",
-                                      asker=asker if in_thread and meta.get("slack_via") != "dm" else None,
-                                      question=None if in_thread or meta.get("slack_via") == "dm" else rec.question,
-                                      slack_formatted=slack_formatted)
+        message = blocks.staff_answer(
+            text,
+            staff_user=staff_user,
+            lang=rec.language or "ja",
+            asker=asker if in_thread and meta.get("slack_via") != "dm" else None,
+            question=None if in_thread or meta.get("slack_via") == "dm" else rec.question,
+            slack_formatted=slack_formatted,
+        )
+        target: dict[str, Any]
         if in_thread:
             target = {"channel": meta["slack_channel"], "thread_ts": meta["slack_thread_ts"]}
         elif meta.get("slack_via") == "dm" and meta.get("slack_channel"):
@@ -299,19 +355,23 @@ class SlackBot:
             return False
         return True
 
-    def resolution_hook(self, record, answer_text: str) -> bool | None:
+    def resolution_hook(self, record: QueryRecord, answer_text: str) -> bool | None:
         """`services.resolution_hooks` entry: a staff answer given in the web console reaches the Slack asker.
         Returns True when it was delivered, None when the question is not a Slack one."""
-        meta = getattr(record, "meta", None) or {}
-        if getattr(record, "channel", None) != "slack" or not (meta.get("slack_channel") or meta.get("slack_user")):
+        meta = record.meta or {}
+        if record.origin != "slack" or not (meta.get("slack_channel") or meta.get("slack_user")):
             return None
         if not self.deliver_staff_answer(record, answer_text, staff_user=None):
             # Reported by the console as a relay error (the resolution itself stands).
             raise RuntimeError(f"could not post the staff answer to the Slack asker of question {record.id}")
         if meta.get("slack_escalation_ts") and meta.get("slack_escalation_channel"):
-            note = blocks.notice("✅ コンソールで回答され、質問者に転送しました。\n" + blocks.quote(answer_text, 1000))
+            note = blocks.console_answer_note(answer_text)
             try:
-                self.client.chat_postMessage(channel=meta["slack_escalation_channel"], thread_ts=meta["slack_escalation_ts"], **note)
+                self.client.chat_postMessage(
+                    channel=meta["slack_escalation_channel"], thread_ts=meta["slack_escalation_ts"], **note
+                )
             except Exception:  # noqa: BLE001
-                logger.warning("could not note the console answer in the escalation thread of %s", record.id, exc_info=True)
+                logger.warning(
+                    "could not note the console answer in the escalation thread of %s", record.id, exc_info=True
+                )
         return True

@@ -16,13 +16,15 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import asdict
-from datetime import datetime, timezone
+from typing import Any
 
+from app.answer import AnswerResult
+from app.clock import utcnow
 from app.store.querylog import QueryRecord
 
 
 class LocalLog:
-    """In-process stand-in for the query log's Slack-facing methods. Single process only."""
+    """In-process stand-in for the query log's Slack-facing methods (`app.ports.SlackLogPort`). Single process only."""
 
     MAX_RECORDS = 5000
     EVENT_TTL_S = 2 * 24 * 3600
@@ -42,14 +44,24 @@ class LocalLog:
                 self._events = {k: v for k, v in self._events.items() if now - v < self.EVENT_TTL_S}
             return True
 
-    def record(self, result, *, meta: dict | None = None) -> None:
+    def record(self, result: AnswerResult, *, meta: dict | None = None) -> None:
         rec = QueryRecord(
-            id=result.query_id, created_at=datetime.now(timezone.utc), channel=result.channel, user_id=result.user_id,
-            question=result.question, answer=result.answer, category=result.category, outcome=result.outcome,
-            escalation_reason=result.escalation_reason, confidence=result.confidence,
-            sources=[asdict(s) if hasattr(s, "__dataclass_fields__") else dict(s) for s in result.sources],
-            latency_ms=result.latency_ms, language=result.language, prompt_version=result.prompt_version,
-            corpus_version=result.corpus_version, meta=dict(meta or {}),
+            id=result.query_id,
+            created_at=utcnow(),
+            origin=result.channel,
+            user_id=result.user_id,
+            question=result.question,
+            answer=result.answer,
+            category=result.category,
+            outcome=result.outcome,
+            escalation_reason=result.escalation_reason,
+            confidence=result.confidence,
+            sources=[asdict(s) for s in result.sources],
+            latency_ms=result.latency_ms,
+            language=result.language,
+            prompt_version=result.prompt_version,
+            corpus_version=result.corpus_version,
+            meta=dict(meta or {}),
         )
         with self._lock:
             self._records[rec.id] = rec
@@ -60,7 +72,7 @@ class LocalLog:
         with self._lock:
             return self._records.get(query_id)
 
-    def _change(self, query_id: str, **values) -> QueryRecord | None:
+    def _change(self, query_id: str, **values: Any) -> QueryRecord | None:
         with self._lock:
             rec = self._records.get(query_id)
             if rec is None:
@@ -69,25 +81,25 @@ class LocalLog:
                 setattr(rec, k, v)
             return rec
 
-    def set_feedback(self, query_id: str, helpful: bool):
+    def set_feedback(self, query_id: str, helpful: bool) -> QueryRecord | None:
         return self._change(query_id, helpful=bool(helpful))
 
-    def escalate(self, query_id: str, reason: str):
+    def escalate(self, query_id: str, reason: str) -> QueryRecord | None:
         return self._change(query_id, outcome="escalated", escalation_reason=reason)
 
-    def update_meta(self, query_id: str, **values):
+    def update_meta(self, query_id: str, **values: Any) -> QueryRecord | None:
         with self._lock:
             rec = self._records.get(query_id)
             if rec is not None:
                 rec.meta = {**rec.meta, **values}
             return rec
 
-    def find_by_meta(self, key: str, value) -> QueryRecord | None:
+    def find_by_meta(self, key: str, value: object) -> QueryRecord | None:
         with self._lock:
             for rec in reversed(self._records.values()):
                 if key in rec.meta and str(rec.meta[key]) == str(value):
                     return rec
         return None
 
-    def resolve(self, query_id: str, *, answer: str, by: str | None = None):
-        return self._change(query_id, resolution=answer.strip(), resolved_by=by, resolved_at=datetime.now(timezone.utc))
+    def resolve(self, query_id: str, *, answer: str, by: str | None = None) -> QueryRecord | None:
+        return self._change(query_id, resolution=answer.strip(), resolved_by=by, resolved_at=utcnow())

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from slack_bolt import App
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
 
 from app.errors import ConfigError
+from app.services import Services
 from app.settings import Settings
 from app.slack import handlers
 from app.slack.bot import SlackBot
@@ -20,7 +22,9 @@ def make_web_client(settings: Settings) -> WebClient:
     """A WebClient on `MADOGUCHI_SLACK_API_URL` that waits out HTTP 429 (`Retry-After`) and retries."""
     base_url = settings.slack_api_url if settings.slack_api_url.endswith("/") else settings.slack_api_url + "/"
     return WebClient(
-        token=settings.slack_bot_token, base_url=base_url, timeout=30,
+        token=settings.slack_bot_token,
+        base_url=base_url,
+        timeout=30,
         retry_handlers=[ConnectionErrorRetryHandler(max_retry_count=2), RateLimitErrorRetryHandler(max_retry_count=3)],
     )
 
@@ -42,6 +46,6 @@ def make_bolt_app(settings: Settings, bot: SlackBot) -> App:
     return app
 
 
-def make_slack(settings: Settings, *, get_services) -> tuple[SlackBot, App]:
+def make_slack(settings: Settings, *, get_services: Callable[[], Services | None]) -> tuple[SlackBot, App]:
     bot = SlackBot(settings=settings, client=make_web_client(settings), get_services=get_services)
     return bot, make_bolt_app(settings, bot)

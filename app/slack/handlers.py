@@ -52,22 +52,38 @@ def register(app: App, bot: SlackBot) -> None:
         if _staff_reply(bot, team, event):
             return
         root = event.get("thread_ts") or event["ts"]
-        bot.ask(Asked(
-            text=_question_text(event.get("text"), context.bot_user_id), user=event["user"], team=team,
-            channel=event["channel"], via="mention", event_key=_message_key(team, event), message_ts=event["ts"],
-            reply_thread_ts=root, thread_ts=root,
-        ))
+        bot.ask(
+            Asked(
+                text=_question_text(event.get("text"), context.bot_user_id),
+                user=event["user"],
+                team=team,
+                channel=event["channel"],
+                via="mention",
+                event_key=_message_key(team, event),
+                message_ts=event["ts"],
+                reply_thread_ts=root,
+                thread_ts=root,
+            )
+        )
 
     def on_message(body: dict, event: dict, context) -> None:
         if not _from_human(event):
             return
         team = body.get("team_id") or context.team_id
         if event.get("channel_type") == "im":
-            bot.ask(Asked(
-                text=_question_text(event.get("text"), context.bot_user_id), user=event["user"], team=team,
-                channel=event["channel"], via="dm", event_key=_message_key(team, event), message_ts=event["ts"],
-                reply_thread_ts=event.get("thread_ts"), thread_ts=event.get("thread_ts"),
-            ))
+            bot.ask(
+                Asked(
+                    text=_question_text(event.get("text"), context.bot_user_id),
+                    user=event["user"],
+                    team=team,
+                    channel=event["channel"],
+                    via="dm",
+                    event_key=_message_key(team, event),
+                    message_ts=event["ts"],
+                    reply_thread_ts=event.get("thread_ts"),
+                    thread_ts=event.get("thread_ts"),
+                )
+            )
             return
         # In channels the bot answers mentions only (see on_mention); plain messages matter only as staff
         # replies in an escalation thread.
@@ -75,19 +91,30 @@ def register(app: App, bot: SlackBot) -> None:
 
     def on_command(body: dict, command: dict, respond) -> None:
         team = command.get("team_id") or body.get("team_id")
-        bot.ask(Asked(
-            text=blocks.unescape(command.get("text") or "").strip(), user=command["user_id"], team=team,
-            channel=command["channel_id"], via="slash", event_key=f"slack:cmd:{command.get('trigger_id')}",
-            respond=respond,
-        ))
+        bot.ask(
+            Asked(
+                text=blocks.unescape(command.get("text") or "").strip(),
+                user=command["user_id"],
+                team=team,
+                channel=command["channel_id"],
+                via="slash",
+                event_key=f"slack:cmd:{command.get('trigger_id')}",
+                respond=respond,
+            )
+        )
 
     def ack_command(ack, command: dict) -> None:
         text = (command.get("text") or "").strip()
         ack(text=blocks.t(detect_language(text), "looking") if text else None)
 
     def on_button(body: dict, action: dict, respond) -> None:
-        bot.on_button(action_id=action["action_id"], value=action.get("value") or "", clicker=body["user"]["id"],
-                      body=body, respond=respond)
+        bot.on_button(
+            action_id=action["action_id"],
+            value=action.get("value") or "",
+            clicker=body["user"]["id"],
+            body=body,
+            respond=respond,
+        )
 
     # Lazy listeners (run after the ack) only queue the work; Bolt injects arguments by parameter name.
     def lazy_mention(body, event, context):
@@ -112,7 +139,13 @@ def register(app: App, bot: SlackBot) -> None:
 def _staff_reply(bot: SlackBot, team: str | None, event: dict) -> bool:
     """True when the message was a reply in an escalation thread (relayed, or deliberately kept)."""
     channel, thread_ts = event.get("channel"), event.get("thread_ts")
-    if not thread_ts or thread_ts == event.get("ts") or channel != bot.settings.slack_escalation_channel:
+    if not channel or not thread_ts or thread_ts == event.get("ts") or channel != bot.settings.slack_escalation_channel:
         return False
-    return bot.on_staff_reply(channel=channel, thread_ts=thread_ts, ts=event["ts"], user=event["user"],
-                              text=event.get("text") or "", event_key=_message_key(team, event))
+    return bot.on_staff_reply(
+        channel=channel,
+        thread_ts=thread_ts,
+        ts=event["ts"],
+        user=event["user"],
+        text=event.get("text") or "",
+        event_key=_message_key(team, event),
+    )

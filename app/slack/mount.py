@@ -11,24 +11,31 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
 
+from app.services import Services
 from app.settings import Settings
 from app.slack.factory import make_slack
+from app.slack.socket_mode import SocketModeRunner
 
 logger = logging.getLogger(__name__)
 
 
 def mount_slack(app: FastAPI, settings: Settings) -> None:
-    bot, bolt_app = make_slack(settings, get_services=lambda: getattr(app.state, "services", None))
+    def get_services() -> Services | None:
+        return getattr(app.state, "services", None)  # None until the lifespan has built them
+
+    bot, bolt_app = make_slack(settings, get_services=get_services)
     app.state.slack_bot = bot
     app.state.slack_bolt = bolt_app
 
     if settings.slack_signing_secret:
+
         @app.post("/slack/events", include_in_schema=False)
         async def slack_events(request: Request) -> Response:
             body = await request.body()
@@ -37,15 +44,13 @@ def mount_slack(app: FastAPI, settings: Settings) -> None:
             return to_starlette_response(bolt_response)
 
     @asynccontextmanager
-    async def slack_lifespan(app: FastAPI):
-        services = getattr(app.state, "services", None)
-        hooks = getattr(services, "resolution_hooks", None)
+    async def slack_lifespan(app: FastAPI) -> AsyncIterator[None]:
+        services = get_services()
+        hooks = services.resolution_hooks if services is not None else None
         if hooks is not None:
             hooks.append(bot.resolution_hook)
         runner = None
         if settings.slack_app_token:
-            from app.slack.socket_mode import SocketModeRunner
-
             runner = SocketModeRunner(bolt_app, app_token=settings.slack_app_token)
             await asyncio.to_thread(runner.start)
         try:
@@ -58,5 +63,9 @@ def mount_slack(app: FastAPI, settings: Settings) -> None:
                 hooks.remove(bot.resolution_hook)
 
     app.state.slack_lifespan = slack_lifespan
-    mode = " + ".join(m for m, on in (("HTTP /slack/events", settings.slack_signing_secret), ("Socket Mode", settings.slack_app_token)) if on)
+    mode = " + ".join(
+        m
+        for m, on in (("HTTP /slack/events", settings.slack_signing_secret), ("Socket Mode", settings.slack_app_token))
+        if on
+    )
     logger.info("Slack bot mounted (%s)", mode)

@@ -49,7 +49,7 @@ class DocRecord:
         return data
 
     @classmethod
-    def from_metadata(cls, meta: dict) -> "DocRecord":
+    def from_metadata(cls, meta: dict) -> DocRecord:
         known = {f for f in cls.__dataclass_fields__}
         return cls(**{k: v for k, v in meta.items() if k in known})
 
@@ -73,7 +73,7 @@ def _unavailable(exc: Exception) -> StoreUnavailableError:
 
 class ChunkStore:
     def __init__(self, settings: Settings) -> None:
-        import chromadb
+        import chromadb  # deferred: ~0.7 s to import; the CLI talking to a running server never opens a store
 
         chroma_settings = chromadb.Settings(anonymized_telemetry=False)
         self._client = None
@@ -144,7 +144,9 @@ class ChunkStore:
     def bump_version(self, *, embedder: str) -> int:
         version = int(self.corpus_info().get("version", 0)) + 1
         self.meta.upsert(
-            ids=["corpus"], embeddings=[[0.0]], metadatas=[{"version": version, "embedder": embedder, "updated_at": time.time()}]
+            ids=["corpus"],
+            embeddings=[[0.0]],
+            metadatas=[{"version": version, "embedder": embedder, "updated_at": time.time()}],
         )
         return version
 
@@ -166,12 +168,17 @@ class ChunkStore:
         self.meta.delete(ids=[f"doc:{doc_id}"])
 
     # --- chunks ---
-    def add_chunks(self, *, ids: list[str], embeddings: np.ndarray, documents: list[str], metadatas: list[dict]) -> None:
+    def add_chunks(
+        self, *, ids: list[str], embeddings: np.ndarray, documents: list[str], metadatas: list[dict]
+    ) -> None:
         step = max(1, min(self.client.get_max_batch_size(), 2000))
         for start in range(0, len(ids), step):
             end = start + step
             self.chunks.upsert(
-                ids=ids[start:end], embeddings=embeddings[start:end], documents=documents[start:end], metadatas=metadatas[start:end]
+                ids=ids[start:end],
+                embeddings=embeddings[start:end],
+                documents=documents[start:end],
+                metadatas=metadatas[start:end],
             )
 
     def chunk_ids_of(self, doc_id: str) -> list[str]:
@@ -184,13 +191,15 @@ class ChunkStore:
     def load_chunks(self, doc_ids: list[str] | None = None) -> ChunkRows:
         """Every chunk (or the chunks of `doc_ids`) with its embedding, paged."""
         rows = ChunkRows()
-        vectors = []
+        vectors: list[np.ndarray] = []
         try:
             if doc_ids is not None:
                 for start in range(0, len(doc_ids), 100):
                     part = doc_ids[start : start + 100]
                     where = {"doc_id": part[0]} if len(part) == 1 else {"doc_id": {"$in": part}}
-                    self._extend(rows, vectors, self.chunks.get(where=where, include=["embeddings", "documents", "metadatas"]))
+                    self._extend(
+                        rows, vectors, self.chunks.get(where=where, include=["embeddings", "documents", "metadatas"])
+                    )
             else:
                 offset = 0
                 while True:
@@ -206,7 +215,7 @@ class ChunkStore:
         return rows
 
     @staticmethod
-    def _extend(rows: ChunkRows, vectors: list, got: dict) -> None:
+    def _extend(rows: ChunkRows, vectors: list[np.ndarray], got: dict) -> None:
         if not got["ids"]:
             return
         rows.ids.extend(got["ids"])

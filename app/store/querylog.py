@@ -1,4 +1,4 @@
-"""The query log: one row per question from any channel, in SQLite (WAL) or PostgreSQL, schema by Alembic.
+"""The query log: one row per question from any origin (API, Slack, CLI, eval), in SQLite (WAL) or PostgreSQL, schema by Alembic.
 
 Every write commits before the method returns, so a question the bot acknowledged is on disk. Writers on
 SQLite take the write lock up front (`BEGIN IMMEDIATE`) and wait for each other (busy timeout); on PostgreSQL
@@ -11,43 +11,38 @@ import contextlib
 import hashlib
 import logging
 import threading
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError
 
+from app.clock import as_utc, utcnow
 from app.errors import BadRequestError, NotFoundError
+from app.store.querylog_faq import FaqEntries
 from app.store.querylog_schema import claimed_events, queries
+from app.types import ESCALATION_REASONS, OUTCOMES
+
+if TYPE_CHECKING:  # type-only: answering (app.answer) writes into this log through `Services`
+    from app.answer import AnswerResult
+    from app.settings import Settings
 
 logger = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).with_name("migrations")
-OUTCOMES = ("answered", "escalated")
-ESCALATION_REASONS = ("low_confidence", "user_request", "not_helpful", "error")
 _MIGRATION_LOCK_ID = 0x6D61646F  # "mado": pg_advisory_xact_lock key serialising start-up migrations
 EVENT_RETENTION = timedelta(days=2)
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-def as_utc(value: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes (stored as UTC); PostgreSQL aware ones."""
-    if value is None:
-        return None
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
 
 
 @dataclass
 class QueryRecord:
     id: str
     created_at: datetime
-    channel: str
+    origin: str  # where the question came from: api | slack | cli | eval … (column and API field `channel`)
     user_id: str | None
     question: str
     answer: str
@@ -81,23 +76,40 @@ class QueryRecord:
         return self.resolved_at is not None
 
     def to_dict(self) -> dict:
+        """The admin API's JSON shape (the origin keeps its public name `channel`)."""
         out = asdict(self)
+        out = {("channel" if k == "origin" else k): v for k, v in out.items()}
         for key in ("created_at", "feedback_at", "escalated_at", "resolved_at"):
             out[key] = out[key].isoformat() if out[key] else None
         out["feedback"] = self.feedback
         return out
 
     @classmethod
-    def from_row(cls, row: Any) -> "QueryRecord":
+    def from_row(cls, row: Any) -> QueryRecord:
         m = row._mapping
         return cls(
-            id=m["id"], created_at=as_utc(m["created_at"]), channel=m["channel"], user_id=m["user_id"],
-            question=m["question"], answer=m["answer"], category=m["category"], outcome=m["outcome"],
-            escalation_reason=m["escalation_reason"], confidence=float(m["confidence"]), sources=list(m["sources"] or []),
-            latency_ms=float(m["latency_ms"]), language=m["language"], prompt_version=m["prompt_version"],
-            corpus_version=m["corpus_version"], helpful=m["helpful"], feedback_at=as_utc(m["feedback_at"]),
-            escalated_at=as_utc(m["escalated_at"]), resolution=m["resolution"], resolved_by=m["resolved_by"],
-            resolved_at=as_utc(m["resolved_at"]), meta=dict(m["meta"] or {}),
+            id=m["id"],
+            created_at=as_utc(m["created_at"]),
+            origin=m["channel"],
+            user_id=m["user_id"],
+            question=m["question"],
+            answer=m["answer"],
+            category=m["category"],
+            outcome=m["outcome"],
+            escalation_reason=m["escalation_reason"],
+            confidence=float(m["confidence"]),
+            sources=list(m["sources"] or []),
+            latency_ms=float(m["latency_ms"]),
+            language=m["language"],
+            prompt_version=m["prompt_version"],
+            corpus_version=m["corpus_version"],
+            helpful=m["helpful"],
+            feedback_at=as_utc(m["feedback_at"]),
+            escalated_at=as_utc(m["escalated_at"]),
+            resolution=m["resolution"],
+            resolved_by=m["resolved_by"],
+            resolved_at=as_utc(m["resolved_at"]),
+            meta=dict(m["meta"] or {}),
         )
 
 
@@ -112,19 +124,26 @@ class QueryFilter:
     q: str | None = None  # substring of the question
     feedback: str | None = None  # helpful | not_helpful | none
     resolved: bool | None = None
-    channel: str | None = None
-    unresolved_gaps: bool = False  # escalated or marked unhelpful, and not resolved: the FAQ-gap list
+    origin: str | None = None  # api | slack | cli | …
+    unresolved: bool = False  # the 「未解決の質問」 list: escalated or marked unhelpful, and not resolved
 
     def where(self) -> list:
         t = queries.c
         clauses: list = []
         if self.outcome:
             if self.outcome not in OUTCOMES:
-                raise BadRequestError(f"Unknown outcome {self.outcome!r}; use answered or escalated.",
-                                      f"不明な outcome {self.outcome!r} です。answered か escalated を指定してください。", code="bad_outcome")
+                raise BadRequestError(
+                    f"Unknown outcome {self.outcome!r}; use answered or escalated.",
+                    f"不明な outcome {self.outcome!r} です。answered か escalated を指定してください。",
+                    code="bad_outcome",
+                )
             clauses.append(t.outcome == self.outcome)
         if self.category:
-            clauses.append(sa.or_(t.category == "other", t.category.is_(None)) if self.category == "other" else t.category == self.category)
+            clauses.append(
+                sa.or_(t.category == "other", t.category.is_(None))
+                if self.category == "other"
+                else t.category == self.category
+            )
         # SQLite keeps the wall time only, so every bound goes in as UTC (as the rows were written).
         if self.since is not None:
             clauses.append(t.created_at >= as_utc(self.since))
@@ -135,14 +154,17 @@ class QueryFilter:
         if self.feedback:
             mapping = {"helpful": t.helpful.is_(True), "not_helpful": t.helpful.is_(False), "none": t.helpful.is_(None)}
             if self.feedback not in mapping:
-                raise BadRequestError(f"Unknown feedback {self.feedback!r}; use helpful, not_helpful or none.",
-                                      f"不明な feedback {self.feedback!r} です。helpful / not_helpful / none を指定してください。", code="bad_feedback")
+                raise BadRequestError(
+                    f"Unknown feedback {self.feedback!r}; use helpful, not_helpful or none.",
+                    f"不明な feedback {self.feedback!r} です。helpful / not_helpful / none を指定してください。",
+                    code="bad_feedback",
+                )
             clauses.append(mapping[self.feedback])
         if self.resolved is not None:
             clauses.append(t.resolved_at.is_not(None) if self.resolved else t.resolved_at.is_(None))
-        if self.channel:
-            clauses.append(t.channel == self.channel)
-        if self.unresolved_gaps:
+        if self.origin:
+            clauses.append(t.channel == self.origin)
+        if self.unresolved:
             clauses.append(sa.and_(t.resolved_at.is_(None), sa.or_(t.outcome == "escalated", t.helpful.is_(False))))
         return clauses
 
@@ -160,14 +182,12 @@ class QueryLog:
         self.url = url
         self.engine = _make_engine(url)
         self._sqlite_write_lock = threading.Lock()
-        from app.store.querylog_faq import FaqEntries
-
         self.faq = FaqEntries(self)
         if migrate:
             self.migrate()
 
     @classmethod
-    def from_settings(cls, settings) -> "QueryLog":
+    def from_settings(cls, settings: Settings) -> QueryLog:
         """SQLite file `madoguchi.db` in MADOGUCHI_DATA_DIR, or MADOGUCHI_DATABASE_URL; migrated to head."""
         if not settings.database_url:
             Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
@@ -196,7 +216,7 @@ class QueryLog:
 
     def migrate(self) -> None:
         """Bring the schema to the newest Alembic revision; concurrent start-ups wait for each other."""
-        from alembic import command
+        from alembic import command  # deferred: only start-up migrations need alembic
         from alembic.config import Config
 
         cfg = Config()
@@ -218,13 +238,13 @@ class QueryLog:
         self.engine.dispose()
 
     # --- writing ---
-    def record(self, result, *, meta: dict | None = None, created_at: datetime | None = None) -> None:
+    def record(self, result: AnswerResult, *, meta: dict | None = None, created_at: datetime | None = None) -> None:
         """Store one answered/escalated question (an `AnswerResult`). Committed before returning.
         `created_at` (aware) replaces "now" when importing or seeding an older log."""
         now = as_utc(created_at) if created_at is not None else utcnow()
-        values = {
+        values: dict[str, Any] = {
             "created_at": now,
-            "channel": (result.channel or "api")[:32],
+            "channel": (result.channel or "api")[:32],  # the origin (AnswerResult.channel)
             "user_id": result.user_id,
             "question": result.question or "",
             "answer": result.answer or "",
@@ -257,7 +277,11 @@ class QueryLog:
             stmt = stmt.with_for_update()
         row = conn.execute(stmt).first()
         if row is None:
-            raise NotFoundError(f"No question with id {query_id!r} in the log.", f"ID {query_id!r} の質問は記録にありません。", code="query_not_found")
+            raise NotFoundError(
+                f"No question with id {query_id!r} in the log.",
+                f"ID {query_id!r} の質問は記録にありません。",
+                code="query_not_found",
+            )
         return QueryRecord.from_row(row)
 
     def _update(self, query_id: str, build) -> QueryRecord:
@@ -277,11 +301,14 @@ class QueryLog:
     def escalate(self, query_id: str, reason: str) -> QueryRecord:
         """Turn a question into an escalated one (reason: user_request | not_helpful | error | low_confidence)."""
         if reason not in ESCALATION_REASONS:
-            raise BadRequestError(f"Unknown escalation reason {reason!r}; use one of {', '.join(ESCALATION_REASONS)}.",
-                                  f"不明なエスカレーション理由 {reason!r} です。", code="bad_reason")
+            raise BadRequestError(
+                f"Unknown escalation reason {reason!r}; use one of {', '.join(ESCALATION_REASONS)}.",
+                f"不明なエスカレーション理由 {reason!r} です。",
+                code="bad_reason",
+            )
 
         def build(r: QueryRecord) -> dict:
-            values = {"outcome": "escalated", "escalation_reason": reason}
+            values: dict[str, Any] = {"outcome": "escalated", "escalation_reason": reason}
             if r.escalated_at is None or r.outcome != "escalated":
                 values["escalated_at"] = utcnow()
             return values
@@ -330,8 +357,10 @@ class QueryLog:
     def find_by_meta(self, key: str, value) -> QueryRecord | None:
         """The newest question whose meta[key] equals `value` (compared as text)."""
         stmt = (
-            sa.select(queries).where(queries.c.meta[key].as_string() == str(value))
-            .order_by(queries.c.created_at.desc()).limit(1)
+            sa.select(queries)
+            .where(queries.c.meta[key].as_string() == str(value))
+            .order_by(queries.c.created_at.desc())
+            .limit(1)
         )
         with self.read() as conn:
             row = conn.execute(stmt).first()
@@ -344,7 +373,11 @@ class QueryLog:
 
     def search(self, flt: QueryFilter | None = None, *, offset: int = 0, limit: int | None = 50) -> list[QueryRecord]:
         """Newest first."""
-        stmt = sa.select(queries).where(*(flt or QueryFilter()).where()).order_by(queries.c.created_at.desc(), queries.c.id)
+        stmt = (
+            sa.select(queries)
+            .where(*(flt or QueryFilter()).where())
+            .order_by(queries.c.created_at.desc(), queries.c.id)
+        )
         if offset:
             stmt = stmt.offset(offset)
         if limit is not None:
@@ -365,14 +398,20 @@ class QueryLog:
     def stat_rows(self, flt: QueryFilter | None = None) -> list[tuple]:
         """(created_at, category, outcome, helpful) of matching questions: the input of the stats."""
         t = queries.c
-        stmt = sa.select(t.created_at, t.category, t.outcome, t.helpful).where(*(flt or QueryFilter()).where()).order_by(t.created_at)
+        stmt = (
+            sa.select(t.created_at, t.category, t.outcome, t.helpful)
+            .where(*(flt or QueryFilter()).where())
+            .order_by(t.created_at)
+        )
         with self.read() as conn:
             return [(as_utc(r[0]), r[1], r[2], r[3]) for r in conn.execute(stmt)]
 
 
 def _make_engine(url: str) -> sa.Engine:
     if url.startswith("sqlite"):
-        engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=8, max_overflow=16)
+        engine = sa.create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=8, max_overflow=16
+        )
 
         @event.listens_for(engine, "connect")
         def _on_connect(dbapi_conn, _record):  # pragma: no cover - exercised by every SQLite test

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import sqlalchemy as sa
 
+from app.clock import as_utc, utcnow
 from app.errors import NotFoundError
 from app.store.querylog_schema import faq_entries
 
-if TYPE_CHECKING:  # pragma: no cover
-    from app.store.querylog import QueryLog
+
+class Transactions(Protocol):
+    """The query log's transactions (`QueryLog.read()` / `QueryLog.write()`, committed when the block ends)."""
+
+    def read(self) -> AbstractContextManager[sa.Connection]: ...
+    def write(self) -> AbstractContextManager[sa.Connection]: ...
 
 
 @dataclass
@@ -38,25 +44,33 @@ class FaqEntry:
         return out
 
 
-def _entry(row) -> FaqEntry:
-    from app.store.querylog import as_utc
-
+def _entry(row: sa.Row) -> FaqEntry:
     m = row._mapping
     return FaqEntry(
-        id=int(m["id"]), question=m["question"], answer=m["answer"], category=m["category"],
-        created_at=as_utc(m["created_at"]), updated_at=as_utc(m["updated_at"]), created_by=m["created_by"],
+        id=int(m["id"]),
+        question=m["question"],
+        answer=m["answer"],
+        category=m["category"],
+        created_at=as_utc(m["created_at"]),
+        updated_at=as_utc(m["updated_at"]),
+        created_by=m["created_by"],
         source_query_id=m["source_query_id"],
     )
 
 
 class FaqEntries:
-    def __init__(self, log: "QueryLog") -> None:
+    def __init__(self, log: Transactions) -> None:
         self.log = log
 
     def list(self, *, q: str | None = None, category: str | None = None) -> list[FaqEntry]:
         stmt = sa.select(faq_entries).order_by(faq_entries.c.id)
         if q:
-            stmt = stmt.where(sa.or_(faq_entries.c.question.icontains(q, autoescape=True), faq_entries.c.answer.icontains(q, autoescape=True)))
+            stmt = stmt.where(
+                sa.or_(
+                    faq_entries.c.question.icontains(q, autoescape=True),
+                    faq_entries.c.answer.icontains(q, autoescape=True),
+                )
+            )
         if category:
             stmt = stmt.where(faq_entries.c.category == category)
         with self.log.read() as conn:
@@ -70,39 +84,58 @@ class FaqEntries:
     def require(self, entry_id: int) -> FaqEntry:
         entry = self.get(entry_id)
         if entry is None:
-            raise NotFoundError(f"No FAQ entry {entry_id}.", f"FAQ 項目 {entry_id} はありません。", code="faq_not_found")
+            raise NotFoundError(
+                f"No FAQ entry {entry_id}.", f"FAQ 項目 {entry_id} はありません。", code="faq_not_found"
+            )
         return entry
 
-    def create(self, *, question: str, answer: str, category: str, created_by: str | None = None, source_query_id: str | None = None) -> FaqEntry:
-        from app.store.querylog import utcnow
-
+    def create(
+        self,
+        *,
+        question: str,
+        answer: str,
+        category: str,
+        created_by: str | None = None,
+        source_query_id: str | None = None,
+    ) -> FaqEntry:
         now = utcnow()
         with self.log.write() as conn:
             result = conn.execute(
-                faq_entries.insert().values(question=question, answer=answer, category=category, created_at=now, updated_at=now,
-                                            created_by=created_by, source_query_id=source_query_id)
+                faq_entries.insert().values(
+                    question=question,
+                    answer=answer,
+                    category=category,
+                    created_at=now,
+                    updated_at=now,
+                    created_by=created_by,
+                    source_query_id=source_query_id,
+                )
             )
+            assert result.inserted_primary_key is not None
             new_id = result.inserted_primary_key[0]
-            row = conn.execute(sa.select(faq_entries).where(faq_entries.c.id == new_id)).first()
+            row = conn.execute(sa.select(faq_entries).where(faq_entries.c.id == new_id)).one()
         return _entry(row)
 
     def update(self, entry_id: int, *, question: str, answer: str, category: str) -> FaqEntry:
-        from app.store.querylog import utcnow
-
         with self.log.write() as conn:
             done = conn.execute(
-                faq_entries.update().where(faq_entries.c.id == int(entry_id))
+                faq_entries.update()
+                .where(faq_entries.c.id == int(entry_id))
                 .values(question=question, answer=answer, category=category, updated_at=utcnow())
             )
             if not done.rowcount:
-                raise NotFoundError(f"No FAQ entry {entry_id}.", f"FAQ 項目 {entry_id} はありません。", code="faq_not_found")
-            row = conn.execute(sa.select(faq_entries).where(faq_entries.c.id == int(entry_id))).first()
+                raise NotFoundError(
+                    f"No FAQ entry {entry_id}.", f"FAQ 項目 {entry_id} はありません。", code="faq_not_found"
+                )
+            row = conn.execute(sa.select(faq_entries).where(faq_entries.c.id == int(entry_id))).one()
         return _entry(row)
 
     def delete(self, entry_id: int) -> FaqEntry:
         with self.log.write() as conn:
             row = conn.execute(sa.select(faq_entries).where(faq_entries.c.id == int(entry_id))).first()
             if row is None:
-                raise NotFoundError(f"No FAQ entry {entry_id}.", f"FAQ 項目 {entry_id} はありません。", code="faq_not_found")
+                raise NotFoundError(
+                    f"No FAQ entry {entry_id}.", f"FAQ 項目 {entry_id} はありません。", code="faq_not_found"
+                )
             conn.execute(faq_entries.delete().where(faq_entries.c.id == int(entry_id)))
         return _entry(row)

@@ -9,6 +9,7 @@ and PostgreSQL.
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from app.errors import BadRequestError
@@ -31,7 +32,8 @@ def parse_bound(value: str | None, *, tz: ZoneInfo, end: bool) -> datetime | Non
     except ValueError:
         raise BadRequestError(
             f"Bad date {text!r}: use YYYY-MM-DD or an ISO date-time.",
-            f"日付 {text!r} が不正です。YYYY-MM-DD 形式で指定してください。", code="bad_date",
+            f"日付 {text!r} が不正です。YYYY-MM-DD 形式で指定してください。",
+            code="bad_date",
         ) from None
     return moment.replace(tzinfo=tz) if moment.tzinfo is None else moment
 
@@ -73,13 +75,22 @@ def _add(c: dict, outcome: str, helpful: bool | None) -> None:
 
 
 def compute_stats(
-    rows: list[tuple], *, bucket: str = "day", since: datetime | None = None, until: datetime | None = None,
-    tz: ZoneInfo, minutes_per_inquiry: float,
+    rows: list[tuple],
+    *,
+    bucket: str = "day",
+    since: datetime | None = None,
+    until: datetime | None = None,
+    tz: ZoneInfo,
+    minutes_per_inquiry: float,
 ) -> dict:
     """`rows`: (created_at UTC, category, outcome, helpful). `until` is exclusive. Empty buckets inside the range
     are included (zeros) so charts show gaps as gaps."""
     if bucket not in BUCKETS:
-        raise BadRequestError(f"Unknown bucket {bucket!r}; use day or week.", f"不明な bucket {bucket!r} です。day か week を指定してください。", code="bad_bucket")
+        raise BadRequestError(
+            f"Unknown bucket {bucket!r}; use day or week.",
+            f"不明な bucket {bucket!r} です。day か week を指定してください。",
+            code="bad_bucket",
+        )
     totals = _empty()
     per_cat: dict[str, dict] = {}
     per_bucket: dict[date, dict] = {}
@@ -87,18 +98,27 @@ def compute_stats(
     for created_at, category, outcome, helpful in rows:
         cat = category or "other"
         key = bucket_of(created_at.astimezone(tz).date(), bucket)
-        for c in (totals, per_cat.setdefault(cat, _empty()), per_bucket.setdefault(key, _empty()),
-                  per_bucket_cat.setdefault(key, {}).setdefault(cat, _empty())):
+        for c in (
+            totals,
+            per_cat.setdefault(cat, _empty()),
+            per_bucket.setdefault(key, _empty()),
+            per_bucket_cat.setdefault(key, {}).setdefault(cat, _empty()),
+        ):
             _add(c, outcome, helpful)
     first = bucket_of(since.astimezone(tz).date(), bucket) if since else (min(per_bucket) if per_bucket else None)
-    last = bucket_of((until - timedelta(microseconds=1)).astimezone(tz).date(), bucket) if until else (max(per_bucket) if per_bucket else None)
+    last = (
+        bucket_of((until - timedelta(microseconds=1)).astimezone(tz).date(), bucket)
+        if until
+        else (max(per_bucket) if per_bucket else None)
+    )
     step = timedelta(days=7 if bucket == "week" else 1)
     keys: list[date] = []
     if first is not None and last is not None:
         if (last - first) / step > MAX_BUCKETS:
             raise BadRequestError(
                 f"Range too long for {bucket} buckets (more than {MAX_BUCKETS}); narrow it or use bucket=week.",
-                f"期間が長すぎます（{MAX_BUCKETS} 区間超）。期間を狭めるか bucket=week にしてください。", code="range_too_long",
+                f"期間が長すぎます（{MAX_BUCKETS} 区間超）。期間を狭めるか bucket=week にしてください。",
+                code="range_too_long",
             )
         day = first
         while day <= last:
@@ -106,9 +126,11 @@ def compute_stats(
             day += step
     buckets = []
     for key in keys:
-        entry = {"start": key.isoformat(), "end": (key + step).isoformat()}
+        entry: dict[str, Any] = {"start": key.isoformat(), "end": (key + step).isoformat()}
         entry.update(_finish(per_bucket.get(key, _empty()), minutes_per_inquiry))
-        entry["categories"] = {cat: _finish(c, minutes_per_inquiry) for cat, c in sorted(per_bucket_cat.get(key, {}).items())}
+        entry["categories"] = {
+            cat: _finish(c, minutes_per_inquiry) for cat, c in sorted(per_bucket_cat.get(key, {}).items())
+        }
         buckets.append(entry)
     return {
         "bucket": bucket,

@@ -13,18 +13,19 @@ import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
 from app.settings import Settings
 
 
 @dataclass
 class ServerRun:
-    lock_file: object
+    lock_file: TextIO
     info_path: Path
     token: str
 
     @classmethod
-    def claim(cls, settings: Settings, *, url: str | None = None) -> "ServerRun | None":
+    def claim(cls, settings: Settings, *, url: str | None = None) -> ServerRun | None:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         lock = open(settings.data_dir / "server.lock", "a+")
         try:
@@ -36,7 +37,14 @@ class ServerRun:
         info = settings.data_dir / "server.json"
         fd = os.open(info, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as fh:
-            json.dump({"pid": os.getpid(), "url": url or os.environ.get("MADOGUCHI_SERVER_URL") or f"http://{settings.host}:{settings.port}", "token": token}, fh)
+            json.dump(
+                {
+                    "pid": os.getpid(),
+                    "url": url or os.environ.get("MADOGUCHI_SERVER_URL") or f"http://{settings.host}:{settings.port}",
+                    "token": token,
+                },
+                fh,
+            )
         return cls(lock, info, token)
 
     def release(self) -> None:

@@ -143,10 +143,14 @@ class FakeSlack:
                 self._lock.wait(min(left, 0.2))
 
     def quiet(self, seconds: float = 1.0) -> None:
-        """Wait until no call has arrived for `seconds` (to check that nothing *more* happens)."""
+        """Wait until no call has arrived for `seconds` (to check that nothing *more* happens).
+
+        Always waits at least `seconds` from now: with no call recorded yet, the work under test may simply not
+        have run yet, and returning at once would let "nothing was posted" pass before the worker had a chance."""
+        started = time.time()
         while True:
             with self._lock:
-                last = self.calls[-1].at if self.calls else 0.0
+                last = max(self.calls[-1].at if self.calls else 0.0, started)
             idle = time.time() - last
             if idle >= seconds:
                 return

@@ -11,9 +11,13 @@ from __future__ import annotations
 import threading
 from collections import Counter, OrderedDict
 from dataclasses import dataclass
+from datetime import datetime
 
 import numpy as np
+from scipy.cluster.hierarchy import fcluster, linkage
 
+from app.ports import EmbedderPort
+from app.services import Services
 from app.store.querylog import QueryFilter, QueryRecord
 
 SIMILARITY = 0.6
@@ -35,7 +39,7 @@ class Group:
         return self.records[0]
 
     @property
-    def latest(self):
+    def latest(self) -> datetime:
         return max(r.created_at for r in self.records)
 
     @property
@@ -49,15 +53,21 @@ class Group:
         return [k for k, _ in out.most_common() if k]
 
 
-def unresolved(log, *, limit: int = MAX_QUESTIONS) -> list[QueryRecord]:
-    return log.search(QueryFilter(unresolved_gaps=True), limit=limit)
+def unresolved_questions(services: Services, *, limit: int = MAX_QUESTIONS) -> list[QueryRecord]:
+    """Escalated or unhelpful questions not resolved yet, newest first."""
+    return services.require_log().search(QueryFilter(unresolved=True), limit=limit)
+
+
+def unresolved_groups(services: Services) -> list[Group]:
+    """The 「未解決の質問」 page: the unresolved questions grouped by meaning, biggest group first."""
+    return cluster(unresolved_questions(services), embedder=services.embedder)
 
 
 _cache: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
 _cache_lock = threading.Lock()
 
 
-def _vectors(embedder, texts: list[str]) -> np.ndarray:
+def _vectors(embedder: EmbedderPort, texts: list[str]) -> np.ndarray:
     """Question vectors, remembered across page loads (the list is re-clustered on every visit)."""
     name = getattr(embedder, "name", "")
     found: dict[str, np.ndarray] = {}
@@ -78,13 +88,11 @@ def _vectors(embedder, texts: list[str]) -> np.ndarray:
     return np.stack([found[t] for t in texts])
 
 
-def cluster(records: list[QueryRecord], *, embedder, similarity: float = SIMILARITY) -> list[Group]:
+def cluster(records: list[QueryRecord], *, embedder: EmbedderPort, similarity: float = SIMILARITY) -> list[Group]:
     if not records:
         return []
     if len(records) == 1:
         return [Group(key=records[0].id, records=list(records))]
-    from scipy.cluster.hierarchy import fcluster, linkage
-
     vectors = _vectors(embedder, [r.question for r in records])
     tree = linkage(vectors, method="average", metric="cosine")
     labels = fcluster(tree, t=1.0 - similarity, criterion="distance")

@@ -1,4 +1,5 @@
-"""Shared helpers of the query-log / FAQ / console tests (no tests here): a tiny corpus, a served app, seeding."""
+"""Helpers of the query-log / FAQ / console tests: a tiny corpus, real services over it, seeding, a served app.
+The `api` fixture (tests/conftest.py) builds on `build` and `client_for`."""
 
 from __future__ import annotations
 
@@ -8,9 +9,12 @@ import time
 import uuid
 from datetime import datetime
 
-import pytest
+import uvicorn
+from fastapi.testclient import TestClient
 
 from app.answer import AnswerResult, Source
+from app.main import create_app
+from tests.servers import free_port
 
 TOKEN = "test-admin-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -64,20 +68,8 @@ def build(make_services, tmp_path, *, ingest: bool = True, **overrides):
 
 @contextlib.contextmanager
 def client_for(services):
-    from fastapi.testclient import TestClient
-
-    from app.main import create_app
-
     with TestClient(create_app(services.settings, services=services)) as client:
         yield client
-
-
-@pytest.fixture
-def api(make_services, tmp_path):
-    """(TestClient, services) over the tiny corpus."""
-    services = build(make_services, tmp_path)
-    with client_for(services) as client:
-        yield client, services
 
 
 def result(question: str, *, outcome: str = "answered", category: str | None = "attendance", channel: str = "api",
@@ -106,11 +98,6 @@ class ServedApp:
     """The app served by a real uvicorn server on a free 127.0.0.1 port, in a thread."""
 
     def __init__(self, services) -> None:
-        import uvicorn
-
-        from app.main import create_app
-        from tests.conftest import free_port
-
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(create_app(services.settings, services=services), host="127.0.0.1", port=self.port,

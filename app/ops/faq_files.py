@@ -30,8 +30,10 @@ def _rows_from_table(table: list[list[str]]) -> list[tuple[int, dict]]:
     ai = next((i for i, c in enumerate(header) if _match_header(c, _A_HEADERS)), None)
     ci = next((i for i, c in enumerate(header) if _match_header(c, _C_HEADERS)), None)
     if qi is None or ai is None:
-        raise _bad("The first row must name the columns: question, answer, category.",
-                   "1 行目に列名（question, answer, category または 質問, 回答, カテゴリ）が必要です。")
+        raise _bad(
+            "The first row must name the columns: question, answer, category.",
+            "1 行目に列名（question, answer, category または 質問, 回答, カテゴリ）が必要です。",
+        )
     if len(numbered) - 1 > MAX_ROWS:
         raise _bad(f"Too many rows (at most {MAX_ROWS}).", f"行数が多すぎます（{MAX_ROWS} 行まで）。")
 
@@ -55,12 +57,15 @@ def read_faq_file(filename: str, data: bytes) -> list[tuple[int, dict]]:
 
 
 def _xlsx_table(data: bytes) -> list[list[str]]:
-    import openpyxl
+    import openpyxl  # deferred like the ingest loader's: only .xlsx files need it
 
     try:
         workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:  # noqa: BLE001 - any parse failure is the user's file
-        raise _bad(f"The Excel file is corrupt or not an .xlsx: {exc}", f"Excel ファイルが壊れているか .xlsx ではありません: {exc}") from exc
+        raise _bad(
+            f"The Excel file is corrupt or not an .xlsx: {exc}",
+            f"Excel ファイルが壊れているか .xlsx ではありません: {exc}",
+        ) from exc
     try:
         sheet = workbook.worksheets[0]
         return [["" if v is None else str(v) for v in row] for row in sheet.iter_rows(values_only=True)]
@@ -78,7 +83,7 @@ def faq_csv(entries: list[FaqEntry]) -> bytes:
 
 
 def faq_xlsx(entries: list[FaqEntry]) -> bytes:
-    import openpyxl
+    import openpyxl  # deferred: only the .xlsx export needs it
     from openpyxl.styles import Alignment, Font
 
     wb = openpyxl.Workbook()

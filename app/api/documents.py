@@ -1,0 +1,46 @@
+"""Admin routes for documents (bearer token): ingest (upload, given paths, or the configured folder) and the list."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+
+from app.api.deps import AdminDep, ServicesDep
+from app.errors import BadRequestError
+from app.ops import documents
+from app.ops.documents import Upload
+
+router = APIRouter(prefix="/api/admin", tags=["admin"])
+
+
+@router.post("/ingest")
+async def ingest(request: Request, services: ServicesDep, _: AdminDep) -> dict:
+    """Upload files (multipart field `files`) into the docs folder and ingest them, or — with no files — re-ingest
+    the configured folder (`MADOGUCHI_DOCS_DIR`). JSON `{"paths": [...], "prune": bool}` ingests server-side paths
+    (what `madoguchi ingest` sends when a server holds the store). Query `?prune=true` removes missing files."""
+    prune = request.query_params.get("prune", "false").lower() in ("1", "true", "yes")
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("multipart/form-data"):
+        form = await request.form()
+        uploads = [
+            Upload(filename=f.filename, data=await f.read()) for f in form.getlist("files") if not isinstance(f, str)
+        ]
+        return await run_in_threadpool(documents.upload_and_ingest, services, uploads, prune=prune)
+    paths = None
+    if content_type.startswith("application/json"):
+        body = await request.json()
+        raw = body.get("paths") if isinstance(body, dict) else None
+        if raw is not None and (not isinstance(raw, list) or not all(isinstance(p, str) for p in raw)):
+            raise BadRequestError(
+                "`paths` must be a list of strings.", "`paths` は文字列のリストで指定してください。", code="bad_paths"
+            )
+        prune = bool(body.get("prune", prune)) if isinstance(body, dict) else prune
+        paths = [Path(p) for p in raw] if raw else None
+    return await run_in_threadpool(documents.ingest, services, paths=paths, prune=prune)
+
+
+@router.get("/documents")
+def list_documents(services: ServicesDep, _: AdminDep) -> dict:
+    return documents.list_documents(services).to_dict()

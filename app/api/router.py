@@ -1,0 +1,11 @@
+"""`api_router`: every HTTP API router, each owning its prefix (the console's router is mounted beside it)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from app.api import ask, documents, faq, feedback, health, queries, stats
+
+api_router = APIRouter()
+for _module in (health, ask, feedback, documents, queries, stats, faq):
+    api_router.include_router(_module.router)

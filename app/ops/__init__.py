@@ -1,0 +1,13 @@
+"""The service layer: what the staff and admins do, below HTTP.
+
+The API routers (app/api/) and the console pages (app/console/) are thin adapters over these modules; the
+modules take `Services` (or the components they need) and plain values, return plain values, and raise
+`MadoguchiError`s. They never see a `Request` or a `Response`.
+
+- `documents`: upload, ingest, re-ingest, the document list and the last ingest (with refused uploads).
+- `review`: the query log's admin side — filters, pages, the CSV export, stats.
+- `unresolved`: 「未解決の質問」 — escalated or unhelpful questions nobody has answered, grouped by meaning.
+- `resolutions`: the staff answer a question: record it, relay it to the asker, optionally save an FAQ entry.
+- `faq`: FAQ entries (the database is the truth, the chunk store the searchable copy), import and export.
+- `faq_files`: FAQ entries as CSV / XLSX files.
+"""

@@ -1,0 +1,222 @@
+"""FAQ entries: the database is the source of truth, the chunk store holds their searchable copy.
+
+An FAQ entry is indexed as its own document `faq:{id}` (kind "faq") the moment it is saved, under the ingest
+lock, and the corpus version is bumped so every server reloads: the next question can be answered from it.
+Shared by the admin API, the staff console, resolutions (「FAQ に登録する」) and the server's start-up check.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from app.answer import validate_category
+from app.errors import BadRequestError
+from app.ops.downloads import CSV_TYPE, XLSX_TYPE, Export
+from app.ops.faq_files import faq_csv, faq_xlsx, read_faq_file
+from app.services import Services
+from app.store.querylog_faq import FaqEntry
+from ingest.chunker import chunk_document
+from ingest.loaders import FaqRow, LoadedDocument
+from ingest.pipeline import index_document, remove_document
+
+logger = logging.getLogger(__name__)
+
+MAX_FAQ_QUESTION = 2000
+MAX_FAQ_ANSWER = 20000
+MAX_IMPORT_BYTES = 20 * 1024 * 1024
+
+
+def faq_hash(question: str, answer: str, category: str) -> str:
+    return hashlib.sha256(f"{question}\x1f{answer}\x1f{category}".encode()).hexdigest()
+
+
+def clean_faq(question: str | None, answer: str | None, category: str | None) -> tuple[str, str, str]:
+    """Validate one entry: non-empty question and answer, a known category (empty → other)."""
+    q = (question or "").strip()
+    a = (answer or "").strip()
+    if not q or not a:
+        raise BadRequestError(
+            "An FAQ entry needs a question and an answer.",
+            "FAQ には質問と回答の両方が必要です。",
+            code="faq_incomplete",
+        )
+    if len(q) > MAX_FAQ_QUESTION or len(a) > MAX_FAQ_ANSWER:
+        raise BadRequestError(
+            f"FAQ entry too long (question ≤ {MAX_FAQ_QUESTION}, answer ≤ {MAX_FAQ_ANSWER} characters).",
+            f"FAQ が長すぎます（質問 {MAX_FAQ_QUESTION} 文字、回答 {MAX_FAQ_ANSWER} 文字まで）。",
+            code="faq_too_long",
+        )
+    return q, a, validate_category(category) or "other"
+
+
+# --- reading ---
+def list_entries(services: Services, *, q: str | None = None, category: str | None = None) -> list[FaqEntry]:
+    return services.require_log().faq.list(q=q, category=category)
+
+
+def get_entry(services: Services, entry_id: int) -> FaqEntry:
+    return services.require_log().faq.require(entry_id)
+
+
+# --- the searchable copy ---
+def _index_entries(services: Services, entries: Sequence[FaqEntry]) -> None:
+    for e in entries:
+        doc = LoadedDocument(
+            title="FAQ", faq=[FaqRow(question=e.question, answer=e.answer, category=e.category)], category=e.category
+        )
+        index_document(
+            store=services.store,
+            embedder=services.embedder,
+            tokenizer=services.tokenizer,
+            doc_id=e.doc_id,
+            source="FAQ",
+            doc=doc,
+            drafts=chunk_document(doc),
+            doc_hash=faq_hash(e.question, e.answer, e.category),
+            category=e.category,
+            kind="faq",
+        )
+
+
+def _publish(services: Services, *, index: Sequence[FaqEntry] = (), remove: Sequence[str] = ()) -> None:
+    """Write/remove FAQ documents under the ingest lock, bump the corpus version, reload the snapshot."""
+    if not index and not remove:
+        return
+    with services.ingest_lock:
+        _index_entries(services, index)
+        for doc_id in remove:
+            remove_document(store=services.store, doc_id=doc_id)
+        services.store.bump_version(embedder=services.embedder.name)
+    services.index.refresh()
+
+
+def index_drift(services: Services, entries: list[FaqEntry]) -> tuple[list[FaqEntry], list[str]]:
+    """(entries whose searchable copy is missing or outdated, FAQ documents with no entry behind them)."""
+    manifest = {d: r for d, r in services.store.manifest().items() if r.kind == "faq" and d.startswith("faq:")}
+    stale = [
+        e
+        for e in entries
+        if (r := manifest.get(e.doc_id)) is None
+        or r.hash != faq_hash(e.question, e.answer, e.category)
+        or r.status != "ok"
+        or r.embedder != services.embedder.name
+    ]
+    wanted = {e.doc_id for e in entries}
+    return stale, [d for d in manifest if d not in wanted]
+
+
+def drift_count(services: Services) -> int:
+    """How many entries the search does not see as saved (e.g. after the chunk store was restored or reset)."""
+    stale, orphans = index_drift(services, list_entries(services))
+    return len(stale) + len(orphans)
+
+
+def sync_index(services: Services) -> dict:
+    """Make the chunk store match the database: index missing/changed entries, drop orphans. Returns counts."""
+    entries = list_entries(services)
+    stale, orphans = index_drift(services, entries)
+    _publish(services, index=stale, remove=orphans)
+    return {"indexed": len(stale), "removed": len(orphans), "entries": len(entries)}
+
+
+def repair_index_at_start(services: Services) -> None:
+    """The server's start-up check: FAQ entries live in the database, so make sure their searchable copies are in
+    the chunk store (e.g. after it was reset). Failures are logged: the server still starts."""
+    if services.query_log is None:
+        return
+    try:
+        counts = sync_index(services)
+        if counts["indexed"] or counts["removed"]:
+            logger.warning("FAQ index repaired at start-up: %s", counts)
+    except Exception:
+        logger.exception("could not check the FAQ entries' search index at start-up")
+
+
+# --- CRUD ---
+def create_entry(
+    services: Services,
+    *,
+    question: str,
+    answer: str,
+    category: str | None,
+    created_by: str | None = None,
+    source_query_id: str | None = None,
+) -> FaqEntry:
+    q, a, cat = clean_faq(question, answer, category)
+    entry = services.require_log().faq.create(
+        question=q, answer=a, category=cat, created_by=created_by, source_query_id=source_query_id
+    )
+    _publish(services, index=[entry])
+    return entry
+
+
+def update_entry(services: Services, entry_id: int, *, question: str, answer: str, category: str | None) -> FaqEntry:
+    q, a, cat = clean_faq(question, answer, category)
+    entry = services.require_log().faq.update(entry_id, question=q, answer=a, category=cat)
+    _publish(services, index=[entry])
+    return entry
+
+
+def delete_entry(services: Services, entry_id: int) -> FaqEntry:
+    entry = services.require_log().faq.delete(entry_id)
+    _publish(services, remove=[entry.doc_id])
+    return entry
+
+
+# --- import and export ---
+@dataclass
+class ImportReport:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    errors: list[dict] = field(default_factory=list)  # {"row": n, "error": en, "error_ja": ja}
+
+    def to_dict(self) -> dict:
+        return {"created": self.created, "updated": self.updated, "unchanged": self.unchanged, "errors": self.errors}
+
+
+def import_rows(services: Services, rows: list[tuple[int, dict]], *, created_by: str | None = None) -> ImportReport:
+    """(row number, {question, answer, category}) pairs, numbered as in the file (header = 1). A row whose question equals an
+    existing entry's question updates it, so re-importing an export does not duplicate anything."""
+    log = services.require_log()
+    report = ImportReport()
+    by_question = {e.question: e for e in log.faq.list()}
+    touched: list[FaqEntry] = []
+    for number, row in rows:
+        try:
+            q, a, cat = clean_faq(row.get("question"), row.get("answer"), row.get("category"))
+        except BadRequestError as exc:
+            report.errors.append({"row": number, "error": exc.detail_en, "error_ja": exc.detail_ja})
+            continue
+        old = by_question.get(q)
+        if old is None:
+            entry = log.faq.create(question=q, answer=a, category=cat, created_by=created_by)
+            report.created += 1
+        elif (old.answer, old.category) == (a, cat):
+            report.unchanged += 1
+            continue
+        else:
+            entry = log.faq.update(old.id, question=q, answer=a, category=cat)
+            report.updated += 1
+        by_question[q] = entry
+        touched.append(entry)
+    _publish(services, index=touched)
+    return report
+
+
+def import_file(services: Services, *, filename: str | None, data: bytes, created_by: str | None) -> ImportReport:
+    """A .csv or .xlsx upload with columns question, answer, category (at most 20 MB)."""
+    if len(data) > MAX_IMPORT_BYTES:
+        raise BadRequestError("File over 20 MB.", "20MB を超えるファイルです。", code="file_too_large")
+    return import_rows(services, read_faq_file(filename or "", data), created_by=created_by)
+
+
+def export_csv(services: Services) -> Export:
+    return Export(filename="madoguchi-faq.csv", media_type=CSV_TYPE, content=faq_csv(list_entries(services)))
+
+
+def export_xlsx(services: Services) -> Export:
+    return Export(filename="madoguchi-faq.xlsx", media_type=XLSX_TYPE, content=faq_xlsx(list_entries(services)))

@@ -1,0 +1,218 @@
+"""The query log's admin side: filters from request values, one page of questions, the CSV export, the stats.
+
+Dates are whole days in the configured time zone (`MADOGUCHI_TIMEZONE`); the API and the console use the same
+functions, so their lists, files and numbers agree.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from app.answer import validate_category
+from app.clock import zone
+from app.errors import BadRequestError, NotFoundError
+from app.ops.downloads import CSV_TYPE, Export
+from app.ports import QueryLogPort
+from app.services import Services
+from app.store.querylog import QueryFilter, QueryRecord
+from app.store.querylog_stats import compute_stats, parse_bound
+
+CSV_COLUMNS = [
+    "id",
+    "created_at",
+    "channel",
+    "user_id",
+    "question",
+    "category",
+    "outcome",
+    "escalation_reason",
+    "confidence",
+    "latency_ms",
+    "language",
+    "feedback",
+    "sources",
+    "answer",
+    "resolution",
+    "resolved_by",
+    "resolved_at",
+    "prompt_version",
+    "corpus_version",
+]
+
+
+@dataclass
+class QueryPage:
+    records: list[QueryRecord]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, math.ceil(self.total / self.per_page))
+
+    def to_dict(self) -> dict:
+        return {
+            "queries": [r.to_dict() for r in self.records],
+            "total": self.total,
+            "page": self.page,
+            "per_page": self.per_page,
+            "pages": self.pages,
+        }
+
+
+def parse_flag(value: str | None, name: str) -> bool | None:
+    """ "true"/"false" (also 1/0, yes/no) from a query string; empty → None."""
+    if value in (None, ""):
+        return None
+    low = value.lower()
+    if low in ("1", "true", "yes"):
+        return True
+    if low in ("0", "false", "no"):
+        return False
+    raise BadRequestError(
+        f"`{name}` must be true or false.", f"`{name}` は true か false で指定してください。", code="bad_flag"
+    )
+
+
+def query_filter(
+    services: Services,
+    *,
+    outcome: str | None = None,
+    category: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    q: str | None = None,
+    feedback: str | None = None,
+    resolved: str | None = None,
+    origin: str | None = None,
+) -> QueryFilter:
+    """A filter from request values (strings, empty = not set), validated now so a bad value is a 422."""
+    tz = zone(services.settings)
+    flt = QueryFilter(
+        outcome=outcome or None,
+        category=validate_category(category),
+        since=parse_bound(since, tz=tz, end=False),
+        until=parse_bound(until, tz=tz, end=True),
+        q=(q or "").strip() or None,
+        feedback=feedback or None,
+        resolved=parse_flag(resolved, "resolved"),
+        origin=origin or None,
+    )
+    flt.where()  # validates outcome / feedback
+    return flt
+
+
+def page_of(services: Services, flt: QueryFilter, *, page: int, per_page: int) -> QueryPage:
+    """Questions matching `flt`, newest first: page `page` (from 1) of `per_page`."""
+    log = services.require_log()
+    total = log.count(flt)
+    records = log.search(flt, offset=(page - 1) * per_page, limit=per_page)
+    return QueryPage(records=records, total=total, page=page, per_page=per_page)
+
+
+def get_query(services: Services, query_id: str) -> QueryRecord:
+    record = services.require_log().get(query_id)
+    if record is None:
+        raise NotFoundError(
+            f"No question with id {query_id!r} in the log.",
+            f"ID {query_id!r} の質問は記録にありません。",
+            code="query_not_found",
+        )
+    return record
+
+
+# --- the CSV export ---
+def _cell(value: object) -> str:
+    """Text as Excel should show it: a cell starting with = + - @ would run as a formula, so it gets a leading '."""
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def csv_row(r: QueryRecord, tz: ZoneInfo) -> list[str]:
+    def when(d: datetime | None) -> str:
+        return d.astimezone(tz).isoformat(timespec="seconds") if d else ""
+
+    sources = " | ".join(" > ".join(x for x in (s.get("title"), s.get("section")) if x) for s in r.sources)
+    values = {
+        "id": r.id,
+        "created_at": when(r.created_at),
+        "channel": r.origin,
+        "user_id": r.user_id,
+        "question": r.question,
+        "category": r.category,
+        "outcome": r.outcome,
+        "escalation_reason": r.escalation_reason,
+        "confidence": f"{r.confidence:.4f}",
+        "latency_ms": f"{r.latency_ms:.1f}",
+        "language": r.language,
+        "feedback": r.feedback,
+        "sources": sources,
+        "answer": r.answer,
+        "resolution": r.resolution,
+        "resolved_by": r.resolved_by,
+        "resolved_at": when(r.resolved_at),
+        "prompt_version": r.prompt_version,
+        "corpus_version": r.corpus_version,
+    }
+    return [_cell(values[c]) for c in CSV_COLUMNS]
+
+
+def csv_lines(log: QueryLogPort, flt: QueryFilter, tz: ZoneInfo) -> Iterator[bytes]:
+    """UTF-8 with BOM (so Excel opens Japanese correctly), CRLF line ends; rows fetched page by page."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    yield ("\ufeff" + buf.getvalue()).encode("utf-8")
+    for record in log.iter_records(flt):
+        buf.seek(0)
+        buf.truncate()
+        writer.writerow(csv_row(record, tz))
+        yield buf.getvalue().encode("utf-8")
+
+
+def csv_export(services: Services, flt: QueryFilter) -> Export:
+    """The questions matching `flt` as a CSV download named after the current time."""
+    log = services.require_log()
+    tz = zone(services.settings)
+    stamp = datetime.now(tz).strftime("%Y%m%d-%H%M")
+    return Export(filename=f"madoguchi-queries-{stamp}.csv", media_type=CSV_TYPE, content=csv_lines(log, flt, tz))
+
+
+# --- stats ---
+def stats(
+    services: Services,
+    *,
+    since: str | None,
+    until: str | None,
+    bucket: str,
+    category: str | None = None,
+    origin: str | None = None,
+) -> dict:
+    """Questions, deflection, helpful rate and staff minutes saved, per day/week bucket and per category."""
+    log = services.require_log()
+    tz = zone(services.settings)
+    flt = QueryFilter(
+        since=parse_bound(since, tz=tz, end=False),
+        until=parse_bound(until, tz=tz, end=True),
+        category=validate_category(category),
+        origin=origin or None,
+    )
+    if flt.since and flt.until and flt.since >= flt.until:
+        raise BadRequestError(
+            "`from` must be before `to`.", "`from` は `to` より前の日付にしてください。", code="bad_range"
+        )
+    return compute_stats(
+        log.stat_rows(flt),
+        bucket=bucket,
+        since=flt.since,
+        until=flt.until,
+        tz=tz,
+        minutes_per_inquiry=services.settings.minutes_per_inquiry,
+    )

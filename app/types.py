@@ -1,0 +1,29 @@
+"""The words a question's life is described in, as types: what happened to it, why it went to the staff, what it
+is about and where it came from. Each `Literal` has a tuple of its values beside it for validation and menus.
+
+The query log stores these as plain strings (old rows, other writers); code that reads them back checks them
+against these tuples before trusting the type.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+Outcome = Literal["answered", "escalated"]
+"""answered: the bot replied from the documents (a deflected question); escalated: passed to the staff."""
+
+EscalationReason = Literal["low_confidence", "user_request", "not_helpful", "error"]
+"""Why a question went to the staff: the bot was not sure; the asker asked for a person; the asker said the
+answer did not help; answering failed."""
+
+Category = Literal["attendance", "expense", "supplies", "other"]
+"""勤怠 / 経費 / 備品 / その他."""
+
+Origin = Literal["api", "slack", "cli", "eval", "bench"]
+"""Where a question came from (the query log's `channel` column, the `/api/ask` field `channel`). Not to be
+confused with a Slack channel id, which lives in the Slack metadata of a question (`slack_channel`)."""
+
+OUTCOMES: tuple[Outcome, ...] = get_args(Outcome)
+ESCALATION_REASONS: tuple[EscalationReason, ...] = get_args(EscalationReason)
+CATEGORY_NAMES: tuple[Category, ...] = get_args(Category)
+ORIGINS: tuple[Origin, ...] = get_args(Origin)
