@@ -7,7 +7,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 DOCS   ?= examples/manuals
 
-.PHONY: setup run serve ingest test eval bench clean
+.PHONY: setup run serve ingest test test-fast lint eval bench clean
 
 # Idempotent: re-installs only when pyproject.toml changed since the last successful setup.
 setup: $(VENV)/.setup-stamp
@@ -31,6 +31,17 @@ SERVER_SUITES = $(wildcard tests/test_core*.py tests/test_querylog*.py tests/tes
 test: setup
 	$(PY) -m pytest -q -ra
 	$(PY) -m pytest -q -ra --stores=server $(SERVER_SUITES)
+
+# The fast tier: pure logic and real small parts (embedded Chroma, SQLite, Sudachi, the hashing embedder); no model,
+# no server, no browser (markers in pyproject.toml, assigned in tests/conftest.py). Under a minute.
+test-fast: setup
+	$(PY) -m pytest -q -ra -m "not slow and not browser and not server"
+
+# Lint, format and types on the code that ships (configured in pyproject.toml).
+lint: setup
+	$(VENV)/bin/ruff check app ingest eval
+	$(VENV)/bin/ruff format --check app ingest eval
+	$(VENV)/bin/mypy
 
 eval: setup
 	$(VENV)/bin/madoguchi eval qa --docs ../shared/corpora/ja-tuqulore-handbook --questions ../shared/eval/ja-tuqulore-qa.jsonl

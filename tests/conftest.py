@@ -1,9 +1,10 @@
 """Shared fixtures: isolated environment, real embedder/tokenizer shared per session, real stores in tmp dirs.
 
-Tiers (markers, registered in pyproject.toml): `make test-fast` runs `-m "not slow and not browser and not server"`.
-A test is `slow` when it loads a real embedding model or builds Chroma stores — marked here from the fixtures it
-uses (`HEAVY_FIXTURES`), so no test has to remember it — or when its module says so with `pytestmark` (subprocesses
-of `madoguchi`, the evaluation harness).
+Tiers (markers registered in pyproject.toml): `make test-fast` runs `-m "not slow and not browser and not server"`,
+`make test` runs everything. A test is `slow` when it loads a real embedding model (the fixtures in
+`HEAVY_FIXTURES`, marked here so no test has to remember it), when its module is listed in `SLOW_MODULES`, or when
+it says so itself (`@pytest.mark.slow`). The fast tier still uses real parts — embedded Chroma in tmp_path, SQLite,
+Sudachi, TestClient — with the deterministic hashing embedder (`fast_services`) instead of a model.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from app.retrieval.embedders import make_embedder
+from app.retrieval.embedders import HashingEmbedder, make_embedder
 from app.retrieval.tokenizer import Tokenizer
 from app.services import build_services
 from app.settings import Settings
@@ -54,13 +55,19 @@ def pytest_addoption(parser):
                      help="embedded: a Chroma dir + SQLite per test; server: a session Chroma server + PostgreSQL (tests/servers.py)")
 
 
-# Fixtures that load an embedding model (seconds) or build Chroma stores: their tests are the `slow` tier.
+# Fixtures that load a real embedding model (USE-m3: seconds per process) or need ../shared: the `slow` tier.
 HEAVY_FIXTURES = frozenset({"embedder", "make_services", "sample_services", "shared_dir", "api"})
+# Modules whose tests are slow for another reason (listed here to leave those files as they are).
+SLOW_MODULES = {
+    "test_core_cli.py": "runs `madoguchi` in subprocesses, one of them a server",
+    "test_core_embedders.py": "loads the MiniLM and USE-m3 models",
+    "test_eval_cli.py": "runs the evaluation harness through the CLI",
+}
 
 
 def pytest_collection_modifyitems(config, items):
     for item in items:
-        if HEAVY_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+        if HEAVY_FIXTURES.intersection(getattr(item, "fixturenames", ())) or item.path.name in SLOW_MODULES:
             item.add_marker(pytest.mark.slow)
     select_for_stores(config, items)  # --stores=server runs only the tests that build stores
 
@@ -74,6 +81,17 @@ def make_settings(tmp_path, request):
         data = overrides.pop("data_dir", None) or tmp_path / f"data{next(counter)}"
         overrides = server_overrides(request.config, data, overrides, request=request)
         return Settings(_env_file=None, data_dir=data, docs_dir=overrides.pop("docs_dir", EXAMPLES), **overrides)
+
+    return factory
+
+
+@pytest.fixture
+def fast_services(make_settings, tokenizer):
+    """Real services for the fast tier: embedded Chroma and SQLite in tmp_path, Sudachi, and the deterministic
+    hashing embedder (no model to load; it knows spelling, not meaning). Keyword overrides go to the settings."""
+
+    def factory(**overrides):
+        return build_services(make_settings(**overrides), embedder=HashingEmbedder(), tokenizer=tokenizer)
 
     return factory
 

@@ -238,6 +238,7 @@ def test_concurrent_writers_lose_no_rows(log):
     assert all(r.meta.get("n") is not None and r.helpful is not None for r in log.search(limit=None))
 
 
+@pytest.mark.slow  # a second Python process
 def test_a_second_process_writes_into_the_same_log(log):
     """A real second process (as the Slack worker or another replica would be) writing while this one writes."""
     code = (
