@@ -18,8 +18,10 @@ class AskRequest(BaseModel):
         None, description="Optional filter: attendance | expense | supplies | other (or 勤怠 / 経費 / 備品 / その他)."
     )
     user_id: str | None = Field(None, max_length=200)
-    # The public field keeps its name `channel`; it is the question's origin (app.types.Origin), not a Slack channel.
-    channel: str | None = Field(None, max_length=50, description="Where the question came from (api, slack, cli, …).")
+    # The question's origin (app.types.Origin), not a Slack channel; the public field keeps its name `channel`.
+    origin: str | None = Field(
+        None, alias="channel", max_length=50, description="Where the question came from (api, slack, cli, …)."
+    )
 
 
 @router.post("/ask")
@@ -31,6 +33,6 @@ async def ask(body: AskRequest, services: ServicesDep) -> dict:
         services=services,
         category=body.category,
         user_id=body.user_id,
-        channel=body.channel or "api",
+        channel=body.origin or "api",
     )
     return result.to_api()

@@ -13,8 +13,9 @@ from app.ops.resolutions import resolve_questions
 
 router = APIRouter(prefix="/api/admin/queries", tags=["admin"])
 
-# Filters shared by the list and the CSV (`channel` is the question's origin: api, slack, cli, …).
+# Filters shared by the list and the CSV; `?channel=` is the question's origin (api, slack, cli, …).
 FROM = Query(None, alias="from")
+ORIGIN = Query(None, alias="channel")
 
 
 @router.get("")
@@ -28,7 +29,7 @@ async def list_queries(
     q: str | None = None,
     feedback: str | None = None,
     resolved: str | None = None,
-    channel: str | None = None,
+    origin: str | None = ORIGIN,
     page: int = Query(1, ge=1),
     per_page: int = Query(50, ge=1, le=500),
 ) -> dict:
@@ -41,7 +42,7 @@ async def list_queries(
         q=q,
         feedback=feedback,
         resolved=resolved,
-        origin=channel,
+        origin=origin,
     )
     found = await run_in_threadpool(review.page_of, services, flt, page=page, per_page=per_page)
     return found.to_dict()
@@ -58,7 +59,7 @@ def queries_csv(
     q: str | None = None,
     feedback: str | None = None,
     resolved: str | None = None,
-    channel: str | None = None,
+    origin: str | None = ORIGIN,
 ) -> Response:
     flt = review.query_filter(
         services,
@@ -69,7 +70,7 @@ def queries_csv(
         q=q,
         feedback=feedback,
         resolved=resolved,
-        origin=channel,
+        origin=origin,
     )
     return download_response(review.csv_export(services, flt))
 

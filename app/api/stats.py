@@ -19,8 +19,10 @@ async def stats(
     to: str | None = None,
     bucket: str = Query("day", description="day | week"),
     category: str | None = None,
-    channel: str | None = Query(None, description="Only questions of this origin (api, slack, cli, …)."),
+    origin: str | None = Query(
+        None, alias="channel", description="Only questions of this origin (api, slack, cli, …)."
+    ),
 ) -> dict:
     return await run_in_threadpool(
-        review.stats, services, since=from_, until=to, bucket=bucket, category=category, origin=channel
+        review.stats, services, since=from_, until=to, bucket=bucket, category=category, origin=origin
     )
