@@ -1,8 +1,8 @@
 """The words a question's life is described in, as types: what happened to it, why it went to the staff, what it
 is about and where it came from. Each `Literal` has a tuple of its values beside it for validation and menus.
 
-The query log stores these as plain strings (old rows, other writers); code that reads them back checks them
-against these tuples before trusting the type.
+The query log stores them as plain strings: `QueryRecord` fields are `str`, and the log checks values against
+these tuples where they come from outside (`QueryLog.escalate`, `QueryFilter`).
 """
 
 from __future__ import annotations
