@@ -23,9 +23,10 @@ from app.compose import (
     select_sentences,
 )
 from app.errors import BadRequestError, NotReadyError
+from app.retrieval.adapter import load_adapter
 from app.retrieval.glossary import Glossary
 from app.retrieval.index import Snapshot
-from app.retrieval.ranking import Passage, Query, RankParams, confidence, group_passages, rank
+from app.retrieval.ranking import Passage, Query, RankParams, confidence, group_passages, rank, resolve_model
 from app.retrieval.scope import question_classes
 from app.retrieval.search import Hit, search
 from app.retrieval.tokenizer import Tokenizer, is_japanese
@@ -178,8 +179,11 @@ def retrieve(question: str, *, services, category: str | None = None, k: int = 1
         fields["head_lex"] = snapshot.head_bm25.scores(query.tokens, query.term_weights)
     if mode in ("hybrid", "dense") and len(snapshot):
         dense_text = f"{question} ({query.formal})" if params.expand_dense and query.formal else question
-        query.vector = services.embedder.encode_query(dense_text)
-        vector = query.vector.astype(np.float32)
+        vector = services.embedder.encode_query(dense_text).astype(np.float32)
+        adapter = load_adapter(str(resolve_model(params.adapter))) if params.adapter else None
+        if adapter is not None and adapter.fits(services.embedder.name, vector.shape[0]):
+            vector = adapter.apply(vector)
+        query.vector = vector
         if services.settings.dense_search == "chroma":
             dense = np.full(len(snapshot), -1.0, dtype=np.float32)
             for cid, sim in services.store.query_dense(query.vector, k=params.depth, category=category):
@@ -239,6 +243,7 @@ def answer(
     channel: str = "api",
     threshold: float | None = None,
     record: bool = True,
+    params: RankParams = DEFAULT_PARAMS,
 ) -> AnswerResult:
     """Answer one question. Raises BadRequestError on invalid input and NotReadyError before the index loads."""
     started = time.perf_counter()
@@ -248,8 +253,8 @@ def answer(
     lang = detect_language(question)
     threshold = settings.confidence_threshold if threshold is None else threshold
     services.index.raise_if_unavailable()  # shared store down: 503 on the API, handed to the staff on Slack
-    r = retrieve(question, services=services, category=category, k=settings.top_k)
-    conf = confidence_of(r)
+    r = retrieve(question, services=services, category=category, k=settings.top_k, params=params)
+    conf = confidence_of(r, params)
     sources = _sources(r, question=question, limit=settings.top_k)
     result = AnswerResult(
         query_id=uuid.uuid4().hex, question=question, answer="", outcome="escalated", confidence=conf,

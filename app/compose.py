@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from app.retrieval.ranking import Passage
+from app.retrieval.ranking import CUES, Passage
 
 EXTRACTIVE_VERSION = "extractive-v2"
 QUOTE_CHARS = 320
@@ -65,25 +65,10 @@ _ITEM = re.compile(r"^\s*(?:[0-9０-９]+[.．、)）]|[（(][0-9０-９一二�
 _LEAD_IN = re.compile(r"(次のとおり|次の各号|以下のとおり|次による|次の通り)[^。]*。?$|[：:]$")
 _MARKER = re.compile(r"^\s*(?:[0-9０-９]+[.．、)）]\s*|[（(][0-9０-９一二三四五六七八九十]+[)）]\s*|[①-⑳]\s*|[・\-*•]\s*)")
 
-# (what the question asks, what an answering sentence contains): a number, a count, a deadline, a time, a
-# procedure or a permission. Used to pick the sentence that answers, not just the one that shares the most words.
-_CUES = (
-    (re.compile(r"いくら|金額|何円|上限|補助|支給額|手当|how much|amount|cost", re.I), re.compile(r"[0-9０-９,，]+\s*円|万円|[%％]|割|実費")),
-    (re.compile(r"何日|何回|何時間|何か月|何ヶ月|何カ月|何年|日数|how many|how long", re.I),
-     re.compile(r"[0-9０-９一二三四五六七八九十]+\s*(日|回|時間|か月|ヶ月|カ月|年|週)")),
-    (re.compile(r"いつ|までに|締め?切|期限|何日前|when|deadline|by when", re.I), re.compile(r"まで|以内|前日|日前|毎月|翌月|[0-9０-９]+日")),
-    (re.compile(r"何時|時刻|what time", re.I), re.compile(r"[0-9０-９]+\s*[:：時]")),
-    (re.compile(r"どこ|どうやって|どうすれば|どうしたら|方法|手続|申請|where|how do|how can|how to", re.I),
-     re.compile(r"申請|提出|届け?出|フォーム|システム|窓口|所定|連絡|報告|総務|submit|apply|form", re.I)),
-    (re.compile(r"できます|できる|いい[？?]|いいの|いいです|可能|大丈夫|ok|can i|may i|allowed|is it possible", re.I),
-     re.compile(r"できる|できない|認め|禁止|ならない|限り|ただし|場合|may|must|not|only", re.I)),
-)
-
-
 def _scored_units(units: list[str], *, query: str, query_tokens: list[str], idf) -> list[float]:
     qgrams = _bigrams(query)
     terms = list(dict.fromkeys(query_tokens))
-    wants = [answer for asks, answer in _CUES if asks.search(query)]
+    wants = [answer for asks, answer in CUES if asks.search(query)]
     scores = []
     for u in units:
         low = u.lower()

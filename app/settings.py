@@ -46,7 +46,7 @@ class Settings(BaseSettings):
         description="Glob on the file path → category (attendance|expense|supplies|other), as JSON. Front matter `category:` wins.",
     )
     top_k: int = Field(5, ge=1, le=50, description="How many sources an answer returns.")
-    confidence_threshold: float = Field(0.60, ge=0.0, le=1.0, description="Below this confidence the question is escalated to the staff (calibrated in eval/RESULTS.md).")
+    confidence_threshold: float = Field(0.75, ge=0.0, le=1.0, description="Below this confidence (the calibrated probability that the answer is right) the question is escalated to the staff. Default: the trained rule in eval/training/REPORT.md.")
     refresh_interval_s: float = Field(2.0, gt=0, description="How often a server checks the shared store for a newer corpus version.")
     max_question_chars: int = Field(2000, description="Longest question accepted.")
 

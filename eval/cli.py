@@ -21,10 +21,38 @@ def _command() -> str:
     return "madoguchi " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:] else ""
 
 
+def rank_params(pairs: list[str] | None):
+    """`--param depth=50 --param expand_dense=false` → a RankParams (app.retrieval.ranking) with those fields."""
+    import dataclasses
+
+    from app.errors import BadRequestError
+    from app.retrieval.ranking import RankParams
+
+    params = RankParams()
+    fields = {f.name: f for f in dataclasses.fields(RankParams)}
+    changes = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        current = getattr(params, key, None) if key in fields else None
+        if not sep or key not in fields:
+            raise BadRequestError(f"--param {pair!r}: expected NAME=VALUE with NAME one of {', '.join(fields)}",
+                                  f"--param {pair!r}: 名前=値 の形で、名前は {', '.join(fields)} のいずれかです")
+        if isinstance(current, bool):
+            changes[key] = value.lower() in ("1", "true", "yes", "on")
+        elif isinstance(current, (int, float)):
+            changes[key] = type(current)(value)
+        elif isinstance(current, tuple):
+            changes[key] = tuple((n, float(w)) for n, w in (item.split(":") for item in value.split(",")))
+        else:
+            changes[key] = value
+    return dataclasses.replace(params, **changes)
+
+
 def cmd_eval_retrieval(args, settings: Settings) -> int:
     from eval.retrieval import format_retrieval, run_retrieval
 
-    run = run_retrieval(Path(args.dataset), settings=settings, k=args.k, ablation=args.ablation, split=args.split)
+    run = run_retrieval(Path(args.dataset), settings=settings, k=args.k, ablation=args.ablation, split=args.split,
+                        params=rank_params(args.param))
     if args.report:
         from eval.report import write_retrieval_report
 
@@ -40,7 +68,8 @@ def cmd_eval_retrieval(args, settings: Settings) -> int:
 def cmd_eval_qa(args, settings: Settings) -> int:
     from eval.qa import format_qa, run_qa
 
-    run = run_qa(docs=Path(args.docs), questions=Path(args.questions), settings=settings, threshold=args.threshold)
+    run = run_qa(docs=Path(args.docs), questions=Path(args.questions), settings=settings, threshold=args.threshold,
+                 params=rank_params(args.param))
     if args.report:
         from eval.report import write_qa_report
 
@@ -83,6 +112,7 @@ def register(subparsers) -> None:
     r.add_argument("--split", default="test", help="qrels file name under qrels/ (default test)")
     r.add_argument("--json", action="store_true", help="print one JSON object")
     r.add_argument("--report", metavar="DIR", help="write Markdown + PNG plots into DIR")
+    r.add_argument("--param", action="append", metavar="NAME=VALUE", help="a ranking parameter (app.retrieval.ranking.RankParams), repeatable")
     r.set_defaults(func=cmd_eval_retrieval)
 
     q = sub.add_parser("qa", help="answers and escalations on a golden question set, through the production answer()")
@@ -91,6 +121,7 @@ def register(subparsers) -> None:
     q.add_argument("--threshold", type=float, help="confidence threshold to report at (default: MADOGUCHI_CONFIDENCE_THRESHOLD)")
     q.add_argument("--json", action="store_true", help="print one JSON object")
     q.add_argument("--report", metavar="DIR", help="write Markdown + PNG plots into DIR")
+    q.add_argument("--param", action="append", metavar="NAME=VALUE", help="a ranking parameter (app.retrieval.ranking.RankParams), repeatable")
     q.set_defaults(func=cmd_eval_qa)
 
     b = subparsers.add_parser("bench", help="ingest / retrieval / HTTP /api/ask speed and server memory on the shared corpora")

@@ -34,12 +34,12 @@ class QaRun:
     meta: dict = field(default_factory=dict)
 
 
-def ask_item(item: GoldenItem, *, services, threshold: float) -> QaItemResult:
-    from app.answer import answer
+def ask_item(item: GoldenItem, *, services, threshold: float, params=None) -> QaItemResult:
+    from app.answer import DEFAULT_PARAMS, answer
 
     generated = services.generator is not None
     res = answer(question=item.question, services=services, threshold=threshold if generated else 0.0, record=False,
-                 channel="eval")
+                 channel="eval", params=params or DEFAULT_PARAMS)
     ranks = [i for i, s in enumerate(res.sources) if source_matches(s.source, s.section, source=item.source, sections=item.sections)]
     found = sum(fact_found(f, res.answer) for f in item.answer_facts) if res.outcome == "answered" else 0
     return QaItemResult(
@@ -74,6 +74,16 @@ def failures(items: list[QaItemResult], *, threshold: float) -> list[dict]:
     return out
 
 
+def confidence_auc(items: list[QaItemResult]) -> float | None:
+    """ROC AUC of the confidence as a predictor of "the first source is right" (unanswerable: never right)."""
+    pos = [i.confidence for i in items if i.answerable and i.hit(1)]
+    neg = [i.confidence for i in items if not (i.answerable and i.hit(1))]
+    if not pos or not neg:
+        return None
+    wins = sum((p > n) + 0.5 * (p == n) for p in pos for n in neg)
+    return round(wins / (len(pos) * len(neg)), 4)
+
+
 def summarize(items: list[QaItemResult], *, threshold: float) -> dict:
     summary = qa_metrics(items, threshold=threshold)
     summary["questions"] = len(items)
@@ -82,6 +92,7 @@ def summarize(items: list[QaItemResult], *, threshold: float) -> dict:
     lat = [i.latency_ms for i in items]
     summary["latency_mean_ms"] = round(mean(lat), 2)
     summary["latency_p95_ms"] = round(percentile(lat, 95), 2)
+    summary["confidence_auc"] = confidence_auc(items)
     per_category = {}
     for cat in sorted({i.category for i in items}):
         subset = [i for i in items if i.category == cat]
@@ -97,6 +108,7 @@ def summarize(items: list[QaItemResult], *, threshold: float) -> dict:
 
 def run_qa(
     *, docs: Path, questions: Path, settings: Settings, threshold: float | None = None, embedder=None, tokenizer=None,
+    params=None,
 ) -> QaRun:
     golden = read_golden(questions)
     docs = Path(docs)
@@ -109,7 +121,7 @@ def run_qa(
         started = time.perf_counter()
         report = services.ingest(paths=[docs.resolve()])
         ingest_s = time.perf_counter() - started
-        results = [ask_item(item, services=services, threshold=threshold) for item in golden]
+        results = [ask_item(item, services=services, threshold=threshold, params=params) for item in golden]
         mode = "extractive" if services.generator is None else f"llm:{settings.llm}:{settings.llm_model}"
         chunks = len(services.index.snapshot) if services.index.snapshot is not None else 0
     failed = [f.doc_id for f in report.files if f.status == "failed"]

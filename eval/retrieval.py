@@ -70,17 +70,18 @@ def _clear_query_cache(embedder) -> None:
         cache.clear()
 
 
-def evaluate_mode(dataset: BeirDataset, *, services, k: int, mode: str) -> tuple[dict, list[float], dict]:
-    from app.answer import retrieve
+def evaluate_mode(dataset: BeirDataset, *, services, k: int, mode: str, params=None) -> tuple[dict, list[float], dict]:
+    from app.answer import DEFAULT_PARAMS, retrieve
 
     _clear_query_cache(services.embedder)
     per_query: dict[str, dict] = {}
     latencies: list[float] = []
     for qid, text in dataset.queries.items():
         started = time.perf_counter()
-        r = retrieve(text, services=services, k=k, mode=mode)
+        r = retrieve(text, services=services, k=k, mode=mode, params=params or DEFAULT_PARAMS)
         latencies.append((time.perf_counter() - started) * 1000)
-        ranked = dedupe_ranking([h.chunk.doc_id for h in r.hits])
+        # the answer's order (second stage) first, then the rest of the first stage's candidates
+        ranked = dedupe_ranking([p.top.chunk.doc_id for p in r.passages] + [h.chunk.doc_id for h in r.hits])
         m = ranking_metrics(ranked, dataset.qrels[qid], k=k)
         per_query[qid] = {**m, "ranked": ranked[:k]}
     keys = [f"ndcg@{k}", f"recall@{k}", f"mrr@{k}", "hit@1", "hit@5"]
@@ -93,19 +94,19 @@ def evaluate_mode(dataset: BeirDataset, *, services, k: int, mode: str) -> tuple
 
 def run_retrieval(
     dataset_dir: Path, *, settings: Settings, k: int = 10, ablation: bool = False, split: str = "test",
-    embedder=None, tokenizer=None,
+    embedder=None, tokenizer=None, params=None,
 ) -> RetrievalRun:
     dataset = read_beir(dataset_dir, split=split)
     with temp_services(settings, embedder=embedder, tokenizer=tokenizer) as services:
         started = time.perf_counter()
         chunks = index_corpus(dataset, services=services)
         logger.info("indexed %d documents (%d chunks) in %.1fs", len(dataset.corpus), chunks, time.perf_counter() - started)
-        summary, lat, per_query = evaluate_mode(dataset, services=services, k=k, mode="hybrid")
+        summary, lat, per_query = evaluate_mode(dataset, services=services, k=k, mode="hybrid", params=params)
         run = RetrievalRun(summary=summary, latencies={"hybrid": lat}, per_query={"hybrid": per_query})
         if ablation:
             run.summary["ablation"] = {}
             for mode in ("lexical", "dense"):
-                s, lat, pq = evaluate_mode(dataset, services=services, k=k, mode=mode)
+                s, lat, pq = evaluate_mode(dataset, services=services, k=k, mode=mode, params=params)
                 run.summary["ablation"][mode] = s
                 run.latencies[mode] = lat
                 run.per_query[mode] = pq

@@ -6,24 +6,29 @@ written as employees type them, each with two rewordings. Nothing under ../share
 1. For every training set, ingest its documents into a temporary store (the production ingest) and ask every
    wording through the production first stage (`retrieve(..., second_stage=False)`); every candidate passage gets
    the ranker's features (`ranking.passage_features`) and a label: does it cite the expected source and section?
-2. Ranker: standardized logistic regression on the candidates of answerable questions, evaluated with grouped
-   cross-validation (leave one company out) against the first stage's fused order.
+2. Query adapter (eval/adapter.py) on the same candidates, then the ranker: gradient-boosted trees (scikit-learn's
+   HistGradientBoosting, exported to JSON) on the candidates of answerable questions. Both are evaluated with
+   grouped cross-validation — leave one company out, the held-out company's adapter and ranker trained without
+   it — against the first stage's fused order.
 3. Confidence: the held-out ranker orders each held-out company's candidates; "is the first one right?" (always
    no for unanswerable questions) is fitted by logistic regression on `ranking.confidence_features`, again leave
    one company out, and calibrated by isotonic regression on the out-of-fold scores.
-4. Threshold rule (documented, applied to the out-of-fold predictions only): the lowest threshold at which the
-   answers' precision is ≥ TARGET_PRECISION and stays so above it.
-5. Writes app/retrieval/models/{ranker,confidence}.json (rounded, so the same data gives the same bytes) and the
+4. Threshold rule (documented in `choose_threshold`): answer when the calibrated probability of being right is at
+   least c/(1+c), a wrong answer costing COST_OF_WRONG right ones; its out-of-fold operating point is reported.
+5. Writes app/retrieval/models/{adapter.npz,ranker.json,confidence.json} (rounded, so the same data gives the same bytes) and the
    training report eval/training/REPORT.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import dataclasses
 import json
 import logging
 import math
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,16 +36,19 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from app.retrieval.adapter import load_adapter
 from app.retrieval.ranking import (
     CONF_FEATURES,
     MODEL_DIR,
     RANK_FEATURES,
     LinearModel,
     RankParams,
+    TreeModel,
     confidence_features,
     passage_features,
 )
 from app.settings import Settings, get_settings
+from eval.adapter import fit_adapter, pairs_of
 from eval.datasets import read_jsonl
 from eval.metrics import source_matches
 from eval.workspace import temp_services
@@ -50,8 +58,10 @@ logger = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parent.parent
 SETS_FILE = ROOT / "eval" / "training" / "sets.yaml"
 REPORT = ROOT / "eval" / "training" / "REPORT.md"
-TARGET_PRECISION = 0.95
+COST_OF_WRONG = 3.0  # a wrong answer costs three right ones: answer when P(right) >= 0.75
 C_RANKER = 1.0
+RANKER = "trees"  # "trees" (HistGradientBoosting) or "linear"
+TREES = {"max_iter": 150, "learning_rate": 0.05, "max_leaf_nodes": 15, "min_samples_leaf": 40, "l2_regularization": 1.0}
 C_CONF = 1.0
 DIGITS = 6
 
@@ -80,36 +90,50 @@ def load_sets(path: Path = SETS_FILE) -> list[dict]:
     return sets
 
 
-def collect(settings: Settings, sets: list[dict], params: RankParams) -> list[Example]:
+@contextlib.contextmanager
+def ingested(settings: Settings, sets: list[dict]):
+    """Each set's documents ingested once into its own temporary store: {name: (services, question rows)}."""
+    with contextlib.ExitStack() as stack:
+        out = {}
+        for s in sets:
+            started = time.perf_counter()
+            services = stack.enter_context(temp_services(settings))
+            services.ingest(paths=[s["docs"]])
+            out[s["name"]] = (services, read_jsonl(s["questions"]))
+            logger.info("%s: ingested in %.0f s", s["name"], time.perf_counter() - started)
+        yield out
+
+
+def collect(stores: dict, params: RankParams) -> list[Example]:
+    """Every wording of every question through the production first stage, with the ranker's features."""
     from app.answer import retrieve
 
     out: list[Example] = []
-    for s in sets:
-        started = time.perf_counter()
-        rows = read_jsonl(s["questions"])
-        with temp_services(settings) as services:
-            services.ingest(paths=[s["docs"]])
-            for row in rows:
-                section = row.get("section")
-                sections = [section] if isinstance(section, str) else [str(x) for x in (section or [])]
-                wordings = [row["question"]] + [w for w in row.get("rewordings") or [] if w and w.strip()]
-                for n, text in enumerate(wordings):
-                    r = retrieve(text, services=services, k=params.candidates, params=params, second_stage=False)
-                    passage_features(r.query, r.passages, snapshot=r.snapshot, params=params)
-                    ex = Example(set=s["name"], item=str(row["id"]), wording=n, answerable=bool(row["answerable"]),
-                                 query=r.query, passages=r.passages, snapshot=r.snapshot)
-                    for p in r.passages:
-                        c = p.top.chunk
-                        ok = bool(row["answerable"]) and (
-                            source_matches(c.source, c.section, source=row.get("source"), sections=sections)
-                            or cites(p.text, source=row.get("source"), sections=sections)
-                        )
-                        ex.cand.append(dict(p.features))
-                        ex.labels.append(int(ok))
-                    out.append(ex)
-        logger.info("%s: %d questions, %d wordings in %.0f s", s["name"], len(rows),
-                    sum(1 for e in out if e.set == s["name"]), time.perf_counter() - started)
+    for name, (services, rows) in stores.items():
+        for row in rows:
+            sections = _sections(row.get("section"))
+            wordings = [row["question"]] + [w for w in row.get("rewordings") or [] if w and w.strip()]
+            for n, text in enumerate(wordings):
+                r = retrieve(text, services=services, k=params.candidates, params=params, second_stage=False)
+                passage_features(r.query, r.passages, snapshot=r.snapshot, params=params)
+                ex = Example(set=name, item=str(row["id"]), wording=n, answerable=bool(row["answerable"]),
+                             query=r.query, passages=r.passages, snapshot=r.snapshot)
+                for p in r.passages:
+                    c = p.top.chunk
+                    ok = bool(row["answerable"]) and (
+                        source_matches(c.source, c.section, source=row.get("source"), sections=sections)
+                        or cites(p.text, source=row.get("source"), sections=sections)
+                        or any(source_matches(c.source, c.section, source=alt.get("source"), sections=_sections(alt.get("section")))
+                               for alt in row.get("also_in") or [])
+                    )
+                    ex.cand.append(dict(p.features))
+                    ex.labels.append(int(ok))
+                out.append(ex)
     return out
+
+
+def _sections(section) -> list[str]:
+    return [section] if isinstance(section, str) else [str(x) for x in (section or [])]
 
 
 def cites(text: str, *, source: str | None, sections: list[str]) -> bool:
@@ -139,10 +163,39 @@ def _model(features, fitted, **meta) -> LinearModel:
                        intercept=float(f"{intercept:.{DIGITS}g}"), meta=meta)
 
 
-def fit_ranker(examples: list[Example]) -> LinearModel:
+def _ranker_data(examples: list[Example]) -> tuple[np.ndarray, np.ndarray]:
     x = np.asarray([[c[f] for f in RANK_FEATURES] for e in examples if e.answerable and any(e.labels) for c in e.cand])
     y = np.asarray([lab for e in examples if e.answerable and any(e.labels) for lab in e.labels])
-    return _model(RANK_FEATURES, _fit_lr(x, y, C_RANKER))
+    return x, y
+
+
+def fit_ranker(examples: list[Example], kind: str | None = None):
+    """The second stage: gradient-boosted trees (default) or a standardized logistic regression."""
+    x, y = _ranker_data(examples)
+    if (kind or RANKER) == "linear":
+        return _model(RANK_FEATURES, _fit_lr(x, y, C_RANKER))
+    return TreeModel.from_dict(_fit_trees(x, y))
+
+
+def _fit_trees(x: np.ndarray, y: np.ndarray) -> dict:
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    model = HistGradientBoostingClassifier(early_stopping=False, random_state=0, **TREES).fit(x, y)
+    trees = []
+    depth = 1
+    for (predictor,) in model._predictors:
+        nodes = predictor.nodes
+        depth = max(depth, int(nodes["depth"].max()) + 1)
+        trees.append({
+            "feature": [int(v) for v in nodes["feature_idx"]],
+            "threshold": [float(f"{v:.{DIGITS + 3}g}") for v in nodes["num_threshold"]],
+            "left": [int(v) for v in nodes["left"]],
+            "right": [int(v) for v in nodes["right"]],
+            "leaf": [bool(v) for v in nodes["is_leaf"]],
+            "value": [float(f"{v:.{DIGITS + 3}g}") for v in nodes["value"]],
+        })
+    return {"features": list(RANK_FEATURES), "baseline": float(np.ravel(model._baseline_prediction)[0]),
+            "depth": depth, "params": TREES, "trees": trees}
 
 
 def ranked(e: Example, model: LinearModel) -> list[int]:
@@ -184,16 +237,12 @@ def operating_points(prob: np.ndarray, correct: np.ndarray, answerable: np.ndarr
     return rows
 
 
-def choose_threshold(rows: list[dict], target: float = TARGET_PRECISION) -> float:
-    """The lowest threshold whose precision is ≥ target at it and at every higher threshold that answers ≥ 20."""
-    ok = None
-    for row in reversed(rows):
-        if row["answer_precision"] is None or row["answered"] < 20:
-            continue
-        if row["answer_precision"] < target:
-            break
-        ok = row["threshold"]
-    return ok if ok is not None else 0.9
+def choose_threshold(cost_of_wrong: float = COST_OF_WRONG) -> float:
+    """The documented rule: answer when the calibrated probability of being right is at least c / (1 + c), where a
+    wrong answer costs c times what a right one saves (an escalation costs nothing but the staff's time). That
+    maximises (right answers − c × wrong answers) when the confidence is calibrated, which isotonic regression on
+    out-of-fold scores makes it."""
+    return round(cost_of_wrong / (1.0 + cost_of_wrong), 2)
 
 
 def roc_auc(y: np.ndarray, s: np.ndarray) -> float | None:
@@ -207,19 +256,36 @@ def train(settings: Settings, *, params: RankParams, sets_file: Path = SETS_FILE
     from sklearn.isotonic import IsotonicRegression
 
     sets = load_sets(sets_file)
-    examples = collect(settings, sets, params)
     names = [s["name"] for s in sets]
-    base_orders = {i: list(range(len(e.cand))) for i, e in enumerate(examples)}
     cv_orders: dict[int, list[int]] = {}
     conf_rows: dict[int, tuple[dict, int]] = {}
+    first_adapted: dict[str, dict] = {}
+    cv_examples: dict[int, Example] = {}
     per_set = {}
-    for held in names:
-        train_ex = [e for e in examples if e.set != held]
-        model = fit_ranker(train_ex)
-        for i, e in enumerate(examples):
-            if e.set == held:
+    tmp = Path(tempfile.mkdtemp(prefix="madoguchi-train-"))
+    with ingested(settings, sets) as stores:
+        embedder = next(iter(stores.values()))[0].embedder.name
+        raw = collect(stores, dataclasses.replace(params, adapter="", depth=max(params.depth, 50), candidates=40))
+        base = collect(stores, dataclasses.replace(params, adapter=""))
+        for held in names:
+            adapter = fit_adapter(pairs_of([e for e in raw if e.set != held]), embedder=embedder)
+            adapter.save(tmp / f"adapter-{held}.npz")
+            fold = collect(stores, dataclasses.replace(params, adapter=str(tmp / f"adapter-{held}.npz")))
+            model = fit_ranker([e for e in fold if e.set != held])
+            held_ex = [(i, e) for i, e in enumerate(fold) if e.set == held]
+            first_adapted[held] = hits_at([e for _, e in held_ex], {k: list(range(len(e.cand))) for k, (_, e) in enumerate(held_ex)})
+            for i, e in held_ex:
                 cv_orders[i] = ranked(e, model)
                 conf_rows[i] = conf_row(e, cv_orders[i])
+                cv_examples[i] = e
+        examples = [cv_examples[i] for i in range(len(cv_examples))]  # each from the fold that held its set out
+        final_adapter = fit_adapter(pairs_of(raw), embedder=embedder)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        final_adapter.save(out_dir / params.adapter)
+        load_adapter.cache_clear()
+        final = collect(stores, dataclasses.replace(params, adapter=str(out_dir / params.adapter)))
+        ranker = fit_ranker(final)
+    base_orders = {i: list(range(len(e.cand))) for i, e in enumerate(base)}
     # confidence: leave one company out over the out-of-fold ranker's candidates
     idx = sorted(conf_rows)
     xc = np.asarray([[conf_rows[i][0][f] for f in CONF_FEATURES] for i in idx])
@@ -234,19 +300,19 @@ def train(settings: Settings, *, params: RankParams, sets_file: Path = SETS_FILE
     prob = iso.predict(oof)
     answerable = np.asarray([examples[i].answerable for i in idx])
     rows = operating_points(prob, yc.astype(bool), answerable)
-    threshold = choose_threshold(rows)
+    threshold = choose_threshold()
     for held in names:
         sel = {i: o for i, o in cv_orders.items() if examples[i].set == held}
         sub = [examples[i] for i in sorted(sel)]
         m = sets_of == held
         per_set[held] = {
             "ranker_cv": hits_at(sub, {k: sel[i] for k, i in enumerate(sorted(sel))}),
-            "first_stage": hits_at(sub, {k: base_orders[i] for k, i in enumerate(sorted(sel))}),
+            "first_stage": hits_at([base[i] for i in sorted(sel)], {k: base_orders[i] for k, i in enumerate(sorted(sel))}),
+            "first_stage_adapted": first_adapted[held],
             "confidence_auc": roc_auc(yc[m], oof[m]),
             "at_threshold": _at(prob[m], yc[m].astype(bool), answerable[m], threshold),
         }
-    # final models on everything
-    ranker = fit_ranker(examples)
+    # final confidence model on every out-of-fold row
     final_conf = _fit_lr(xc, yc, C_CONF)
     conf_model = _model(CONF_FEATURES, final_conf)
     xs = [float(f"{v:.{DIGITS}g}") for v in iso.X_thresholds_]
@@ -257,16 +323,19 @@ def train(settings: Settings, *, params: RankParams, sets_file: Path = SETS_FILE
         "per_set": per_set,
         "overall": {
             "ranker_cv": hits_at(examples, cv_orders),
-            "first_stage": hits_at(examples, base_orders),
+            "first_stage": hits_at(base, base_orders),
             "confidence_auc": roc_auc(yc, oof),
             "threshold": threshold,
             "at_threshold": _at(prob, yc.astype(bool), answerable, threshold),
         },
-        "target_precision": TARGET_PRECISION,
+        "cost_of_wrong": COST_OF_WRONG,
         "sweep": rows,
     }
-    out_dir.mkdir(parents=True, exist_ok=True)
-    _write(out_dir / params.ranker, ranker, extra={"trained_on": names, "cv": summary["overall"]["ranker_cv"]})
+    if isinstance(ranker, TreeModel):
+        data = {**_fit_trees(*_ranker_data(final)), "trained_on": names, "cv": summary["overall"]["ranker_cv"]}
+        (out_dir / params.ranker).write_text(json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n", encoding="utf-8")
+    else:
+        _write(out_dir / params.ranker, ranker, extra={"trained_on": names, "cv": summary["overall"]["ranker_cv"]})
     _write(out_dir / params.confidence, conf_model, extra={"trained_on": names, "threshold": threshold},
            calibration={"x": xs, "y": ys})
     report.write_text(render_report(summary, ranker, conf_model), encoding="utf-8")
@@ -301,31 +370,34 @@ def render_report(summary: dict, ranker: LinearModel, conf: LinearModel) -> str:
         "one training query. Cross-validation: leave one company out — every number below is on a company the models",
         "did not see. Nothing under ../shared was read.",
         "",
-        "| set | questions | wordings | first-stage hit@1 | ranker hit@1 (CV) | ranker hit@3 (CV) | right passage among candidates | confidence ROC AUC (CV) | precision @ threshold | deflection @ threshold | escalation recall |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| set | questions | wordings | first-stage hit@1 | + adapter (CV) | ranker hit@1 (CV) | ranker hit@3 (CV) | right passage among candidates | confidence ROC AUC (CV) | precision @ threshold | deflection @ threshold | escalation recall |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for name, s in summary["per_set"].items():
         meta = summary["sets"][name]
         a = s["at_threshold"]
         lines.append(
-            f"| {name} | {meta['questions']} | {meta['wordings']} | {s['first_stage']['hit@1']} | {s['ranker_cv']['hit@1']} | "
+            f"| {name} | {meta['questions']} | {meta['wordings']} | {s['first_stage']['hit@1']} | {s['first_stage_adapted']['hit@1']} | {s['ranker_cv']['hit@1']} | "
             f"{s['ranker_cv']['hit@3']} | {s['ranker_cv']['found_in_candidates']} | {_r(s['confidence_auc'])} | "
             f"{a['answer_precision']} | {a['deflection_rate']} | {a['escalation_recall']} |"
         )
     a = o["at_threshold"]
     lines += [
-        f"| **all** | | | {o['first_stage']['hit@1']} | {o['ranker_cv']['hit@1']} | {o['ranker_cv']['hit@3']} | "
+        f"| **all** | | | {o['first_stage']['hit@1']} | | {o['ranker_cv']['hit@1']} | {o['ranker_cv']['hit@3']} | "
         f"{o['ranker_cv']['found_in_candidates']} | {_r(o['confidence_auc'])} | {a['answer_precision']} | {a['deflection_rate']} | {a['escalation_recall']} |",
         "",
-        f"Threshold rule: the lowest threshold whose out-of-fold answer precision is ≥ {summary['target_precision']} there and at",
-        f"every higher threshold answering ≥ 20 wordings → **{o['threshold']}** (stored in confidence.json; the server's default).",
+        f"Threshold rule: answer when the calibrated probability of being right is ≥ c/(1+c), a wrong answer costing c = {summary['cost_of_wrong']:g}",
+        f"right ones → **{o['threshold']}** (stored in confidence.json; `MADOGUCHI_CONFIDENCE_THRESHOLD`'s default, kept equal by a test).",
         "",
-        "## Ranker coefficients (standardized features)",
+        f"## Ranker ({'gradient-boosted trees ' + json.dumps(TREES) if RANKER == 'trees' else 'logistic regression'}) and its features",
         "",
         "| feature | weight |",
         "| --- | --- |",
     ]
-    lines += [f"| {f} | {c:+.3f} |" for f, c in sorted(zip(ranker.features, ranker.coef), key=lambda t: -abs(t[1]))]
+    if isinstance(ranker, LinearModel):
+        lines += [f"| {f} | {c:+.3f} |" for f, c in sorted(zip(ranker.features, ranker.coef), key=lambda t: -abs(t[1]))]
+    else:
+        lines += [f"| {f} | (tree feature) |" for f in ranker.features]
     lines += ["", "## Confidence coefficients (standardized features, before isotonic calibration)", "", "| feature | weight |", "| --- | --- |"]
     lines += [f"| {f} | {c:+.3f} |" for f, c in sorted(zip(conf.features, conf.coef), key=lambda t: -abs(t[1]))]
     lines += ["", "## Out-of-fold operating points", "", "| threshold | answered | precision | deflection | escalation recall |", "| --- | --- | --- | --- | --- |"]

@@ -10,7 +10,7 @@ import re
 import yaml
 
 from ingest.document import LoadedDocument
-from ingest.structure import Block, bold_caption, heading_level, recover_articles
+from ingest.structure import ARTICLE_LEVEL, CAPTION_LINE, Block, bold_caption, heading_level, recover_articles
 
 _FRONT = re.compile(r"\A---\s*\n(.*?)\n---\s*\n", re.S)
 _TAG = re.compile(r"\{%.*?%\}|\{\{.*?\}\}", re.S)
@@ -75,7 +75,8 @@ def load_markdown_text(text: str, fallback_title: str) -> LoadedDocument:
     blocks: list[Block] = []
     buf: list[str] = []
     in_code = False
-    base_level = 1  # level of the last `#` heading: captions without `#` sit one below it
+    base_level = 1  # level of the last `#` heading: captions without `#` sit one below it …
+    article_level: int | None = None  # … unless `#` headings are articles themselves: then they are their siblings
 
     def flush() -> None:
         if any(s.strip() for s in buf):
@@ -84,7 +85,9 @@ def load_markdown_text(text: str, fallback_title: str) -> LoadedDocument:
 
     def caption_level(text: str) -> int:
         level = heading_level(text)
-        return level if level is not None else min(6, max(base_level + 1, 2))
+        if level is not None:
+            return level
+        return article_level if article_level is not None else min(6, max(base_level + 1, 2))
 
     for line in body.split("\n"):
         if line.lstrip().startswith("```"):
@@ -98,8 +101,15 @@ def load_markdown_text(text: str, fallback_title: str) -> LoadedDocument:
         if m:
             flush()
             level = len(m.group(1))
-            base_level = level
-            blocks.append(Block(_clean_md(_ANCHOR.sub("", m.group(2))).strip(), level))
+            text = _clean_md(_ANCHOR.sub("", m.group(2))).strip()
+            if CAPTION_LINE.match(text) or heading_level(text) == ARTICLE_LEVEL:
+                article_level = level
+            elif article_level is not None and level <= article_level:
+                article_level = None
+                base_level = level
+            else:
+                base_level = level
+            blocks.append(Block(text, level))
             continue
         title = _template_title(line)
         caption = title or bold_caption(line)

@@ -150,3 +150,32 @@ def test_params_are_data(tiny):
     narrow = RankParams(depth=2, candidates=2)
     r = retrieve("賞与はいつ支給されますか", services=tiny, k=5, params=narrow)
     assert len(r.passages) <= 2
+
+
+def test_default_threshold_is_the_trained_rule():
+    import json
+
+    from app.retrieval.ranking import MODEL_DIR
+    from app.settings import Settings
+
+    trained = json.loads((MODEL_DIR / "confidence.json").read_text(encoding="utf-8"))["threshold"]
+    assert Settings.model_fields["confidence_threshold"].default == trained
+
+
+def test_tree_ranker_scores_every_candidate_like_sklearn_would():
+    """The exported trees, evaluated level by level in numpy, give each tree's leaf: a hand-made two-tree model."""
+    import numpy as np
+
+    from app.retrieval.ranking import TreeModel
+
+    model = TreeModel.from_dict({
+        "features": ["a", "b"], "baseline": -1.0, "depth": 3,
+        "trees": [
+            {"feature": [0, 0, 0], "threshold": [0.5, 0, 0], "left": [1, 0, 0], "right": [2, 0, 0],
+             "leaf": [False, True, True], "value": [0, 0.25, 2.0]},
+            {"feature": [1, 0, 1, 0, 0], "threshold": [1.0, 0, 3.0, 0, 0], "left": [1, 0, 3, 0, 0], "right": [2, 0, 4, 0, 0],
+             "leaf": [False, True, False, True, True], "value": [0, -0.5, 0, 0.1, 0.7]},
+        ],
+    })
+    x = model.matrix([{"a": 0.2, "b": 0.5}, {"a": 0.9, "b": 2.0}, {"a": 0.5, "b": 4.0}])
+    assert np.allclose(model.logits(x), [-1.0 + 0.25 - 0.5, -1.0 + 2.0 + 0.1, -1.0 + 0.25 + 0.7])

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -22,6 +23,22 @@ import numpy as np
 from app.retrieval.search import Hit
 
 MODEL_DIR = Path(__file__).parent / "models"
+
+# (what the question asks, what an answering sentence contains): a number, a count, a deadline, a time, a
+# procedure or a permission. Used to pick the sentence that answers, not just the one that shares the most words.
+CUES = (
+    (re.compile(r"いくら|金額|何円|上限|補助|支給額|手当|how much|amount|cost", re.I), re.compile(r"[0-9０-９,，]+\s*円|万円|[%％]|割|実費")),
+    (re.compile(r"何日|何回|何時間|何か月|何ヶ月|何カ月|何年|日数|how many|how long", re.I),
+     re.compile(r"[0-9０-９一二三四五六七八九十]+\s*(日|回|時間|か月|ヶ月|カ月|年|週)")),
+    (re.compile(r"いつ|までに|締め?切|期限|何日前|when|deadline|by when", re.I), re.compile(r"まで|以内|前日|日前|毎月|翌月|[0-9０-９]+日")),
+    (re.compile(r"何時|時刻|what time", re.I), re.compile(r"[0-9０-９]+\s*[:：時]")),
+    (re.compile(r"どこ|どうやって|どうすれば|どうしたら|方法|手続|申請|where|how do|how can|how to", re.I),
+     re.compile(r"申請|提出|届け?出|フォーム|システム|窓口|所定|連絡|報告|総務|submit|apply|form", re.I)),
+    (re.compile(r"できます|できる|いい[？?]|いいの|いいです|可能|大丈夫|ok|can i|may i|allowed|is it possible", re.I),
+     re.compile(r"できる|できない|認め|禁止|ならない|限り|ただし|場合|may|must|not|only", re.I)),
+)
+
+
 
 
 @dataclass(frozen=True)
@@ -37,6 +54,7 @@ class RankParams:
     expand_dense: bool = True  # add the glossary's formal terms to the text that is embedded
     ranker: str = "ranker.json"  # model files in app/retrieval/models/ (or absolute paths)
     confidence: str = "confidence.json"
+    adapter: str = "adapter.npz"  # query adapter (app.retrieval.adapter); "" or a missing file: none
 
     @property
     def weights(self) -> dict[str, float]:
@@ -113,13 +131,14 @@ RANK_FEATURES = (
     "dense", "dense_gap", "head_dense", "head_dense_gap", "lex_rel", "head_lex_rel",
     "rank_dense", "rank_lex", "rank_head_lex", "rank_head_dense", "rrf",
     "coverage", "chunk_coverage", "head_coverage", "caption_in_query", "is_faq",
-    "scope_match", "scope_other", "scope_specific_unstated", "doc_support", "agree", "fused_rank",
+    "scope_match", "scope_other", "scope_specific_unstated", "doc_support", "agree", "fused_rank", "answer_cue",
+    "scope_general_stated",
 )
 
 CONF_FEATURES = (
     "top_logit", "margin", "second_gap_doc", "top_dense", "top_head_dense", "top_coverage", "top_chunk_coverage",
     "top_head_coverage", "top_caption_in_query", "unknown_share", "n_concepts", "top_is_faq", "top_agree",
-    "top_doc_support", "top_lex_rel",
+    "top_doc_support", "top_lex_rel", "top_share", "any_coverage", "top_answer_cue", "top_scope_other",
 )
 
 
@@ -139,6 +158,7 @@ def passage_features(query: Query, passages: list[Passage], *, snapshot, params:
         docs[p.top.chunk.doc_id] = docs.get(p.top.chunk.doc_id, 0) + 1
     qtokens = set(query.tokens)
     stated = set(query.classes)
+    wants = [answer for asks, answer in CUES if asks.search(query.text)]
     for n, p in enumerate(passages):
         chunk = p.top.chunk
         f = {name: max(h.scores.get(name, 0.0) for h in p.hits) for name in ("lex", "head_lex", "dense", "head_dense")}
@@ -172,9 +192,11 @@ def passage_features(query: Query, passages: list[Passage], *, snapshot, params:
             "scope_match": 1.0 if stated and scope & stated else 0.0,
             "scope_other": 1.0 if stated and scope and not scope & stated else 0.0,
             "scope_specific_unstated": 1.0 if not stated and scope else 0.0,
+            "scope_general_stated": 1.0 if stated and not scope and not stated <= {"正社員"} else 0.0,
             "doc_support": math.log1p(docs.get(chunk.doc_id, 0)),
             "agree": 1.0 if (ranks["dense"] is not None and ranks["dense"] <= 2 and ranks["lex"] is not None and ranks["lex"] <= 2) else 0.0,
             "fused_rank": math.log1p(n),
+            "answer_cue": sum(1 for w in wants if w.search(p.text)) / len(wants) if wants else 0.0,
         }
 
 
@@ -219,17 +241,70 @@ class LinearModel:
         return 1.0 / (1.0 + np.exp(-z))
 
 
+@dataclass(frozen=True)
+class TreeModel:
+    """Gradient-boosted trees exported from scikit-learn's HistGradientBoostingClassifier: all trees padded into
+    (trees × nodes) arrays, evaluated level by level for every candidate at once (a few dozen numpy operations)."""
+
+    features: tuple[str, ...]
+    feature: np.ndarray  # (T, M) int: the feature a node tests
+    threshold: np.ndarray  # (T, M) float: go left when x <= threshold
+    left: np.ndarray  # (T, M) int
+    right: np.ndarray  # (T, M) int
+    leaf: np.ndarray  # (T, M) bool
+    value: np.ndarray  # (T, M) float: a leaf's contribution to the logit
+    baseline: float
+    depth: int
+    meta: dict = field(default_factory=dict, compare=False, hash=False)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "TreeModel":
+        trees = data["trees"]
+        width = max(len(t["feature"]) for t in trees)
+
+        def pad(key: str, fill, dtype) -> np.ndarray:
+            return np.asarray([t[key] + [fill] * (width - len(t[key])) for t in trees], dtype=dtype)
+
+        return cls(
+            features=tuple(data["features"]), feature=pad("feature", 0, np.int64), threshold=pad("threshold", 0.0, np.float64),
+            left=pad("left", 0, np.int64), right=pad("right", 0, np.int64), leaf=pad("leaf", True, bool),
+            value=pad("value", 0.0, np.float64), baseline=float(data["baseline"]), depth=int(data["depth"]),
+            meta={k: v for k, v in data.items() if k not in ("trees",)},
+        )
+
+    def matrix(self, rows: list[dict[str, float]]) -> np.ndarray:
+        return np.asarray([[r.get(name, 0.0) for name in self.features] for r in rows], dtype=np.float64)
+
+    def logits(self, x: np.ndarray) -> np.ndarray:
+        n = x.shape[0]
+        trees = np.arange(self.feature.shape[0])[:, None]
+        cols = np.arange(n)[None, :]
+        node = np.zeros((len(trees), n), dtype=np.int64)
+        for _ in range(self.depth):
+            f = self.feature[trees, node]
+            go_left = x[cols, f] <= self.threshold[trees, node]
+            step = np.where(go_left, self.left[trees, node], self.right[trees, node])
+            node = np.where(self.leaf[trees, node], node, step)
+        return self.baseline + self.value[trees, node].sum(axis=0)
+
+
+def load_any(path: Path):
+    """A ranker file: gradient-boosted trees ("trees") or a linear model."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return TreeModel.from_dict(data) if "trees" in data else LinearModel.load(path)
+
+
 def resolve_model(name: str) -> Path:
     path = Path(name)
     return path if path.is_absolute() else MODEL_DIR / name
 
 
 @lru_cache(maxsize=8)
-def load_model(path: str) -> LinearModel:
-    return LinearModel.load(Path(path))
+def load_model(path: str):
+    return load_any(Path(path))
 
 
-def rank(query: Query, passages: list[Passage], *, snapshot, params: RankParams, model: LinearModel | None = None) -> list[Passage]:
+def rank(query: Query, passages: list[Passage], *, snapshot, params: RankParams, model=None) -> list[Passage]:
     """Order the first `params.candidates` passages by the learned ranker (the rest keep their fused order)."""
     head = passages[: params.candidates]
     passage_features(query, head, snapshot=snapshot, params=params)
@@ -271,7 +346,18 @@ def confidence_features(query: Query, passages: list[Passage], *, snapshot) -> d
         "top_agree": f.get("agree", 0.0),
         "top_doc_support": f.get("doc_support", 0.0),
         "top_lex_rel": f.get("lex_rel", 0.0),
+        "top_share": _softmax_share(passages),
+        "any_coverage": max(p.features.get("coverage", 0.0) for p in passages[:5]),
+        "top_answer_cue": f.get("answer_cue", 0.0),
+        "top_scope_other": f.get("scope_other", 0.0) + f.get("scope_general_stated", 0.0),
     }
+
+
+def _softmax_share(passages: list[Passage]) -> float:
+    """The first passage's share of the softmax over the ranker's scores: how clearly it wins."""
+    scores = np.asarray([p.rank_score for p in passages], dtype=np.float64)
+    e = np.exp(scores - scores.max())
+    return float(e[0] / e.sum())
 
 
 def confidence(query: Query, passages: list[Passage], *, snapshot, params: RankParams, model: LinearModel | None = None) -> float:
