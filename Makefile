@@ -7,7 +7,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 DOCS   ?= examples/manuals
 
-.PHONY: setup run serve ingest test test-fast lint eval bench clean
+.PHONY: setup run serve ingest test test-fast lint train eval bench clean
 
 # Idempotent: re-installs only when pyproject.toml changed since the last successful setup.
 setup: $(VENV)/.setup-stamp
@@ -43,7 +43,14 @@ lint: setup
 	$(VENV)/bin/ruff format --check app ingest eval
 	$(VENV)/bin/mypy
 
+# Fit the query adapter, the ranker and the confidence model on our own training data (eval/training/); writes
+# app/retrieval/models/ and eval/training/REPORT.md. Same data, same bytes.
+train: setup
+	$(PY) -m eval.train
+
+# Unseen evaluation sets (never fitted on) and our own Japanese FAQ retrieval benchmark; numbers go to eval/RESULTS.md.
 eval: setup
+	$(VENV)/bin/madoguchi eval retrieval eval/bench-ja-faq --ablation
 	$(VENV)/bin/madoguchi eval qa --docs ../shared/corpora/ja-tuqulore-handbook --questions ../shared/eval/ja-tuqulore-qa.jsonl
 	$(VENV)/bin/madoguchi eval qa --docs ../shared/corpora/en-18f-handbook --questions ../shared/eval/en-18f-qa.jsonl
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
-from app.compose import (
-    EXTRACTIVE_VERSION,
+from app.errors import BadRequestError, NotReadyError, QueryLogError
+from app.reply import (
     TEXTS,
     compose_answer,
     compose_escalation,
@@ -22,7 +22,7 @@ from app.compose import (
     scope_note,
     select_sentences,
 )
-from app.errors import BadRequestError, NotReadyError
+from app.result import AnswerResult, Source
 from app.retrieval.adapter import load_adapter
 from app.retrieval.glossary import Glossary
 from app.retrieval.index import Snapshot
@@ -32,60 +32,6 @@ from app.retrieval.search import Hit, search
 from app.retrieval.tokenizer import Tokenizer, is_japanese
 
 logger = logging.getLogger(__name__)
-
-
-
-@dataclass
-class Source:
-    source: str
-    title: str
-    section: str
-    page: int | None
-    snippet: str
-    score: float
-    url: str | None = None
-    kind: str = "doc"
-    doc_id: str = ""
-
-
-@dataclass
-class AnswerResult:
-    query_id: str
-    question: str
-    answer: str
-    outcome: str  # answered | escalated
-    confidence: float
-    category: str | None
-    sources: list[Source] = field(default_factory=list)
-    language: str = "ja"
-    escalation_reason: str | None = None  # low_confidence | user_request | not_helpful | error
-    latency_ms: float = 0.0
-    prompt_version: str = EXTRACTIVE_VERSION
-    corpus_version: int = 0
-    channel: str = "api"
-    user_id: str | None = None
-
-    def to_api(self) -> dict:
-        """The documented `/api/ask` (and `madoguchi ask --json`) shape."""
-        return {
-            "query_id": self.query_id,
-            "question": self.question,
-            "answer": self.answer,
-            "outcome": self.outcome,
-            "confidence": round(self.confidence, 4),
-            "category": self.category,
-            "sources": [
-                {"source": s.source, "title": s.title, "section": s.section, "page": s.page, "snippet": s.snippet,
-                 "score": round(s.score, 4), "url": s.url}
-                for s in self.sources
-            ],
-            "language": self.language,
-            "escalation_reason": self.escalation_reason,
-            "prompt_version": self.prompt_version,
-        }
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def detect_language(text: str) -> str:
@@ -161,17 +107,34 @@ def analyze(question: str, *, tokenizer: Tokenizer, glossary: Glossary, params: 
     for t in dict.fromkeys(tokens):
         if t not in in_keys:
             concepts.append((t,))
-    return Query(text=question, tokens=tokens + expanded, term_weights=weights, concepts=concepts,
-                 classes=question_classes(question), formal=" ".join(f for _, f in found))
+    return Query(
+        text=question,
+        tokens=tokens + expanded,
+        term_weights=weights,
+        concepts=concepts,
+        classes=question_classes(question),
+        formal=" ".join(f for _, f in found),
+    )
 
 
-def retrieve(question: str, *, services, category: str | None = None, k: int = 10, mode: str = "hybrid",
-             params: RankParams = DEFAULT_PARAMS, second_stage: bool = True) -> Retrieval:
+def retrieve(
+    question: str,
+    *,
+    services,
+    category: str | None = None,
+    k: int = 10,
+    mode: str = "hybrid",
+    params: RankParams = DEFAULT_PARAMS,
+    second_stage: bool = True,
+) -> Retrieval:
     """First stage over every field, then the learned second stage (also used by `madoguchi eval retrieval`).
     `mode` lexical | dense restricts the first stage to those fields and skips the second (ablations)."""
     snapshot = services.index.snapshot
     if snapshot is None:
-        raise NotReadyError("The index is not loaded yet; try again shortly.", "索引を読み込み中です。しばらくしてから再度お試しください。")
+        raise NotReadyError(
+            "The index is not loaded yet; try again shortly.",
+            "索引を読み込み中です。しばらくしてから再度お試しください。",
+        )
     query = analyze(question, tokenizer=services.tokenizer, glossary=services.index.glossary, params=params)
     fields: dict = {}
     if mode in ("hybrid", "lexical"):
@@ -194,8 +157,14 @@ def retrieve(question: str, *, services, category: str | None = None, k: int = 1
         else:
             fields["dense"] = snapshot.vectors @ vector
         fields["head_dense"] = snapshot.head_vectors @ vector
-    hits = search(snapshot, field_scores=fields, weights=params.weights, mask=snapshot.category_mask(category),
-                  depth=params.depth, rrf_k=params.rrf_k)
+    hits = search(
+        snapshot,
+        field_scores=fields,
+        weights=params.weights,
+        mask=snapshot.category_mask(category),
+        depth=params.depth,
+        rrf_k=params.rrf_k,
+    )
     passages = group_passages(hits, params.depth)
     if mode == "hybrid" and second_stage:
         passages = rank(query, passages, snapshot=snapshot, params=params)
@@ -228,8 +197,17 @@ def _sources(r: Retrieval, *, question: str, limit: int) -> list[Source]:
         c = p.top.chunk
         snippet = select_sentences(p.text, query=question, query_tokens=r.query_tokens, idf=idf, limit=200)
         out.append(
-            Source(source=c.source, title=c.title, section=c.section, page=c.page, snippet=snippet, score=float(p.score),
-                   url=c.url, kind=c.kind, doc_id=c.doc_id)
+            Source(
+                source=c.source,
+                title=c.title,
+                section=c.section,
+                page=c.page,
+                snippet=snippet,
+                score=float(p.score),
+                url=c.url,
+                kind=c.kind,
+                doc_id=c.doc_id,
+            )
         )
     return out
 
@@ -240,12 +218,15 @@ def answer(
     services,
     category: str | None = None,
     user_id: str | None = None,
-    channel: str = "api",
+    origin: str = "api",
+    meta: dict | None = None,
     threshold: float | None = None,
     record: bool = True,
     params: RankParams = DEFAULT_PARAMS,
 ) -> AnswerResult:
-    """Answer one question. Raises BadRequestError on invalid input and NotReadyError before the index loads."""
+    """Answer one question and record it (with the origin's `meta`, e.g. Slack coordinates) in the query log before
+    returning, so nobody is answered whose question is not in the log. Raises BadRequestError on invalid input,
+    NotReadyError before the index loads, QueryLogError when the question could not be recorded."""
     started = time.perf_counter()
     settings = services.settings
     question = validate_question(question, max_chars=settings.max_question_chars)
@@ -257,9 +238,17 @@ def answer(
     conf = confidence_of(r, params)
     sources = _sources(r, question=question, limit=settings.top_k)
     result = AnswerResult(
-        query_id=uuid.uuid4().hex, question=question, answer="", outcome="escalated", confidence=conf,
-        category=category or (r.passages[0].top.chunk.category if r.passages else None), sources=sources,
-        language=lang, corpus_version=r.snapshot.version, channel=channel, user_id=user_id,
+        query_id=uuid.uuid4().hex,
+        question=question,
+        answer="",
+        outcome="escalated",
+        confidence=conf,
+        category=category or (r.passages[0].top.chunk.category if r.passages else None),
+        sources=sources,
+        language=lang,
+        corpus_version=r.snapshot.version,
+        origin=origin,
+        user_id=user_id,
     )
     if r.passages and conf >= threshold:
         best = r.passages[0]
@@ -275,25 +264,42 @@ def answer(
         result = services.generator.generate(result=result, retrieval=r, threshold=threshold)
     result.latency_ms = (time.perf_counter() - started) * 1000
     if record:
-        record_result(services, result)
+        record_result(services, result, meta=meta)
     return result
 
 
-def record_result(services, result: AnswerResult) -> None:
-    """Write the question to the query log before anyone replies; a logging failure is logged, never hidden."""
+def record_result(services, result: AnswerResult, *, meta: dict | None = None) -> None:
+    """The one recording path, for every origin: the question is written to the query log before anyone replies.
+
+    Failure policy: a failed write is logged with its traceback and raised as QueryLogError (503
+    `query_log_unavailable`), so no caller can answer a question the log does not hold — the API returns the error,
+    the Slack bot tells the asker something went wrong. Without a configured query log nothing is recorded."""
     if services.query_log is None:
         return
     try:
-        services.query_log.record(result)
-    except Exception:  # noqa: BLE001
+        services.query_log.record(result, meta=meta)
+    except Exception as exc:
         logger.exception("could not write query %s to the query log", result.query_id)
-        raise
+        raise QueryLogError(
+            f"The question could not be recorded ({type(exc).__name__}); please try again shortly.",
+            "質問を記録できなかったため回答できませんでした。しばらくしてから再度お試しください。",
+        ) from exc
 
 
-def error_result(*, question: str, lang: str | None = None, channel: str = "api", user_id: str | None = None) -> AnswerResult:
+def error_result(
+    *, question: str, lang: str | None = None, origin: str = "api", user_id: str | None = None
+) -> AnswerResult:
     """The reply when answering itself failed: the question still goes to the staff."""
     lang = lang or detect_language(question or "")
     return AnswerResult(
-        query_id=uuid.uuid4().hex, question=question, answer=TEXTS[lang]["error"], outcome="escalated", confidence=0.0,
-        category=None, language=lang, escalation_reason="error", channel=channel, user_id=user_id,
+        query_id=uuid.uuid4().hex,
+        question=question,
+        answer=TEXTS[lang]["error"],
+        outcome="escalated",
+        confidence=0.0,
+        category=None,
+        language=lang,
+        escalation_reason="error",
+        origin=origin,
+        user_id=user_id,
     )

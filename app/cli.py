@@ -111,7 +111,7 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
 
         services = build_services(settings)
         data = answer(
-            question=args.question, services=services, category=args.category, channel="cli", user_id=args.user
+            question=args.question, services=services, category=args.category, origin="cli", user_id=args.user
         ).to_api()
     if args.json:
         _print_json(data)

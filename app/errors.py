@@ -40,6 +40,11 @@ class StoreUnavailableError(MadoguchiError):
     status_code = 503
 
 
+class QueryLogError(MadoguchiError):
+    code = "query_log_unavailable"
+    status_code = 503
+
+
 class NotFoundError(MadoguchiError):
     code = "not_found"
     status_code = 404

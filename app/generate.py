@@ -21,7 +21,8 @@ import dataclasses
 import logging
 from collections.abc import Callable
 
-from app.compose import EXTRACTIVE_VERSION, compose_escalation, format_page
+from pydantic import SecretStr
+
 from app.errors import ConfigError
 from app.generate_prompt import (
     PromptTemplate,
@@ -32,6 +33,8 @@ from app.generate_prompt import (
     is_not_answered,
     load_prompt,
 )
+from app.reply import compose_escalation, format_page
+from app.result import EXTRACTIVE_VERSION
 from app.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -64,7 +67,7 @@ def fallback_reason(exc: BaseException) -> str:
     try:
         import openai
     except ImportError:  # pragma: no cover - langchain-openai depends on it
-        openai = None
+        openai = None  # type: ignore[assignment]
     if openai is not None:
         if isinstance(exc, openai.APITimeoutError):
             return "timeout"
@@ -85,7 +88,15 @@ def fallback_reason(exc: BaseException) -> str:
 class Generator:
     """Writes grounded, cited answers with a LangChain chat model; the extractive result is its fallback."""
 
-    def __init__(self, *, chat_model, backend: str, model: str, prompts: dict[str, PromptTemplate], skip_ratio: float = SKIP_RATIO):
+    def __init__(
+        self,
+        *,
+        chat_model,
+        backend: str,
+        model: str,
+        prompts: dict[str, PromptTemplate],
+        skip_ratio: float = SKIP_RATIO,
+    ):
         self.chat_model = chat_model
         self.backend = backend
         self.model = model
@@ -117,8 +128,10 @@ class Generator:
         finish = meta.get("finish_reason") or meta.get("done_reason")
         if finish == "content_filter":
             raise LLMFallback("refusal", "content filter")
-        text = reply.content if isinstance(reply.content, str) else "".join(
-            part.get("text", "") if isinstance(part, dict) else str(part) for part in reply.content
+        text = (
+            reply.content
+            if isinstance(reply.content, str)
+            else "".join(part.get("text", "") if isinstance(part, dict) else str(part) for part in reply.content)
         )
         text = clean_reply(text)
         if not text:
@@ -133,8 +146,13 @@ class Generator:
         if not passages:
             return result
         if result.confidence < threshold * self.skip_ratio:
-            logger.info("LLM skipped for query %s: confidence %.3f < %.2f × threshold %.2f", result.query_id,
-                        result.confidence, self.skip_ratio, threshold)
+            logger.info(
+                "LLM skipped for query %s: confidence %.3f < %.2f × threshold %.2f",
+                result.query_id,
+                result.confidence,
+                self.skip_ratio,
+                threshold,
+            )
             return dataclasses.replace(result, prompt_version=f"{EXTRACTIVE_VERSION}+skipped:low_confidence")
         lang = result.language if result.language in self.prompts else "en"
         prompt = self.prompt_for(lang)
@@ -142,8 +160,15 @@ class Generator:
             text = self.complete(self.messages(question=result.question, passages=passages, lang=lang))
         except Exception as exc:  # noqa: BLE001 - any failure of the model falls back to the extractive answer
             reason = fallback_reason(exc)
-            logger.warning("LLM (%s %s) gave no usable answer for query %s; answering extractively. reason=%s: %s",
-                           self.backend, self.model, result.query_id, reason, exc, exc_info=reason == "error")
+            logger.warning(
+                "LLM (%s %s) gave no usable answer for query %s; answering extractively. reason=%s: %s",
+                self.backend,
+                self.model,
+                result.query_id,
+                reason,
+                exc,
+                exc_info=reason == "error",
+            )
             return dataclasses.replace(result, prompt_version=f"{result.prompt_version}+fallback:{reason}")
         return self._grounded(result, text=text, passages=passages, lang=lang, version=prompt.version)
 
@@ -153,8 +178,11 @@ class Generator:
             why = "not-answered marker" if is_not_answered(text) else "no valid citation"
             logger.info("LLM escalated query %s: %s", result.query_id, why)
             return dataclasses.replace(
-                result, answer=compose_escalation(passages, lang=lang), outcome="escalated",
-                escalation_reason="low_confidence", prompt_version=version,
+                result,
+                answer=compose_escalation(passages, lang=lang),
+                outcome="escalated",
+                escalation_reason="low_confidence",
+                prompt_version=version,
             )
         sources = [self._source(result, passages, n) for n in cited]
         t = SOURCES_TEXT[lang]
@@ -162,24 +190,38 @@ class Generator:
             t["line"].format(n=k, section=s.section, page=format_page(s.page, lang)) for k, s in enumerate(sources, 1)
         )
         return dataclasses.replace(
-            result, answer=f"{body}\n\n{t['header']}\n{footer}", outcome="answered", escalation_reason=None,
-            sources=sources, prompt_version=version,
+            result,
+            answer=f"{body}\n\n{t['header']}\n{footer}",
+            outcome="answered",
+            escalation_reason=None,
+            sources=sources,
+            prompt_version=version,
         )
 
     @staticmethod
     def _source(result, passages, n: int):
         """The Source of excerpt n: the extractive one (same passage, same snippet) when present."""
-        from app.answer import Source
+        from app.result import Source
 
         c = passages[n - 1].top.chunk
         for s in result.sources:
             if s.doc_id == c.doc_id and s.section == c.section:
                 return s
-        return Source(source=c.source, title=c.title, section=c.section, page=c.page, snippet=passages[n - 1].text[:200],
-                      score=float(passages[n - 1].score), url=c.url, kind=c.kind, doc_id=c.doc_id)
+        return Source(
+            source=c.source,
+            title=c.title,
+            section=c.section,
+            page=c.page,
+            snippet=passages[n - 1].text[:200],
+            score=float(passages[n - 1].score),
+            url=c.url,
+            kind=c.kind,
+            doc_id=c.doc_id,
+        )
 
 
 # ---------- backends by name ----------
+
 
 def _openai(settings: Settings):
     from langchain_openai import ChatOpenAI
@@ -191,8 +233,12 @@ def _openai(settings: Settings):
             "MADOGUCHI_LLM=openai には MADOGUCHI_LLM_API_KEY（または OPENAI_API_KEY）、ローカルサーバーなら MADOGUCHI_LLM_BASE_URL の設定が必要です。",
         )
     return ChatOpenAI(
-        model=settings.llm_model, base_url=settings.llm_base_url, api_key=key or "not-needed",
-        timeout=settings.llm_timeout_s, max_retries=0, temperature=0,
+        model=settings.llm_model,
+        base_url=settings.llm_base_url,
+        api_key=SecretStr(key or "not-needed"),
+        timeout=settings.llm_timeout_s,
+        max_retries=0,
+        temperature=0,
     )
 
 
@@ -205,7 +251,9 @@ def _ollama(settings: Settings):
             "MADOGUCHI_LLM=ollama には MADOGUCHI_LLM_MODEL（Ollama のモデル名。例: qwen2.5:7b）の設定が必要です。",
         )
     return ChatOllama(
-        model=settings.llm_model, base_url=settings.llm_base_url, temperature=0,
+        model=settings.llm_model,
+        base_url=settings.llm_base_url,
+        temperature=0,
         client_kwargs={"timeout": settings.llm_timeout_s},
     )
 
@@ -218,10 +266,16 @@ def make_generator(settings: Settings) -> Generator:
     factory = BACKENDS.get(settings.llm)
     if factory is None:
         valid = ", ".join(["none", *BACKENDS])
-        raise ConfigError(f"Unknown MADOGUCHI_LLM {settings.llm!r}; use one of: {valid}.",
-                          f"MADOGUCHI_LLM {settings.llm!r} は不明です。次のいずれかにしてください: {valid}")
+        raise ConfigError(
+            f"Unknown MADOGUCHI_LLM {settings.llm!r}; use one of: {valid}.",
+            f"MADOGUCHI_LLM {settings.llm!r} は不明です。次のいずれかにしてください: {valid}",
+        )
     prompts = {lang: load_prompt(PROMPT_NAME, lang) for lang in LANGUAGES}
     generator = Generator(chat_model=factory(settings), backend=settings.llm, model=settings.llm_model, prompts=prompts)
-    logger.info("generative answers on: %s %s (prompts %s)", settings.llm, settings.llm_model,
-                ", ".join(p.version for p in prompts.values()))
+    logger.info(
+        "generative answers on: %s %s (prompts %s)",
+        settings.llm,
+        settings.llm_model,
+        ", ".join(p.version for p in prompts.values()),
+    )
     return generator

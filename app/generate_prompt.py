@@ -47,7 +47,9 @@ def load_prompt(name: str, lang: str, *, directory: Path = PROMPTS_DIR) -> Promp
     path = directory / f"{name}.{lang}.md"
 
     def bad(why_en: str, why_ja: str) -> ConfigError:
-        return ConfigError(f"Prompt template {path}: {why_en}", f"プロンプトテンプレート {path}: {why_ja}", code="bad_prompt")
+        return ConfigError(
+            f"Prompt template {path}: {why_en}", f"プロンプトテンプレート {path}: {why_ja}", code="bad_prompt"
+        )
 
     try:
         text = path.read_text(encoding="utf-8")
@@ -57,22 +59,37 @@ def load_prompt(name: str, lang: str, *, directory: Path = PROMPTS_DIR) -> Promp
     meta = yaml.safe_load(m.group(1)) if m else None
     if not isinstance(meta, dict) or not str(meta.get("version") or "").strip():
         raise bad("needs YAML front matter with a `version`.", "`version` を含む YAML front matter が必要です。")
-    parts = _SECTION.split(text[m.end():])
+    assert m is not None  # a None match has no dict front matter and was refused above
+    parts = _SECTION.split(text[m.end() :])
     sections = {parts[i]: parts[i + 1].strip() for i in range(1, len(parts) - 1, 2)}
     system, user = sections.get("system", ""), sections.get("user", "")
     if not system or not user:
-        raise bad("needs a `=== system ===` and a `=== user ===` section.", "`=== system ===` と `=== user ===` の両方の節が必要です。")
+        raise bad(
+            "needs a `=== system ===` and a `=== user ===` section.",
+            "`=== system ===` と `=== user ===` の両方の節が必要です。",
+        )
     if _PLACEHOLDER.search(system):
-        raise bad("the system section must be fixed text (no {{placeholders}}).", "system 節にプレースホルダは使えません。")
+        raise bad(
+            "the system section must be fixed text (no {{placeholders}}).", "system 節にプレースホルダは使えません。"
+        )
     found = set(_PLACEHOLDER.findall(user))
     if found != set(USER_FIELDS):
-        raise bad(f"the user section must use exactly {{{{question}}}} and {{{{excerpts}}}} (found {sorted(found)}).",
-                  f"user 節には {{{{question}}}} と {{{{excerpts}}}} だけを使ってください（現在: {sorted(found)}）。")
+        raise bad(
+            f"the user section must use exactly {{{{question}}}} and {{{{excerpts}}}} (found {sorted(found)}).",
+            f"user 節には {{{{question}}}} と {{{{excerpts}}}} だけを使ってください（現在: {sorted(found)}）。",
+        )
     if NOT_ANSWERED not in system:
-        raise bad(f"the system section must tell the model to answer {NOT_ANSWERED} when it cannot answer.",
-                  f"答えられないときに {NOT_ANSWERED} と出力するよう system 節で指示してください。")
-    return PromptTemplate(version=str(meta["version"]).strip(), language=str(meta.get("language") or lang), system=system,
-                          user=user, path=path)
+        raise bad(
+            f"the system section must tell the model to answer {NOT_ANSWERED} when it cannot answer.",
+            f"答えられないときに {NOT_ANSWERED} と出力するよう system 節で指示してください。",
+        )
+    return PromptTemplate(
+        version=str(meta["version"]).strip(),
+        language=str(meta.get("language") or lang),
+        system=system,
+        user=user,
+        path=path,
+    )
 
 
 def escape_data(text: str) -> str:

@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 if TYPE_CHECKING:  # type-only: app.answer and the stores take `Services`, which is typed with these protocols
-    from app.answer import AnswerResult, Retrieval
+    from app.answer import Retrieval
+    from app.result import AnswerResult
     from app.store.chroma import ChunkRows, DocRecord
     from app.store.querylog import QueryFilter, QueryRecord
     from app.store.querylog_faq import FaqEntries

@@ -26,51 +26,102 @@ DEFAULT_CATEGORY_PATTERNS: dict[str, str] = {
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix="MADOGUCHI_", env_file=".env", env_file_encoding="utf-8", extra="ignore",
+        env_prefix="MADOGUCHI_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
         populate_by_name=True,  # overrides by field name (e.g. llm_api_key=...) work beside the env aliases
     )
 
     # --- storage ---
-    data_dir: Path = Field(Path("./data"), description="Where the embedded Chroma store, the query log and run files live.")
-    docs_dir: Path = Field(Path("./examples/manuals"), description="The folder of manuals that `POST /api/admin/ingest` re-ingests.")
-    chroma_url: str | None = Field(None, description="Chroma server URL (e.g. http://chroma:8000). Unset: embedded PersistentClient under data_dir.")
+    data_dir: Path = Field(
+        Path("./data"), description="Where the embedded Chroma store, the query log and run files live."
+    )
+    docs_dir: Path = Field(
+        Path("./examples/manuals"), description="The folder of manuals that `POST /api/admin/ingest` re-ingests."
+    )
+    chroma_url: str | None = Field(
+        None,
+        description="Chroma server URL (e.g. http://chroma:8000). Unset: embedded PersistentClient under data_dir.",
+    )
     collection: str = Field("madoguchi", description="Chroma collection name prefix.")
-    database_url: str | None = Field(None, description="SQLAlchemy URL of the query log (PostgreSQL in production). Unset: SQLite in data_dir.")
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL of the query log (PostgreSQL in production). Unset: SQLite in data_dir."
+    )
 
     # --- retrieval ---
-    embedder: str = Field("use-m3", description="Embedding backend: `use-m3` or `sentence-transformers:<name or path>`.")
-    embedder_threads: int = Field(2, ge=1, description="Threads for the embedding forward pass (at most the CPU count).")
-    dense_search: str = Field("memory", description="`memory` (exact search over the loaded vectors) or `chroma` (Chroma's HNSW query).")
+    embedder: str = Field(
+        "use-m3", description="Embedding backend: `use-m3` or `sentence-transformers:<name or path>`."
+    )
+    embedder_threads: int = Field(
+        2, ge=1, description="Threads for the embedding forward pass (at most the CPU count)."
+    )
+    dense_search: str = Field(
+        "memory", description="`memory` (exact search over the loaded vectors) or `chroma` (Chroma's HNSW query)."
+    )
     category_patterns: dict[str, str] = Field(
         default_factory=lambda: dict(DEFAULT_CATEGORY_PATTERNS),
         description="Glob on the file path → category (attendance|expense|supplies|other), as JSON. Front matter `category:` wins.",
     )
     top_k: int = Field(5, ge=1, le=50, description="How many sources an answer returns.")
-    confidence_threshold: float = Field(0.75, ge=0.0, le=1.0, description="Below this confidence (the calibrated probability that the answer is right) the question is escalated to the staff. Default: the trained rule in eval/training/REPORT.md.")
-    refresh_interval_s: float = Field(2.0, gt=0, description="How often a server checks the shared store for a newer corpus version.")
+    confidence_threshold: float = Field(
+        0.75,
+        ge=0.0,
+        le=1.0,
+        description="Below this confidence (the calibrated probability that the answer is right) the question is escalated to the staff. Default: the trained rule in eval/training/REPORT.md.",
+    )
+    refresh_interval_s: float = Field(
+        2.0, gt=0, description="How often a server checks the shared store for a newer corpus version."
+    )
     max_question_chars: int = Field(2000, description="Longest question accepted.")
 
     # --- serving ---
     host: str = Field("127.0.0.1", description="`madoguchi serve` bind address.")
     port: int = Field(8000, description="`madoguchi serve` port.")
-    admin_token: str | None = Field(None, description="Bearer token for /api/admin/* and the staff console. Unset: admin routes are off.")
+    admin_token: str | None = Field(
+        None, description="Bearer token for /api/admin/* and the staff console. Unset: admin routes are off."
+    )
     minutes_per_inquiry: float = Field(5.0, description="Staff minutes an answered question saves (for the stats).")
-    timezone: str = Field("Asia/Tokyo", description="Time zone of the stats' day/week buckets, date filters and the console's times.")
+    timezone: str = Field(
+        "Asia/Tokyo", description="Time zone of the stats' day/week buckets, date filters and the console's times."
+    )
 
     # --- LLM (optional) ---
     llm: str = Field("none", description="`none` (extractive answers), `openai` or `ollama`.")
     llm_model: str = Field("gpt-4o-mini", description="Chat model name for the LLM backend.")
     llm_base_url: str | None = Field(None, description="Base URL of the OpenAI-compatible or Ollama server.")
-    llm_api_key: str | None = Field(None, validation_alias=AliasChoices("MADOGUCHI_LLM_API_KEY", "OPENAI_API_KEY"), description="API key for the LLM (or OPENAI_API_KEY).")
+    llm_api_key: str | None = Field(
+        None,
+        validation_alias=AliasChoices("MADOGUCHI_LLM_API_KEY", "OPENAI_API_KEY"),
+        description="API key for the LLM (or OPENAI_API_KEY).",
+    )
     llm_timeout_s: float = Field(30.0, description="LLM request timeout in seconds.")
 
     # --- Slack ---
-    slack_bot_token: str | None = Field(None, validation_alias=AliasChoices("SLACK_BOT_TOKEN", "MADOGUCHI_SLACK_BOT_TOKEN"), description="Bot token (xoxb-…).")
-    slack_signing_secret: str | None = Field(None, validation_alias=AliasChoices("SLACK_SIGNING_SECRET", "MADOGUCHI_SLACK_SIGNING_SECRET"), description="Signing secret for the HTTP Events API.")
-    slack_app_token: str | None = Field(None, validation_alias=AliasChoices("SLACK_APP_TOKEN", "MADOGUCHI_SLACK_APP_TOKEN"), description="App-level token (xapp-…): turns on Socket Mode.")
-    slack_api_url: str = Field("https://slack.com/api/", description="Slack Web API base URL (tests and staging point it elsewhere).")
-    slack_escalation_channel: str | None = Field(None, description="Channel id where escalated questions are posted for the staff.")
-    slack_staff_group: str | None = Field(None, description="User group id mentioned in escalation posts (e.g. S0123ABC).")
+    slack_bot_token: str | None = Field(
+        None,
+        validation_alias=AliasChoices("SLACK_BOT_TOKEN", "MADOGUCHI_SLACK_BOT_TOKEN"),
+        description="Bot token (xoxb-…).",
+    )
+    slack_signing_secret: str | None = Field(
+        None,
+        validation_alias=AliasChoices("SLACK_SIGNING_SECRET", "MADOGUCHI_SLACK_SIGNING_SECRET"),
+        description="Signing secret for the HTTP Events API.",
+    )
+    slack_app_token: str | None = Field(
+        None,
+        validation_alias=AliasChoices("SLACK_APP_TOKEN", "MADOGUCHI_SLACK_APP_TOKEN"),
+        description="App-level token (xapp-…): turns on Socket Mode.",
+    )
+    slack_api_url: str = Field(
+        "https://slack.com/api/", description="Slack Web API base URL (tests and staging point it elsewhere)."
+    )
+    slack_escalation_channel: str | None = Field(
+        None, description="Channel id where escalated questions are posted for the staff."
+    )
+    slack_staff_group: str | None = Field(
+        None, description="User group id mentioned in escalation posts (e.g. S0123ABC)."
+    )
     slack_slash_public: bool = Field(False, description="Post /faq answers publicly instead of only to the asker.")
 
     @property

@@ -41,9 +41,13 @@ def pairs_of(examples) -> list[Pair]:
         body = [max(p.hits, key=lambda h: h.scores.get("dense", 0.0)).row for p in e.passages]
         head = [p.top.row for p in e.passages]
         labels = np.asarray(e.labels, dtype=bool)
-        out.append(Pair(query=np.asarray(e.query.vector, dtype=np.float32),
-                        candidates=np.vstack([snap.vectors[body], snap.head_vectors[head]]).astype(np.float32),
-                        right=np.concatenate([labels, labels])))
+        out.append(
+            Pair(
+                query=np.asarray(e.query.vector, dtype=np.float32),
+                candidates=np.vstack([snap.vectors[body], snap.head_vectors[head]]).astype(np.float32),
+                right=np.concatenate([labels, labels]),
+            )
+        )
     return out
 
 

@@ -42,7 +42,11 @@ TARGETS = {
     "server_peak_rss_mb": 1024.0,
 }
 
-_FALLBACK_QUESTIONS = ["有給休暇は入社後いつから取れますか？", "出張の日当はいくらですか？", "How do I request overtime?"]
+_FALLBACK_QUESTIONS = [
+    "有給休暇は入社後いつから取れますか？",
+    "出張の日当はいくらですか？",
+    "How do I request overtime?",
+]
 
 
 # ---------- inputs ----------
@@ -64,7 +68,9 @@ def corpus_folders(corpora: Path) -> list[Path]:
     if not corpora.is_dir():
         from app.errors import BadRequestError
 
-        raise BadRequestError(f"Corpora folder not found: {corpora}", f"コーパスのフォルダが見つかりません: {corpora}", code="bad_dataset")
+        raise BadRequestError(
+            f"Corpora folder not found: {corpora}", f"コーパスのフォルダが見つかりません: {corpora}", code="bad_dataset"
+        )
     folders = sorted(p for p in corpora.iterdir() if p.is_dir() and not p.name.startswith("."))
     return folders or [corpora]
 
@@ -73,16 +79,27 @@ def corpus_folders(corpora: Path) -> list[Path]:
 
 
 def _stats(values: list[float]) -> dict:
-    return {"n": len(values), "mean": round(mean(values), 2), "p50": round(percentile(values, 50), 2),
-            "p95": round(percentile(values, 95), 2), "p99": round(percentile(values, 99), 2)}
+    return {
+        "n": len(values),
+        "mean": round(mean(values), 2),
+        "p50": round(percentile(values, 50), 2),
+        "p95": round(percentile(values, 95), 2),
+        "p99": round(percentile(values, 99), 2),
+    }
 
 
 def _ingest(services, paths: list[Path]) -> dict:
     report = services.ingest(paths=paths).to_dict()
     secs = max(report["seconds"], 1e-9)
-    return {"files": sum(report["counts"].get(k, 0) for k in ("added", "updated")), "failed": report["counts"].get("failed", 0),
-            "chars": report["chars"], "chunks": report["chunks"], "seconds": round(secs, 2),
-            "chars_per_s": round(report["chars"] / secs), "chunks_per_s": round(report["chunks"] / secs, 1)}
+    return {
+        "files": sum(report["counts"].get(k, 0) for k in ("added", "updated")),
+        "failed": report["counts"].get("failed", 0),
+        "chars": report["chars"],
+        "chunks": report["chunks"],
+        "seconds": round(secs, 2),
+        "chars_per_s": round(report["chars"] / secs),
+        "chunks_per_s": round(report["chunks"] / secs, 1),
+    }
 
 
 def measure_embedding(services, questions: list[str]) -> dict:
@@ -113,7 +130,7 @@ def measure_retrieval(services, questions: list[str]) -> dict:
     lat = []
     for q in questions:  # the whole answer() (retrieve, confidence, compose) with cached vectors, no query log
         t = time.perf_counter()
-        answer(question=q, services=services, record=False, channel="bench")
+        answer(question=q, services=services, record=False, origin="bench")
         lat.append((time.perf_counter() - t) * 1000)
     out["answer_warm"] = _stats(lat)
     return out
@@ -124,8 +141,13 @@ def measure_retrieval(services, questions: list[str]) -> dict:
 
 def machine() -> dict:
     mem = _meminfo_gib()
-    return {"cpus": os.cpu_count(), "memory_gib": mem, "python": platform.python_version(), "platform": platform.platform(),
-            "loadavg_at_start": [round(x, 2) for x in os.getloadavg()]}
+    return {
+        "cpus": os.cpu_count(),
+        "memory_gib": mem,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "loadavg_at_start": [round(x, 2) for x in os.getloadavg()],
+    }
 
 
 def _meminfo_gib() -> float | None:
@@ -150,8 +172,14 @@ def _release_store() -> None:
 
 
 def run_bench(
-    *, settings: Settings, corpora: Path, eval_dir: Path, quick: bool = False, target_chunks: int | None = None,
-    progress: bool = True, server: bool = True,
+    *,
+    settings: Settings,
+    corpora: Path,
+    eval_dir: Path,
+    quick: bool = False,
+    target_chunks: int | None = None,
+    progress: bool = True,
+    server: bool = True,
 ) -> tuple[dict, dict[str, list[float]]]:
     from app.services import build_services
 
@@ -175,7 +203,9 @@ def run_bench(
         result["reingest_counts"] = again.counts()
         say(progress, f"  unchanged re-ingest {result['reingest_unchanged_s']}s {again.counts()}")
         result["query_embedding_ms"] = measure_embedding(services, questions)
-        result["retrieval_ms"] = {"shared": {"chunks": len(services.index.snapshot), **measure_retrieval(services, questions)}}
+        result["retrieval_ms"] = {
+            "shared": {"chunks": len(services.index.snapshot or []), **measure_retrieval(services, questions)}
+        }
         say(progress, f"  query embedding {result['query_embedding_ms']}; retrieval {result['retrieval_ms']['shared']}")
         file_chunks = {}
         for folder in folders:
@@ -193,8 +223,11 @@ def run_bench(
         synth_settings = temp_settings(settings, tmp / "synthetic")
         services = build_services(synth_settings, with_log=False, embedder=embedder, tokenizer=tokenizer)
         result["synthetic"] = {**made, "ingest": _ingest(services, [synth_src])}
-        result["synthetic"]["chunks"] = len(services.index.snapshot)
-        result["retrieval_ms"]["synthetic"] = {"chunks": len(services.index.snapshot), **measure_retrieval(services, questions)}
+        result["synthetic"]["chunks"] = len(services.index.snapshot or [])
+        result["retrieval_ms"]["synthetic"] = {
+            "chunks": len(services.index.snapshot or []),
+            **measure_retrieval(services, questions),
+        }
         say(progress, f"  {result['synthetic']}; retrieval {result['retrieval_ms']['synthetic']}")
         del services
         _release_store()
@@ -202,7 +235,9 @@ def run_bench(
         # 3. the HTTP server over the synthetic store
         if server:
             say(progress, "starting the server …")
-            ask, samples = bench_server(tmp / "synthetic", questions=questions, levels=levels, max_seconds=max_seconds, progress=progress)
+            ask, samples = bench_server(
+                tmp / "synthetic", questions=questions, levels=levels, max_seconds=max_seconds, progress=progress
+            )
             result["ask"] = ask
         result["bench_process_peak_rss_mb"] = round(proc_status_mib(os.getpid(), "VmHWM") or 0, 1)
     finally:
@@ -232,35 +267,52 @@ def check_targets(result: dict) -> dict:
 
 def format_bench(result: dict) -> str:
     m = result["machine"]
-    lines = [f"machine: {m['cpus']} CPUs, {m['memory_gib']} GiB, Python {m['python']}; embedder {result['embedder']}"
-             + (" (quick)" if result.get("quick") else "")
-             + (f"; load average {m['loadavg_at_start'][0]} at start, {m['loadavg_at_end'][0]} at end"
-                if m.get("loadavg_at_start") and m.get("loadavg_at_end") else "")]
+    lines = [
+        f"machine: {m['cpus']} CPUs, {m['memory_gib']} GiB, Python {m['python']}; embedder {result['embedder']}"
+        + (" (quick)" if result.get("quick") else "")
+        + (
+            f"; load average {m['loadavg_at_start'][0]} at start, {m['loadavg_at_end'][0]} at end"
+            if m.get("loadavg_at_start") and m.get("loadavg_at_end")
+            else ""
+        )
+    ]
     i = result.get("ingest")
     if i:
-        lines.append(f"ingest shared corpora: {i['files']} files, {i['chars']:,} chars, {i['chunks']} chunks in {i['seconds']}s "
-                     f"→ {i['chars_per_s']:,} chars/s, {i['chunks_per_s']} chunks/s ({i['failed']} files failed)")
+        lines.append(
+            f"ingest shared corpora: {i['files']} files, {i['chars']:,} chars, {i['chunks']} chunks in {i['seconds']}s "
+            f"→ {i['chars_per_s']:,} chars/s, {i['chunks_per_s']} chunks/s ({i['failed']} files failed)"
+        )
         lines.append(f"unchanged re-ingest: {result['reingest_unchanged_s']}s {result.get('reingest_counts')}")
     e = result.get("query_embedding_ms")
     if e:
         lines.append(f"query embedding: mean {e['mean']} ms, p50 {e['p50']} ms, p95 {e['p95']} ms (n={e['n']})")
     for label, r in (result.get("retrieval_ms") or {}).items():
-        lines.append(f"retrieval over {label} ({r['chunks']} chunks): cold mean {r['cold']['mean']} / p95 {r['cold']['p95']} ms; "
-                     f"warm mean {r['warm']['mean']} / p95 {r['warm']['p95']} ms"
-                     + (f"; answer() warm mean {r['answer_warm']['mean']} / p95 {r['answer_warm']['p95']} ms" if "answer_warm" in r else ""))
+        lines.append(
+            f"retrieval over {label} ({r['chunks']} chunks): cold mean {r['cold']['mean']} / p95 {r['cold']['p95']} ms; "
+            f"warm mean {r['warm']['mean']} / p95 {r['warm']['p95']} ms"
+            + (
+                f"; answer() warm mean {r['answer_warm']['mean']} / p95 {r['answer_warm']['p95']} ms"
+                if "answer_warm" in r
+                else ""
+            )
+        )
     s = result.get("synthetic")
     if s:
         si = s["ingest"]
-        lines.append(f"synthetic corpus: {s['files']} files ({s['copies']} copies), {s['chunks']} chunks, {si['chars']:,} chars in "
-                     f"{si['seconds']}s → {si['chars_per_s']:,} chars/s, {si['chunks_per_s']} chunks/s")
+        lines.append(
+            f"synthetic corpus: {s['files']} files ({s['copies']} copies), {s['chunks']} chunks, {si['chars']:,} chars in "
+            f"{si['seconds']}s → {si['chars_per_s']:,} chars/s, {si['chunks_per_s']} chunks/s"
+        )
     a = result.get("ask")
     if a:
         lines.append(f"/api/ask over {a['chunks']} chunks (server start {a['startup_s']}s):")
         lines.append("    clients  requests  errors  req/s    mean     p50     p95     p99 (ms)")
         for clients, r in a["levels"].items():
             errs = sum(r["errors"].values())
-            lines.append(f"  {clients:>9}  {r['requests']:8}  {errs:6}  {r['throughput_rps']:5}  {r['mean_ms']:6}  {r['p50_ms']:6}  "
-                         f"{r['p95_ms']:6}  {r['p99_ms']:6}")
+            lines.append(
+                f"  {clients:>9}  {r['requests']:8}  {errs:6}  {r['throughput_rps']:5}  {r['mean_ms']:6}  {r['p50_ms']:6}  "
+                f"{r['p95_ms']:6}  {r['p99_ms']:6}"
+            )
         lines.append(f"server RSS: peak {a['peak_rss_mb']} MiB, after the run {a['rss_after_mb']} MiB")
     lines.append("targets:")
     for name, t in result.get("targets", {}).items():

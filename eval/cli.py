@@ -30,13 +30,15 @@ def rank_params(pairs: list[str] | None):
 
     params = RankParams()
     fields = {f.name: f for f in dataclasses.fields(RankParams)}
-    changes = {}
+    changes: dict[str, object] = {}
     for pair in pairs or []:
         key, sep, value = pair.partition("=")
         current = getattr(params, key, None) if key in fields else None
         if not sep or key not in fields:
-            raise BadRequestError(f"--param {pair!r}: expected NAME=VALUE with NAME one of {', '.join(fields)}",
-                                  f"--param {pair!r}: 名前=値 の形で、名前は {', '.join(fields)} のいずれかです")
+            raise BadRequestError(
+                f"--param {pair!r}: expected NAME=VALUE with NAME one of {', '.join(fields)}",
+                f"--param {pair!r}: 名前=値 の形で、名前は {', '.join(fields)} のいずれかです",
+            )
         if isinstance(current, bool):
             changes[key] = value.lower() in ("1", "true", "yes", "on")
         elif isinstance(current, (int, float)):
@@ -45,14 +47,20 @@ def rank_params(pairs: list[str] | None):
             changes[key] = tuple((n, float(w)) for n, w in (item.split(":") for item in value.split(",")))
         else:
             changes[key] = value
-    return dataclasses.replace(params, **changes)
+    return dataclasses.replace(params, **changes)  # type: ignore[arg-type]
 
 
 def cmd_eval_retrieval(args, settings: Settings) -> int:
     from eval.retrieval import format_retrieval, run_retrieval
 
-    run = run_retrieval(Path(args.dataset), settings=settings, k=args.k, ablation=args.ablation, split=args.split,
-                        params=rank_params(args.param))
+    run = run_retrieval(
+        Path(args.dataset),
+        settings=settings,
+        k=args.k,
+        ablation=args.ablation,
+        split=args.split,
+        params=rank_params(args.param),
+    )
     if args.report:
         from eval.report import write_retrieval_report
 
@@ -68,8 +76,13 @@ def cmd_eval_retrieval(args, settings: Settings) -> int:
 def cmd_eval_qa(args, settings: Settings) -> int:
     from eval.qa import format_qa, run_qa
 
-    run = run_qa(docs=Path(args.docs), questions=Path(args.questions), settings=settings, threshold=args.threshold,
-                 params=rank_params(args.param))
+    run = run_qa(
+        docs=Path(args.docs),
+        questions=Path(args.questions),
+        settings=settings,
+        threshold=args.threshold,
+        params=rank_params(args.param),
+    )
     if args.report:
         from eval.report import write_qa_report
 
@@ -86,8 +99,12 @@ def cmd_bench(args, settings: Settings) -> int:
     from eval.bench import format_bench, run_bench
 
     result, samples = run_bench(
-        settings=settings, corpora=Path(args.corpora), eval_dir=Path(args.eval_dir), quick=args.quick,
-        target_chunks=args.chunks, progress=True,  # progress goes to stderr, so --json stays clean
+        settings=settings,
+        corpora=Path(args.corpora),
+        eval_dir=Path(args.eval_dir),
+        quick=args.quick,
+        target_chunks=args.chunks,
+        progress=True,  # progress goes to stderr, so --json stays clean
     )
     if args.report:
         from eval.report import write_bench_report
@@ -105,28 +122,52 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("eval", help="measure retrieval (BEIR) and answer quality (golden question sets)")
     sub = p.add_subparsers(dest="eval_command", required=True)
 
-    r = sub.add_parser("retrieval", help="nDCG/recall/MRR/hit on a BEIR folder (corpus.jsonl, queries.jsonl, qrels/test.tsv)")
+    r = sub.add_parser(
+        "retrieval", help="nDCG/recall/MRR/hit on a BEIR folder (corpus.jsonl, queries.jsonl, qrels/test.tsv)"
+    )
     r.add_argument("dataset", help="BEIR dataset folder")
     r.add_argument("--k", type=int, default=10, help="cut-off for ndcg/recall/mrr (default 10)")
     r.add_argument("--ablation", action="store_true", help="also lexical-only and dense-only")
     r.add_argument("--split", default="test", help="qrels file name under qrels/ (default test)")
     r.add_argument("--json", action="store_true", help="print one JSON object")
     r.add_argument("--report", metavar="DIR", help="write Markdown + PNG plots into DIR")
-    r.add_argument("--param", action="append", metavar="NAME=VALUE", help="a ranking parameter (app.retrieval.ranking.RankParams), repeatable")
+    r.add_argument(
+        "--param",
+        action="append",
+        metavar="NAME=VALUE",
+        help="a ranking parameter (app.retrieval.ranking.RankParams), repeatable",
+    )
     r.set_defaults(func=cmd_eval_retrieval)
 
     q = sub.add_parser("qa", help="answers and escalations on a golden question set, through the production answer()")
     q.add_argument("--docs", required=True, help="folder of documents to ingest (into a temporary store)")
-    q.add_argument("--questions", required=True, help="golden set, JSON Lines (id, question, answerable, source, section, answer_facts, category)")
-    q.add_argument("--threshold", type=float, help="confidence threshold to report at (default: MADOGUCHI_CONFIDENCE_THRESHOLD)")
+    q.add_argument(
+        "--questions",
+        required=True,
+        help="golden set, JSON Lines (id, question, answerable, source, section, answer_facts, category)",
+    )
+    q.add_argument(
+        "--threshold", type=float, help="confidence threshold to report at (default: MADOGUCHI_CONFIDENCE_THRESHOLD)"
+    )
     q.add_argument("--json", action="store_true", help="print one JSON object")
     q.add_argument("--report", metavar="DIR", help="write Markdown + PNG plots into DIR")
-    q.add_argument("--param", action="append", metavar="NAME=VALUE", help="a ranking parameter (app.retrieval.ranking.RankParams), repeatable")
+    q.add_argument(
+        "--param",
+        action="append",
+        metavar="NAME=VALUE",
+        help="a ranking parameter (app.retrieval.ranking.RankParams), repeatable",
+    )
     q.set_defaults(func=cmd_eval_qa)
 
-    b = subparsers.add_parser("bench", help="ingest / retrieval / HTTP /api/ask speed and server memory on the shared corpora")
+    b = subparsers.add_parser(
+        "bench", help="ingest / retrieval / HTTP /api/ask speed and server memory on the shared corpora"
+    )
     b.add_argument("--corpora", default=str(SHARED / "corpora"), help="folder of corpora (default ../shared/corpora)")
-    b.add_argument("--eval-dir", default=str(SHARED / "eval"), help="golden sets whose questions are asked (default ../shared/eval)")
+    b.add_argument(
+        "--eval-dir",
+        default=str(SHARED / "eval"),
+        help="golden sets whose questions are asked (default ../shared/eval)",
+    )
     b.add_argument("--chunks", type=int, help="size of the synthetic corpus in chunks (default 20000; --quick 5000)")
     b.add_argument("--quick", action="store_true", help="a smaller synthetic corpus and fewer requests (a few minutes)")
     b.add_argument("--json", action="store_true", help="print one JSON object")

@@ -33,9 +33,14 @@ def read_jsonl(path: Path) -> list[dict]:
             try:
                 row = json.loads(line)
             except json.JSONDecodeError as exc:
-                raise _bad(f"{path}:{n}: not valid JSON ({exc.msg})", f"{path}:{n}: JSON として読めません（{exc.msg}）") from exc
+                raise _bad(
+                    f"{path}:{n}: not valid JSON ({exc.msg})", f"{path}:{n}: JSON として読めません（{exc.msg}）"
+                ) from exc
             if not isinstance(row, dict):
-                raise _bad(f"{path}:{n}: each line must be a JSON object", f"{path}:{n}: 各行は JSON オブジェクトにしてください")
+                raise _bad(
+                    f"{path}:{n}: each line must be a JSON object",
+                    f"{path}:{n}: 各行は JSON オブジェクトにしてください",
+                )
             rows.append(row)
     return rows
 
@@ -56,10 +61,10 @@ def read_beir(folder: Path, *, split: str = "test") -> BeirDataset:
     if not folder.is_dir():
         raise _bad(f"Not a folder: {folder}", f"フォルダではありません: {folder}")
     corpus = {}
-    for row in read_jsonl(folder / "corpus.jsonl"):
-        if "_id" not in row:
+    for entry in read_jsonl(folder / "corpus.jsonl"):
+        if "_id" not in entry:
             raise _bad(f"{folder}/corpus.jsonl: an entry has no _id", f"{folder}/corpus.jsonl: _id のない行があります")
-        corpus[str(row["_id"])] = {"title": str(row.get("title") or ""), "text": str(row.get("text") or "")}
+        corpus[str(entry["_id"])] = {"title": str(entry.get("title") or ""), "text": str(entry.get("text") or "")}
     all_queries = {str(r["_id"]): str(r.get("text") or "") for r in read_jsonl(folder / "queries.jsonl") if "_id" in r}
     qrels_path = folder / "qrels" / f"{split}.tsv"
     if not qrels_path.is_file():
@@ -73,17 +78,25 @@ def read_beir(folder: Path, *, split: str = "test") -> BeirDataset:
             if n == 1 and row[0].strip().lower() in ("query-id", "query_id", "qid"):
                 continue
             if len(row) < 3:
-                raise _bad(f"{qrels_path}:{n}: expected query-id, corpus-id, score", f"{qrels_path}:{n}: query-id・corpus-id・score の3列が必要です")
+                raise _bad(
+                    f"{qrels_path}:{n}: expected query-id, corpus-id, score",
+                    f"{qrels_path}:{n}: query-id・corpus-id・score の3列が必要です",
+                )
             try:
                 grade = float(row[2])
             except ValueError as exc:
-                raise _bad(f"{qrels_path}:{n}: score {row[2]!r} is not a number", f"{qrels_path}:{n}: score {row[2]!r} が数値ではありません") from exc
+                raise _bad(
+                    f"{qrels_path}:{n}: score {row[2]!r} is not a number",
+                    f"{qrels_path}:{n}: score {row[2]!r} が数値ではありません",
+                ) from exc
             qrels.setdefault(row[0].strip(), {})[row[1].strip()] = grade
     queries = {q: all_queries[q] for q in qrels if q in all_queries and all_queries[q].strip()}
     qrels = {q: rels for q, rels in qrels.items() if q in queries}
     if not queries:
-        raise _bad(f"{folder}: no query of queries.jsonl has judgements in {qrels_path.name}",
-                   f"{folder}: {qrels_path.name} に評価のあるクエリがありません")
+        raise _bad(
+            f"{folder}: no query of queries.jsonl has judgements in {qrels_path.name}",
+            f"{folder}: {qrels_path.name} に評価のあるクエリがありません",
+        )
     return BeirDataset(corpus=corpus, queries=queries, qrels=qrels, name=folder.name)
 
 
@@ -107,7 +120,9 @@ def read_golden(path: Path) -> list[GoldenItem]:
     for n, row in enumerate(read_jsonl(path), 1):
         missing = [k for k in ("id", "question", "answerable") if k not in row]
         if missing:
-            raise _bad(f"{path}: item {n} lacks {', '.join(missing)}", f"{path}: {n} 件目に {', '.join(missing)} がありません")
+            raise _bad(
+                f"{path}: item {n} lacks {', '.join(missing)}", f"{path}: {n} 件目に {', '.join(missing)} がありません"
+            )
         section = row.get("section")
         sections = [section] if isinstance(section, str) else [str(s) for s in (section or [])]
         item = GoldenItem(
@@ -122,7 +137,10 @@ def read_golden(path: Path) -> list[GoldenItem]:
         if item.id in seen:
             raise _bad(f"{path}: duplicate id {item.id}", f"{path}: id {item.id} が重複しています")
         if item.answerable and not item.source:
-            raise _bad(f"{path}: answerable item {item.id} has no source", f"{path}: 回答可能な {item.id} に source がありません")
+            raise _bad(
+                f"{path}: answerable item {item.id} has no source",
+                f"{path}: 回答可能な {item.id} に source がありません",
+            )
         seen.add(item.id)
         items.append(item)
     if not items:

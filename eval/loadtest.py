@@ -14,8 +14,26 @@ from eval.metrics import mean, percentile
 
 ROOT = Path(__file__).resolve().parents[1]
 
-_JA_PREFIX = ["", "すみません、", "質問です。", "お疲れ様です。", "教えてください。", "確認ですが、", "念のため伺います。", "急ぎではないのですが、"]
-_EN_PREFIX = ["", "Hi, ", "Quick question: ", "Sorry to bother you, ", "Hello! ", "One question: ", "Hey, ", "Could you tell me: "]
+_JA_PREFIX = [
+    "",
+    "すみません、",
+    "質問です。",
+    "お疲れ様です。",
+    "教えてください。",
+    "確認ですが、",
+    "念のため伺います。",
+    "急ぎではないのですが、",
+]
+_EN_PREFIX = [
+    "",
+    "Hi, ",
+    "Quick question: ",
+    "Sorry to bother you, ",
+    "Hello! ",
+    "One question: ",
+    "Hey, ",
+    "Could you tell me: ",
+]
 _JA_SUFFIX = ["", " よろしくお願いします。", " 至急ではありません。"]
 _EN_SUFFIX = ["", " Thanks!", " Thank you."]
 
@@ -66,16 +84,31 @@ class Server:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {k: v for k, v in os.environ.items() if not k.startswith(("MADOGUCHI_", "SLACK_", "OPENAI_"))}
-        env.update({"MADOGUCHI_DATA_DIR": str(data_dir), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
-                    "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)})
-        for key in ("MADOGUCHI_EMBEDDER", "MADOGUCHI_EMBEDDER_THREADS", "MADOGUCHI_DENSE_SEARCH", "MADOGUCHI_TOP_K",
-                    "MADOGUCHI_CONFIDENCE_THRESHOLD", "MADOGUCHI_CATEGORY_PATTERNS"):
+        env.update(
+            {
+                "MADOGUCHI_DATA_DIR": str(data_dir),
+                "HF_HUB_OFFLINE": "1",
+                "TRANSFORMERS_OFFLINE": "1",
+                "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p),
+            }
+        )
+        for key in (
+            "MADOGUCHI_EMBEDDER",
+            "MADOGUCHI_EMBEDDER_THREADS",
+            "MADOGUCHI_DENSE_SEARCH",
+            "MADOGUCHI_TOP_K",
+            "MADOGUCHI_CONFIDENCE_THRESHOLD",
+            "MADOGUCHI_CATEGORY_PATTERNS",
+        ):
             if key in os.environ:
                 env[key] = os.environ[key]  # the retrieval settings under test stay the same
         self.log = open(log_path, "wb")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port)],
-            cwd=str(data_dir), env=env, stdout=self.log, stderr=subprocess.STDOUT,
+            cwd=str(data_dir),
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
         )
 
     def wait_ready(self, timeout: float = 600.0) -> dict:
@@ -111,8 +144,16 @@ class Server:
         self.log.close()
 
 
-async def _load(url: str, *, clients: int, questions: list[str], start: int, max_requests: int, max_seconds: float,
-                vary: bool = True) -> dict:
+async def _load(
+    url: str,
+    *,
+    clients: int,
+    questions: list[str],
+    start: int,
+    max_requests: int,
+    max_seconds: float,
+    vary: bool = True,
+) -> dict:
     import httpx
 
     latencies: list[float] = []
@@ -150,26 +191,38 @@ async def _load(url: str, *, clients: int, questions: list[str], start: int, max
 
 def _level(lat: list[float], got: dict) -> dict:
     return {
-        "requests": len(lat), "errors": got["errors"], "seconds": round(got["elapsed"], 2),
+        "requests": len(lat),
+        "errors": got["errors"],
+        "seconds": round(got["elapsed"], 2),
         "throughput_rps": round(len(lat) / got["elapsed"], 1) if got["elapsed"] else 0.0,
-        "mean_ms": round(mean(lat), 2), "p50_ms": round(percentile(lat, 50), 2),
-        "p95_ms": round(percentile(lat, 95), 2), "p99_ms": round(percentile(lat, 99), 2),
+        "mean_ms": round(mean(lat), 2),
+        "p50_ms": round(percentile(lat, 50), 2),
+        "p95_ms": round(percentile(lat, 95), 2),
+        "p99_ms": round(percentile(lat, 99), 2),
     }
 
 
-def bench_server(data_dir: Path, *, questions: list[str], levels: dict[int, int], max_seconds: float, progress: bool) -> tuple[dict, dict]:
+def bench_server(
+    data_dir: Path, *, questions: list[str], levels: dict[int, int], max_seconds: float, progress: bool
+) -> tuple[dict, dict]:
     server = Server(data_dir, log_path=data_dir / "bench-server.log")
     try:
         t = time.perf_counter()
         ready = server.wait_ready()
         startup = time.perf_counter() - t
         say(progress, f"server ready in {startup:.1f}s ({ready.get('chunks')} chunks), rss {server.rss_mb():.0f} MiB")
-        warm = asyncio.run(_load(server.url, clients=1, questions=questions, start=10**6, max_requests=20, max_seconds=30))
+        warm = asyncio.run(
+            _load(server.url, clients=1, questions=questions, start=10**6, max_requests=20, max_seconds=30)
+        )
         results: dict[str, dict] = {}
         samples: dict[str, list[float]] = {}
         i = 0
         for clients, n in levels.items():
-            got = asyncio.run(_load(server.url, clients=clients, questions=questions, start=i, max_requests=n, max_seconds=max_seconds))
+            got = asyncio.run(
+                _load(
+                    server.url, clients=clients, questions=questions, start=i, max_requests=n, max_seconds=max_seconds
+                )
+            )
             i = got["next"]
             lat = got["latencies"]
             results[str(clients)] = _level(lat, got)
@@ -177,16 +230,40 @@ def bench_server(data_dir: Path, *, questions: list[str], levels: dict[int, int]
             say(progress, f"  {clients:2} clients: {results[str(clients)]}")
         # The same 16 clients asking the golden questions verbatim, after one pass that put every query vector in
         # the server's LRU cache: what a request costs besides embedding the question (search, compose, log, HTTP).
-        asyncio.run(_load(server.url, clients=4, questions=questions, start=0, max_requests=len(questions), max_seconds=120, vary=False))
+        asyncio.run(
+            _load(
+                server.url,
+                clients=4,
+                questions=questions,
+                start=0,
+                max_requests=len(questions),
+                max_seconds=120,
+                vary=False,
+            )
+        )
         clients = max(levels)
-        got = asyncio.run(_load(server.url, clients=clients, questions=questions, start=0, max_requests=levels[clients],
-                                max_seconds=max_seconds, vary=False))
+        got = asyncio.run(
+            _load(
+                server.url,
+                clients=clients,
+                questions=questions,
+                start=0,
+                max_requests=levels[clients],
+                max_seconds=max_seconds,
+                vary=False,
+            )
+        )
         lat = got["latencies"]
         results[f"{clients}_cached"] = _level(lat, got)
         samples[f"{clients} clients, cached questions"] = lat
         say(progress, f"  {clients:2} clients, cached: {results[f'{clients}_cached']}")
-        info = {"startup_s": round(startup, 1), "chunks": ready.get("chunks"), "warmup_errors": warm["errors"],
-                "rss_after_mb": round(server.rss_mb() or 0, 1), "peak_rss_mb": round(server.peak_rss_mb() or 0, 1)}
+        info = {
+            "startup_s": round(startup, 1),
+            "chunks": ready.get("chunks"),
+            "warmup_errors": warm["errors"],
+            "rss_after_mb": round(server.rss_mb() or 0, 1),
+            "peak_rss_mb": round(server.peak_rss_mb() or 0, 1),
+        }
         return {"levels": results, **info}, samples
     finally:
         server.stop()

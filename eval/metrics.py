@@ -188,7 +188,9 @@ def qa_metrics(items: list[QaItemResult], *, threshold: float, decided: bool = T
         "hit@3": _ratio(sum(i.hit(3) for i in answerable), len(answerable)),
         "answer_precision": _ratio(len(correct), len(answered)),
         "deflection_rate": _ratio(len(correct), len(answerable)),
-        "escalation_recall": _ratio(sum(not i.answered(threshold, decided=decided) for i in unanswerable), len(unanswerable)),
+        "escalation_recall": _ratio(
+            sum(not i.answered(threshold, decided=decided) for i in unanswerable), len(unanswerable)
+        ),
         "facts_recall": _ratio(found, facts),
     }
 
@@ -206,8 +208,13 @@ def sweep(items: list[QaItemResult], *, step: float = 0.01) -> list[dict]:
         t = round(j * step, 4)
         m = qa_metrics(items, threshold=t, decided=False)
         rows.append(
-            {"threshold": t, "answer_precision": m["answer_precision"], "deflection_rate": m["deflection_rate"],
-             "escalation_recall": m["escalation_recall"], "answered": sum(i.answered(t, decided=False) for i in items)}
+            {
+                "threshold": t,
+                "answer_precision": m["answer_precision"],
+                "deflection_rate": m["deflection_rate"],
+                "escalation_recall": m["escalation_recall"],
+                "answered": sum(i.answered(t, decided=False) for i in items),
+            }
         )
     return rows
 

@@ -38,16 +38,34 @@ def ask_item(item: GoldenItem, *, services, threshold: float, params=None) -> Qa
     from app.answer import DEFAULT_PARAMS, answer
 
     generated = services.generator is not None
-    res = answer(question=item.question, services=services, threshold=threshold if generated else 0.0, record=False,
-                 channel="eval", params=params or DEFAULT_PARAMS)
-    ranks = [i for i, s in enumerate(res.sources) if source_matches(s.source, s.section, source=item.source, sections=item.sections)]
+    res = answer(
+        question=item.question,
+        services=services,
+        threshold=threshold if generated else 0.0,
+        record=False,
+        origin="eval",
+        params=params or DEFAULT_PARAMS,
+    )
+    ranks = [
+        i
+        for i, s in enumerate(res.sources)
+        if source_matches(s.source, s.section, source=item.source, sections=item.sections)
+    ]
     found = sum(fact_found(f, res.answer) for f in item.answer_facts) if res.outcome == "answered" else 0
     return QaItemResult(
-        id=item.id, question=item.question, answerable=item.answerable, category=item.category,
-        confidence=float(res.confidence), match_ranks=ranks if item.answerable else [],
+        id=item.id,
+        question=item.question,
+        answerable=item.answerable,
+        category=item.category,
+        confidence=float(res.confidence),
+        match_ranks=ranks if item.answerable else [],
         cited=[{"source": s.source, "section": s.section, "score": round(float(s.score), 4)} for s in res.sources],
-        facts=len(item.answer_facts), facts_found=found, latency_ms=res.latency_ms,
-        expected_source=item.source, expected_section=item.sections, answer=res.answer,
+        facts=len(item.answer_facts),
+        facts_found=found,
+        latency_ms=res.latency_ms,
+        expected_source=item.source,
+        expected_section=item.sections,
+        answer=res.answer,
         outcome=res.outcome if generated else None,
     )
 
@@ -64,13 +82,18 @@ def failures(items: list[QaItemResult], *, threshold: float) -> list[dict]:
             reason = "answered_unanswerable"
         else:
             continue
-        out.append({
-            "id": i.id, "question": i.question, "category": i.category, "reason": reason,
-            "confidence": round(i.confidence, 4),
-            "expected": {"source": i.expected_source, "section": i.expected_section} if i.answerable else None,
-            "match_rank": (i.match_ranks[0] + 1) if i.match_ranks else None,
-            "cited": i.cited[:3],
-        })
+        out.append(
+            {
+                "id": i.id,
+                "question": i.question,
+                "category": i.category,
+                "reason": reason,
+                "confidence": round(i.confidence, 4),
+                "expected": {"source": i.expected_source, "section": i.expected_section} if i.answerable else None,
+                "match_rank": (i.match_ranks[0] + 1) if i.match_ranks else None,
+                "cited": i.cited[:3],
+            }
+        )
     return out
 
 
@@ -96,8 +119,11 @@ def summarize(items: list[QaItemResult], *, threshold: float) -> dict:
     per_category = {}
     for cat in sorted({i.category for i in items}):
         subset = [i for i in items if i.category == cat]
-        per_category[cat] = {**qa_metrics(subset, threshold=threshold), "questions": len(subset),
-                             "answerable": sum(i.answerable for i in subset)}
+        per_category[cat] = {
+            **qa_metrics(subset, threshold=threshold),
+            "questions": len(subset),
+            "answerable": sum(i.answerable for i in subset),
+        }
     summary["per_category"] = per_category
     rows = sweep(items)
     summary["sweep"] = rows
@@ -107,7 +133,13 @@ def summarize(items: list[QaItemResult], *, threshold: float) -> dict:
 
 
 def run_qa(
-    *, docs: Path, questions: Path, settings: Settings, threshold: float | None = None, embedder=None, tokenizer=None,
+    *,
+    docs: Path,
+    questions: Path,
+    settings: Settings,
+    threshold: float | None = None,
+    embedder=None,
+    tokenizer=None,
     params=None,
 ) -> QaRun:
     golden = read_golden(questions)
@@ -125,8 +157,15 @@ def run_qa(
         mode = "extractive" if services.generator is None else f"llm:{settings.llm}:{settings.llm_model}"
         chunks = len(services.index.snapshot) if services.index.snapshot is not None else 0
     failed = [f.doc_id for f in report.files if f.status == "failed"]
-    meta = {"docs": str(docs), "questions_file": str(questions), "chunks": chunks, "ingest_seconds": round(ingest_s, 2),
-            "failed_files": failed, "mode": mode, "embedder": settings.embedder}
+    meta = {
+        "docs": str(docs),
+        "questions_file": str(questions),
+        "chunks": chunks,
+        "ingest_seconds": round(ingest_s, 2),
+        "failed_files": failed,
+        "mode": mode,
+        "embedder": settings.embedder,
+    }
     return QaRun(summary=summarize(results, threshold=threshold), items=results, meta=meta)
 
 
@@ -155,14 +194,18 @@ def format_qa(run: QaRun) -> str:
     out.append("  threshold  precision  deflection  escalation_recall  answered")
     for row in s["sweep"]:
         if round(row["threshold"] * 100) % 5 == 0:
-            out.append(f"  {row['threshold']:9.2f}  {_fmt(row['answer_precision']):>9}  {_fmt(row['deflection_rate']):>10}  "
-                       f"{_fmt(row['escalation_recall']):>17}  {row['answered']:8}")
+            out.append(
+                f"  {row['threshold']:9.2f}  {_fmt(row['answer_precision']):>9}  {_fmt(row['deflection_rate']):>10}  "
+                f"{_fmt(row['escalation_recall']):>17}  {row['answered']:8}"
+            )
     out.append(f"failures at threshold {s['threshold']:.2f} ({len(s['failures'])}):")
     for f in s["failures"]:
         exp = f["expected"]
         want = f" expected {exp['source']} {exp['section']}" if exp else ""
         cited = "; ".join(f"{c['source']} | {c['section']}" for c in f["cited"]) or "(nothing)"
-        out.append(f"  {f['id']} [{f['reason']}] conf={f['confidence']:.3f}{want}\n      {f['question']}\n      cited: {cited}")
+        out.append(
+            f"  {f['id']} [{f['reason']}] conf={f['confidence']:.3f}{want}\n      {f['question']}\n      cited: {cited}"
+        )
     if m["failed_files"]:
         out.append(f"files that failed to ingest: {', '.join(m['failed_files'])}")
     return "\n".join(out)

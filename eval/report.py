@@ -61,14 +61,25 @@ def write_qa_report(run, out_dir: Path, *, command: str = "") -> Path:
 
     rows = [r for r in s["sweep"] if r["answer_precision"] is not None]
     fig, ax = plt.subplots(figsize=(6, 4))
-    ax.plot([r["deflection_rate"] for r in rows], [r["answer_precision"] for r in rows], marker=".", label="precision vs deflection")
+    ax.plot(
+        [r["deflection_rate"] for r in rows],
+        [r["answer_precision"] for r in rows],
+        marker=".",
+        label="precision vs deflection",
+    )
     for r in rows:
         if round(r["threshold"] * 100) % 10 == 0:
             ax.annotate(f"{r['threshold']:.1f}", (r["deflection_rate"], r["answer_precision"]), fontsize=7)
     ax.axhline(0.90, color="grey", linestyle="--", linewidth=0.8)
     op = [r for r in s["sweep"] if abs(r["threshold"] - s["threshold"]) < 1e-9]
     if op and op[0]["answer_precision"] is not None:
-        ax.plot([op[0]["deflection_rate"]], [op[0]["answer_precision"]], "r*", markersize=12, label=f"threshold {s['threshold']:.2f}")
+        ax.plot(
+            [op[0]["deflection_rate"]],
+            [op[0]["answer_precision"]],
+            "r*",
+            markersize=12,
+            label=f"threshold {s['threshold']:.2f}",
+        )
     ax.set_xlabel("deflection rate (answerable answered correctly)")
     ax.set_ylabel("answer precision")
     ax.set_xlim(0, 1.02)
@@ -79,7 +90,9 @@ def write_qa_report(run, out_dir: Path, *, command: str = "") -> Path:
     fig.savefig(out_dir / f"{name}-sweep.png", dpi=110)
     plt.close(fig)
 
-    _latency_hist(out_dir / f"{name}-latency.png", {"answer()": [i.latency_ms for i in run.items]}, f"{name}: answer latency")
+    _latency_hist(
+        out_dir / f"{name}-latency.png", {"answer()": [i.latency_ms for i in run.items]}, f"{name}: answer latency"
+    )
 
     cats = list(s["per_category"])
     fig, ax = plt.subplots(figsize=(7, 4.4))
@@ -99,27 +112,68 @@ def write_qa_report(run, out_dir: Path, *, command: str = "") -> Path:
     lines = [f"# {name}", ""]
     if command:
         lines += [f"`{command}`", ""]
-    lines += [f"{s['questions']} questions ({s['answerable']} answerable) over `{m['docs']}` — {m['chunks']} chunks, "
-              f"{m['mode']}, embedder {m['embedder']}, threshold {s['threshold']:.2f}.", ""]
+    lines += [
+        f"{s['questions']} questions ({s['answerable']} answerable) over `{m['docs']}` — {m['chunks']} chunks, "
+        f"{m['mode']}, embedder {m['embedder']}, threshold {s['threshold']:.2f}.",
+        "",
+    ]
     lines += _table(list(QA_KEYS), [[_fmt(s[k]) for k in QA_KEYS]])
-    lines += ["", f"Answer latency: mean {s['latency_mean_ms']:.1f} ms, p95 {s['latency_p95_ms']:.1f} ms. "
-              f"Recommended threshold (lowest with answer_precision ≥ 0.90 there and at every higher threshold answering "
-              f"≥ 5 questions): {s['recommended_threshold']}.", ""]
+    lines += [
+        "",
+        f"Answer latency: mean {s['latency_mean_ms']:.1f} ms, p95 {s['latency_p95_ms']:.1f} ms. "
+        f"Recommended threshold (lowest with answer_precision ≥ 0.90 there and at every higher threshold answering "
+        f"≥ 5 questions): {s['recommended_threshold']}.",
+        "",
+    ]
     lines += ["## Per category", ""]
-    lines += _table(["category", "n"] + list(QA_KEYS),
-                    [[c, v["questions"]] + [_fmt(v[k]) for k in QA_KEYS] for c, v in s["per_category"].items()])
-    lines += ["", f"![per category]({name}-categories.png)", "", "## Threshold sweep", "",
-              f"![precision vs deflection]({name}-sweep.png)", ""]
-    lines += _table(["threshold", "answer_precision", "deflection_rate", "escalation_recall", "answered"],
-                    [[f"{r['threshold']:.2f}", _fmt(r["answer_precision"]), _fmt(r["deflection_rate"]),
-                      _fmt(r["escalation_recall"]), r["answered"]]
-                     for r in s["sweep"] if round(r["threshold"] * 100) % 5 == 0])
-    lines += ["", f"![latency]({name}-latency.png)", "", f"## Failures at threshold {s['threshold']:.2f} ({len(s['failures'])})", ""]
-    lines += _table(["id", "reason", "conf", "question", "expected", "cited (top 3)"],
-                    [[f["id"], f["reason"], f"{f['confidence']:.3f}", _cell(f["question"]),
-                      _cell(f"{f['expected']['source']} {', '.join(f['expected']['section'])}" if f["expected"] else "—"),
-                      _cell("; ".join(f"{c['source']} › {c['section'].split(' > ')[-1]}" for c in f["cited"]))]
-                     for f in s["failures"]])
+    lines += _table(
+        ["category", "n"] + list(QA_KEYS),
+        [[c, v["questions"]] + [_fmt(v[k]) for k in QA_KEYS] for c, v in s["per_category"].items()],
+    )
+    lines += [
+        "",
+        f"![per category]({name}-categories.png)",
+        "",
+        "## Threshold sweep",
+        "",
+        f"![precision vs deflection]({name}-sweep.png)",
+        "",
+    ]
+    lines += _table(
+        ["threshold", "answer_precision", "deflection_rate", "escalation_recall", "answered"],
+        [
+            [
+                f"{r['threshold']:.2f}",
+                _fmt(r["answer_precision"]),
+                _fmt(r["deflection_rate"]),
+                _fmt(r["escalation_recall"]),
+                r["answered"],
+            ]
+            for r in s["sweep"]
+            if round(r["threshold"] * 100) % 5 == 0
+        ],
+    )
+    lines += [
+        "",
+        f"![latency]({name}-latency.png)",
+        "",
+        f"## Failures at threshold {s['threshold']:.2f} ({len(s['failures'])})",
+        "",
+    ]
+    lines += _table(
+        ["id", "reason", "conf", "question", "expected", "cited (top 3)"],
+        [
+            [
+                f["id"],
+                f["reason"],
+                f"{f['confidence']:.3f}",
+                _cell(f["question"]),
+                _cell(f"{f['expected']['source']} {', '.join(f['expected']['section'])}" if f["expected"] else "—"),
+                _cell("; ".join(f"{c['source']} › {c['section'].split(' > ')[-1]}" for c in f["cited"])),
+            ]
+            for f in s["failures"]
+        ],
+    )
     path = out_dir / f"{name}.md"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
@@ -145,9 +199,13 @@ def write_retrieval_report(run, out_dir: Path, *, command: str = "") -> Path:
     if command:
         lines += [f"`{command}`", ""]
     lines += [f"{m['documents']} documents ({m['chunks']} chunks), {s['queries']} queries.", ""]
-    lines += _table(["mode"] + keys + ["latency mean ms", "latency p95 ms"],
-                    [[mode] + [_fmt(v[key]) for key in keys] + [_fmt(v["latency_mean_ms"], 1), _fmt(v["latency_p95_ms"], 1)]
-                     for mode, v in modes])
+    lines += _table(
+        ["mode"] + keys + ["latency mean ms", "latency p95 ms"],
+        [
+            [mode] + [_fmt(v[key]) for key in keys] + [_fmt(v["latency_mean_ms"], 1), _fmt(v["latency_p95_ms"], 1)]
+            for mode, v in modes
+        ],
+    )
     lines += ["", f"![latency]({name}-latency.png)", ""]
     path = out_dir / f"{name}.md"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -170,8 +228,13 @@ def write_bench_report(result: dict, samples: dict[str, list[float]], out_dir: P
     lines += ["```", format_bench(result), "```", ""]
     if samples:
         lines += ["![ask latency](bench-ask-latency.png)", ""]
-        lines += _table(["clients", "mean ms", "p50 ms", "p99 ms"],
-                        [[label, _fmt(mean(v), 1), _fmt(percentile(v, 50), 1), _fmt(percentile(v, 99), 1)] for label, v in samples.items()])
+        lines += _table(
+            ["clients", "mean ms", "p50 ms", "p99 ms"],
+            [
+                [label, _fmt(mean(v), 1), _fmt(percentile(v, 50), 1), _fmt(percentile(v, 99), 1)]
+                for label, v in samples.items()
+            ],
+        )
     path = out_dir / "bench.md"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path

@@ -54,8 +54,16 @@ def index_corpus(dataset: BeirDataset, *, services) -> int:
             continue
         digest = hashlib.sha256(f"{title}\n{text}".encode()).hexdigest()
         index_document(
-            store=services.store, embedder=services.embedder, tokenizer=services.tokenizer, doc_id=doc_id,
-            source=doc_id, doc=doc, drafts=drafts, doc_hash=digest, category="other", kind=kind,
+            store=services.store,
+            embedder=services.embedder,
+            tokenizer=services.tokenizer,
+            doc_id=doc_id,
+            source=doc_id,
+            doc=doc,
+            drafts=drafts,
+            doc_hash=digest,
+            category="other",
+            kind=kind,
         )
         chunks += len(drafts)
     services.store.bump_version(embedder=services.embedder.name)
@@ -93,14 +101,23 @@ def evaluate_mode(dataset: BeirDataset, *, services, k: int, mode: str, params=N
 
 
 def run_retrieval(
-    dataset_dir: Path, *, settings: Settings, k: int = 10, ablation: bool = False, split: str = "test",
-    embedder=None, tokenizer=None, params=None,
+    dataset_dir: Path,
+    *,
+    settings: Settings,
+    k: int = 10,
+    ablation: bool = False,
+    split: str = "test",
+    embedder=None,
+    tokenizer=None,
+    params=None,
 ) -> RetrievalRun:
     dataset = read_beir(dataset_dir, split=split)
     with temp_services(settings, embedder=embedder, tokenizer=tokenizer) as services:
         started = time.perf_counter()
         chunks = index_corpus(dataset, services=services)
-        logger.info("indexed %d documents (%d chunks) in %.1fs", len(dataset.corpus), chunks, time.perf_counter() - started)
+        logger.info(
+            "indexed %d documents (%d chunks) in %.1fs", len(dataset.corpus), chunks, time.perf_counter() - started
+        )
         summary, lat, per_query = evaluate_mode(dataset, services=services, k=k, mode="hybrid", params=params)
         run = RetrievalRun(summary=summary, latencies={"hybrid": lat}, per_query={"hybrid": per_query})
         if ablation:
@@ -120,8 +137,12 @@ def format_retrieval(run: RetrievalRun) -> str:
     k = meta.get("k", 10)
     keys = [f"ndcg@{k}", f"recall@{k}", f"mrr@{k}", "hit@1", "hit@5", "latency_mean_ms", "latency_p95_ms"]
     rows = [("hybrid", s)] + [(m, v) for m, v in s.get("ablation", {}).items()]
-    out = [f"dataset {meta.get('dataset', '')}: {meta.get('documents', 0)} documents, {meta.get('chunks', 0)} chunks, {s['queries']} queries"]
+    out = [
+        f"dataset {meta.get('dataset', '')}: {meta.get('documents', 0)} documents, {meta.get('chunks', 0)} chunks, {s['queries']} queries"
+    ]
     out.append(f"{'mode':8} " + " ".join(f"{key:>15}" for key in keys))
     for mode, v in rows:
-        out.append(f"{mode:8} " + " ".join(f"{v[key]:>15.4f}" if 'latency' not in key else f"{v[key]:>15.2f}" for key in keys))
+        out.append(
+            f"{mode:8} " + " ".join(f"{v[key]:>15.4f}" if "latency" not in key else f"{v[key]:>15.2f}" for key in keys)
+        )
     return "\n".join(out)

@@ -8,9 +8,30 @@ import re
 import shutil
 from pathlib import Path
 
-_JA_TAGS = ["営業部版", "開発部版", "管理部版", "大阪支社版", "福岡支社版", "名古屋支社版", "札幌支社版", "仙台支社版", "広島支社版", "横浜支社版"]
-_EN_TAGS = ["(Sales edition)", "(Engineering edition)", "(Ops edition)", "(Chicago edition)", "(Denver edition)",
-            "(Boston edition)", "(Austin edition)", "(Seattle edition)", "(Atlanta edition)", "(Miami edition)"]
+_JA_TAGS = [
+    "営業部版",
+    "開発部版",
+    "管理部版",
+    "大阪支社版",
+    "福岡支社版",
+    "名古屋支社版",
+    "札幌支社版",
+    "仙台支社版",
+    "広島支社版",
+    "横浜支社版",
+]
+_EN_TAGS = [
+    "(Sales edition)",
+    "(Engineering edition)",
+    "(Ops edition)",
+    "(Chicago edition)",
+    "(Denver edition)",
+    "(Boston edition)",
+    "(Austin edition)",
+    "(Seattle edition)",
+    "(Atlanta edition)",
+    "(Miami edition)",
+]
 
 _DIGIT = re.compile(r"[0-9]")
 _HEADING = re.compile(r"^(#{1,6}\s+.+?)\s*$", re.M)
@@ -24,7 +45,7 @@ def perturb(text: str, copy: int, *, japanese: bool) -> str:
     front = ""
     m = _FRONT.match(text)
     if m:
-        front, text = m.group(1), text[m.end():]
+        front, text = m.group(1), text[m.end() :]
     text = _DIGIT.sub(lambda d: str((int(d.group()) + copy) % 10), text)
     text = _HEADING.sub(lambda h: f"{h.group(1)} {tag}", text)
     return front + text
@@ -58,7 +79,10 @@ def make_synthetic_corpus(*, folders: list[Path], out: Path, file_chunks: dict[s
                 shutil.copyfile(p, dest)
             else:
                 text = p.read_text(encoding="utf-8-sig")
-                dest.write_text(perturb(text, copy, japanese=bool(re.search(r"[\u3040-\u30ff\u4e00-\u9fff]", text))), encoding="utf-8")
+                dest.write_text(
+                    perturb(text, copy, japanese=bool(re.search(r"[\u3040-\u30ff\u4e00-\u9fff]", text))),
+                    encoding="utf-8",
+                )
             total += chunks
             written += 1
         copy += 1

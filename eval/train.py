@@ -32,6 +32,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import yaml
@@ -76,9 +77,9 @@ class Example:
     answerable: bool
     cand: list[dict] = field(default_factory=list)  # features per candidate (first-stage order)
     labels: list[int] = field(default_factory=list)
-    query: object = None
+    query: Any = None  # ranking.Query
     passages: list = field(default_factory=list)
-    snapshot: object = None
+    snapshot: Any = None  # index.Snapshot
 
 
 def load_sets(path: Path = SETS_FILE) -> list[dict]:
@@ -87,6 +88,8 @@ def load_sets(path: Path = SETS_FILE) -> list[dict]:
         s["docs"] = ROOT / s["docs"]
         s["questions"] = ROOT / s["questions"]
         s.setdefault("name", s["questions"].stem)
+        s.setdefault("group", s["name"])  # variants of one company share a group: CV leaves the whole group out
+        s["exclude"] = set(s.get("exclude") or [])
     return sets
 
 
@@ -98,8 +101,13 @@ def ingested(settings: Settings, sets: list[dict]):
         for s in sets:
             started = time.perf_counter()
             services = stack.enter_context(temp_services(settings))
-            services.ingest(paths=[s["docs"]])
-            out[s["name"]] = (services, read_jsonl(s["questions"]))
+            if s["exclude"]:  # a variant without some files (e.g. no FAQ sheet): their questions are left out too
+                files = sorted(p for p in s["docs"].iterdir() if p.is_file() and p.name not in s["exclude"])
+                services.ingest(paths=files)
+            else:
+                services.ingest(paths=[s["docs"]])
+            rows = [r for r in read_jsonl(s["questions"]) if r.get("source") not in s["exclude"]]
+            out[s["name"]] = (services, rows)
             logger.info("%s: ingested in %.0f s", s["name"], time.perf_counter() - started)
         yield out
 
@@ -116,15 +124,26 @@ def collect(stores: dict, params: RankParams) -> list[Example]:
             for n, text in enumerate(wordings):
                 r = retrieve(text, services=services, k=params.candidates, params=params, second_stage=False)
                 passage_features(r.query, r.passages, snapshot=r.snapshot, params=params)
-                ex = Example(set=name, item=str(row["id"]), wording=n, answerable=bool(row["answerable"]),
-                             query=r.query, passages=r.passages, snapshot=r.snapshot)
+                ex = Example(
+                    set=name,
+                    item=str(row["id"]),
+                    wording=n,
+                    answerable=bool(row["answerable"]),
+                    query=r.query,
+                    passages=r.passages,
+                    snapshot=r.snapshot,
+                )
                 for p in r.passages:
                     c = p.top.chunk
                     ok = bool(row["answerable"]) and (
                         source_matches(c.source, c.section, source=row.get("source"), sections=sections)
                         or cites(p.text, source=row.get("source"), sections=sections)
-                        or any(source_matches(c.source, c.section, source=alt.get("source"), sections=_sections(alt.get("section")))
-                               for alt in row.get("also_in") or [])
+                        or any(
+                            source_matches(
+                                c.source, c.section, source=alt.get("source"), sections=_sections(alt.get("section"))
+                            )
+                            for alt in row.get("also_in") or []
+                        )
                     )
                     ex.cand.append(dict(p.features))
                     ex.labels.append(int(ok))
@@ -159,8 +178,14 @@ def _fit_lr(x: np.ndarray, y: np.ndarray, c: float):
 def _model(features, fitted, **meta) -> LinearModel:
     mean, scale, coef, intercept = fitted
     r = lambda a: np.asarray([float(f"{v:.{DIGITS}g}") for v in a])  # noqa: E731
-    return LinearModel(features=tuple(features), mean=r(mean), scale=r(scale), coef=r(coef),
-                       intercept=float(f"{intercept:.{DIGITS}g}"), meta=meta)
+    return LinearModel(
+        features=tuple(features),
+        mean=r(mean),
+        scale=r(scale),
+        coef=r(coef),
+        intercept=float(f"{intercept:.{DIGITS}g}"),
+        meta=meta,
+    )
 
 
 def _ranker_data(examples: list[Example]) -> tuple[np.ndarray, np.ndarray]:
@@ -186,16 +211,23 @@ def _fit_trees(x: np.ndarray, y: np.ndarray) -> dict:
     for (predictor,) in model._predictors:
         nodes = predictor.nodes
         depth = max(depth, int(nodes["depth"].max()) + 1)
-        trees.append({
-            "feature": [int(v) for v in nodes["feature_idx"]],
-            "threshold": [float(f"{v:.{DIGITS + 3}g}") for v in nodes["num_threshold"]],
-            "left": [int(v) for v in nodes["left"]],
-            "right": [int(v) for v in nodes["right"]],
-            "leaf": [bool(v) for v in nodes["is_leaf"]],
-            "value": [float(f"{v:.{DIGITS + 3}g}") for v in nodes["value"]],
-        })
-    return {"features": list(RANK_FEATURES), "baseline": float(np.ravel(model._baseline_prediction)[0]),
-            "depth": depth, "params": TREES, "trees": trees}
+        trees.append(
+            {
+                "feature": [int(v) for v in nodes["feature_idx"]],
+                "threshold": [float(f"{v:.{DIGITS + 3}g}") for v in nodes["num_threshold"]],
+                "left": [int(v) for v in nodes["left"]],
+                "right": [int(v) for v in nodes["right"]],
+                "leaf": [bool(v) for v in nodes["is_leaf"]],
+                "value": [float(f"{v:.{DIGITS + 3}g}") for v in nodes["value"]],
+            }
+        )
+    return {
+        "features": list(RANK_FEATURES),
+        "baseline": float(np.ravel(model._baseline_prediction)[0]),
+        "depth": depth,
+        "params": TREES,
+        "trees": trees,
+    }
 
 
 def ranked(e: Example, model: LinearModel) -> list[int]:
@@ -219,8 +251,12 @@ def hits_at(examples: list[Example], orders: dict[int, list[int]]) -> dict:
     first = [any(examples[i].labels[j] for j in orders[i][:1]) for i in ans]
     three = [any(examples[i].labels[j] for j in orders[i][:3]) for i in ans]
     ten = [any(examples[i].labels) for i in ans]
-    return {"hit@1": round(float(np.mean(first)), 4) if ans else None, "hit@3": round(float(np.mean(three)), 4) if ans else None,
-            "found_in_candidates": round(float(np.mean(ten)), 4) if ans else None, "answerable_wordings": len(ans)}
+    return {
+        "hit@1": round(float(np.mean(first)), 4) if ans else None,
+        "hit@3": round(float(np.mean(three)), 4) if ans else None,
+        "found_in_candidates": round(float(np.mean(ten)), 4) if ans else None,
+        "answerable_wordings": len(ans),
+    }
 
 
 def operating_points(prob: np.ndarray, correct: np.ndarray, answerable: np.ndarray) -> list[dict]:
@@ -228,12 +264,15 @@ def operating_points(prob: np.ndarray, correct: np.ndarray, answerable: np.ndarr
     for t in np.round(np.arange(0.0, 1.0001, 0.01), 2):
         answered = prob >= t
         n = int(answered.sum())
-        rows.append({
-            "threshold": float(t), "answered": n,
-            "answer_precision": float(correct[answered].mean()) if n else None,
-            "deflection_rate": float((correct & answered).sum() / max(1, answerable.sum())),
-            "escalation_recall": float((~answered & ~answerable).sum() / max(1, (~answerable).sum())),
-        })
+        rows.append(
+            {
+                "threshold": float(t),
+                "answered": n,
+                "answer_precision": float(correct[answered].mean()) if n else None,
+                "deflection_rate": float((correct & answered).sum() / max(1, answerable.sum())),
+                "escalation_recall": float((~answered & ~answerable).sum() / max(1, (~answerable).sum())),
+            }
+        )
     return rows
 
 
@@ -251,12 +290,20 @@ def roc_auc(y: np.ndarray, s: np.ndarray) -> float | None:
     return float(roc_auc_score(y, s)) if 0 < y.sum() < len(y) else None
 
 
-def train(settings: Settings, *, params: RankParams, sets_file: Path = SETS_FILE, out_dir: Path = MODEL_DIR,
-          report: Path = REPORT) -> dict:
+def train(
+    settings: Settings,
+    *,
+    params: RankParams,
+    sets_file: Path = SETS_FILE,
+    out_dir: Path = MODEL_DIR,
+    report: Path = REPORT,
+) -> dict:
     from sklearn.isotonic import IsotonicRegression
 
     sets = load_sets(sets_file)
     names = [s["name"] for s in sets]
+    group_of = {s["name"]: s["group"] for s in sets}
+    groups = list(dict.fromkeys(group_of.values()))
     cv_orders: dict[int, list[int]] = {}
     conf_rows: dict[int, tuple[dict, int]] = {}
     first_adapted: dict[str, dict] = {}
@@ -267,13 +314,16 @@ def train(settings: Settings, *, params: RankParams, sets_file: Path = SETS_FILE
         embedder = next(iter(stores.values()))[0].embedder.name
         raw = collect(stores, dataclasses.replace(params, adapter="", depth=max(params.depth, 50), candidates=40))
         base = collect(stores, dataclasses.replace(params, adapter=""))
-        for held in names:
-            adapter = fit_adapter(pairs_of([e for e in raw if e.set != held]), embedder=embedder)
+        for held in groups:
+            adapter = fit_adapter(pairs_of([e for e in raw if group_of[e.set] != held]), embedder=embedder)
             adapter.save(tmp / f"adapter-{held}.npz")
             fold = collect(stores, dataclasses.replace(params, adapter=str(tmp / f"adapter-{held}.npz")))
-            model = fit_ranker([e for e in fold if e.set != held])
-            held_ex = [(i, e) for i, e in enumerate(fold) if e.set == held]
-            first_adapted[held] = hits_at([e for _, e in held_ex], {k: list(range(len(e.cand))) for k, (_, e) in enumerate(held_ex)})
+            model = fit_ranker([e for e in fold if group_of[e.set] != held])
+            held_ex = [(i, e) for i, e in enumerate(fold) if group_of[e.set] == held]
+            for name in names:
+                mine = [e for _, e in held_ex if e.set == name]
+                if mine:
+                    first_adapted[name] = hits_at(mine, {k: list(range(len(e.cand))) for k, e in enumerate(mine)})
             for i, e in held_ex:
                 cv_orders[i] = ranked(e, model)
                 conf_rows[i] = conf_row(e, cv_orders[i])
@@ -291,9 +341,10 @@ def train(settings: Settings, *, params: RankParams, sets_file: Path = SETS_FILE
     xc = np.asarray([[conf_rows[i][0][f] for f in CONF_FEATURES] for i in idx])
     yc = np.asarray([conf_rows[i][1] for i in idx])
     sets_of = np.asarray([examples[i].set for i in idx])
+    groups_of = np.asarray([group_of[examples[i].set] for i in idx])
     oof = np.zeros(len(idx))
-    for held in names:
-        m = sets_of == held
+    for held in groups:
+        m = groups_of == held
         cm = _model(CONF_FEATURES, _fit_lr(xc[~m], yc[~m], C_CONF))
         oof[m] = cm.logits(xc[m])
     iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(oof, yc)
@@ -307,7 +358,9 @@ def train(settings: Settings, *, params: RankParams, sets_file: Path = SETS_FILE
         m = sets_of == held
         per_set[held] = {
             "ranker_cv": hits_at(sub, {k: sel[i] for k, i in enumerate(sorted(sel))}),
-            "first_stage": hits_at([base[i] for i in sorted(sel)], {k: base_orders[i] for k, i in enumerate(sorted(sel))}),
+            "first_stage": hits_at(
+                [base[i] for i in sorted(sel)], {k: base_orders[i] for k, i in enumerate(sorted(sel))}
+            ),
             "first_stage_adapted": first_adapted[held],
             "confidence_auc": roc_auc(yc[m], oof[m]),
             "at_threshold": _at(prob[m], yc[m].astype(bool), answerable[m], threshold),
@@ -317,9 +370,14 @@ def train(settings: Settings, *, params: RankParams, sets_file: Path = SETS_FILE
     conf_model = _model(CONF_FEATURES, final_conf)
     xs = [float(f"{v:.{DIGITS}g}") for v in iso.X_thresholds_]
     ys = [float(f"{v:.{DIGITS}g}") for v in iso.y_thresholds_]
-    summary = {
-        "sets": {s["name"]: {"questions": sum(1 for e in examples if e.set == s["name"] and e.wording == 0),
-                             "wordings": sum(1 for e in examples if e.set == s["name"])} for s in sets},
+    summary: dict[str, Any] = {
+        "sets": {
+            s["name"]: {
+                "questions": sum(1 for e in examples if e.set == s["name"] and e.wording == 0),
+                "wordings": sum(1 for e in examples if e.set == s["name"]),
+            }
+            for s in sets
+        },
         "per_set": per_set,
         "overall": {
             "ranker_cv": hits_at(examples, cv_orders),
@@ -333,11 +391,17 @@ def train(settings: Settings, *, params: RankParams, sets_file: Path = SETS_FILE
     }
     if isinstance(ranker, TreeModel):
         data = {**_fit_trees(*_ranker_data(final)), "trained_on": names, "cv": summary["overall"]["ranker_cv"]}
-        (out_dir / params.ranker).write_text(json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n", encoding="utf-8")
+        (out_dir / params.ranker).write_text(
+            json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n", encoding="utf-8"
+        )
     else:
         _write(out_dir / params.ranker, ranker, extra={"trained_on": names, "cv": summary["overall"]["ranker_cv"]})
-    _write(out_dir / params.confidence, conf_model, extra={"trained_on": names, "threshold": threshold},
-           calibration={"x": xs, "y": ys})
+    _write(
+        out_dir / params.confidence,
+        conf_model,
+        extra={"trained_on": names, "threshold": threshold},
+        calibration={"x": xs, "y": ys},
+    )
     report.write_text(render_report(summary, ranker, conf_model), encoding="utf-8")
     return summary
 
@@ -354,8 +418,14 @@ def _at(prob, correct, answerable, t) -> dict:
 
 
 def _write(path: Path, model: LinearModel, *, extra: dict, calibration: dict | None = None) -> None:
-    data = {"features": list(model.features), "mean": model.mean.tolist(), "scale": model.scale.tolist(),
-            "coef": model.coef.tolist(), "intercept": model.intercept, **extra}
+    data = {
+        "features": list(model.features),
+        "mean": model.mean.tolist(),
+        "scale": model.scale.tolist(),
+        "coef": model.coef.tolist(),
+        "intercept": model.intercept,
+        **extra,
+    }
     if calibration:
         data["calibration"] = calibration
     path.write_text(json.dumps(data, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
@@ -398,12 +468,26 @@ def render_report(summary: dict, ranker: LinearModel, conf: LinearModel) -> str:
         lines += [f"| {f} | {c:+.3f} |" for f, c in sorted(zip(ranker.features, ranker.coef), key=lambda t: -abs(t[1]))]
     else:
         lines += [f"| {f} | (tree feature) |" for f in ranker.features]
-    lines += ["", "## Confidence coefficients (standardized features, before isotonic calibration)", "", "| feature | weight |", "| --- | --- |"]
+    lines += [
+        "",
+        "## Confidence coefficients (standardized features, before isotonic calibration)",
+        "",
+        "| feature | weight |",
+        "| --- | --- |",
+    ]
     lines += [f"| {f} | {c:+.3f} |" for f, c in sorted(zip(conf.features, conf.coef), key=lambda t: -abs(t[1]))]
-    lines += ["", "## Out-of-fold operating points", "", "| threshold | answered | precision | deflection | escalation recall |", "| --- | --- | --- | --- | --- |"]
+    lines += [
+        "",
+        "## Out-of-fold operating points",
+        "",
+        "| threshold | answered | precision | deflection | escalation recall |",
+        "| --- | --- | --- | --- | --- |",
+    ]
     for row in summary["sweep"]:
         if round(row["threshold"] * 100) % 5 == 0:
-            lines.append(f"| {row['threshold']:.2f} | {row['answered']} | {_r(row['answer_precision'])} | {_r(row['deflection_rate'])} | {_r(row['escalation_recall'])} |")
+            lines.append(
+                f"| {row['threshold']:.2f} | {row['answered']} | {_r(row['answer_precision'])} | {_r(row['deflection_rate'])} | {_r(row['escalation_recall'])} |"
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -414,7 +498,9 @@ def _r(v) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m eval.train", description=__doc__.split("\n")[0])
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
-    parser.add_argument("--sets", type=Path, default=SETS_FILE, help="training sets (YAML; default eval/training/sets.yaml)")
+    parser.add_argument(
+        "--sets", type=Path, default=SETS_FILE, help="training sets (YAML; default eval/training/sets.yaml)"
+    )
     parser.add_argument("--out", type=Path, default=MODEL_DIR, help="where the model files go")
     parser.add_argument("--report", type=Path, default=REPORT, help="where the training report goes")
     args = parser.parse_args(argv)

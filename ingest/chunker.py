@@ -17,7 +17,9 @@ MAX_CHARS = 700
 MIN_CHARS = 40
 
 _WS = re.compile(r"[ \t\u3000]+")
-_ITEM = re.compile(r"^\s*(?:[0-9０-９]+(?:[.．、)）]|[ 　](?=\S))|[（(][0-9０-９一二三四五六七八九十]+[)）]|[一二三四五六七八九十]+\s|[①-⑳])")
+_ITEM = re.compile(
+    r"^\s*(?:[0-9０-９]+(?:[.．、)）]|[ 　](?=\S))|[（(][0-9０-９一二三四五六七八九十]+[)）]|[一二三四五六七八九十]+\s|[①-⑳])"
+)
 _SENTENCE = re.compile(r"(?<=[。！？!?])|(?<=\.)(?=\s+[A-Z])")  # the space stays with the text: never "end.Next"
 
 
@@ -139,7 +141,13 @@ def _merge_tiny(drafts: list[ChunkDraft]) -> list[ChunkDraft]:
     """Fold a very short piece into the previous chunk of the same section."""
     out: list[ChunkDraft] = []
     for d in drafts:
-        if out and d.kind == "doc" and out[-1].kind == "doc" and out[-1].section == d.section and len(d.text) < MIN_CHARS:
+        if (
+            out
+            and d.kind == "doc"
+            and out[-1].kind == "doc"
+            and out[-1].section == d.section
+            and len(d.text) < MIN_CHARS
+        ):
             out[-1].text = out[-1].text + "\n" + d.text
             continue
         out.append(d)

@@ -39,7 +39,10 @@ def decode_text(data: bytes) -> str:
     if not data.strip():
         raise fail("The file is empty.", "ファイルが空です。")
     if b"\x00" in data[:8192]:
-        raise fail("This looks like a binary file, not text (it contains NUL bytes).", "テキストではなくバイナリファイルのようです（NUL バイトを含みます）。")
+        raise fail(
+            "This looks like a binary file, not text (it contains NUL bytes).",
+            "テキストではなくバイナリファイルのようです（NUL バイトを含みます）。",
+        )
     for encoding in ("utf-8-sig", "cp932"):
         try:
             text = data.decode(encoding)
@@ -47,7 +50,10 @@ def decode_text(data: bytes) -> str:
             continue
         controls = sum(1 for ch in text if unicodedata.category(ch) == "Cc" and ch not in "\n\r\t\f")
         if controls > max(2, len(text) // 200):
-            raise fail("This looks like a binary file, not text (control characters).", "テキストではなくバイナリファイルのようです（制御文字を含みます）。")
+            raise fail(
+                "This looks like a binary file, not text (control characters).",
+                "テキストではなくバイナリファイルのようです（制御文字を含みます）。",
+            )
         return text.replace("\r\n", "\n").replace("\r", "\n")
     raise fail(
         "The text is neither UTF-8 nor Shift_JIS (CP932); save it as UTF-8 and re-ingest.",

@@ -34,7 +34,7 @@ class _Counters:
     values: dict[str, int] = field(default_factory=dict)
 
     @classmethod
-    def parse(cls, css: str) -> "_Counters":
+    def parse(cls, css: str) -> _Counters:
         out = cls()
         css = re.sub(r"/\*.*?\*/", "", css, flags=re.S)
         for selectors, body in _RULE.findall(css):
@@ -99,7 +99,9 @@ def _is_article_list(ol) -> bool:
         first = next((c for c in li.children if getattr(c, "name", None) or str(c).strip()), None)
         if getattr(first, "name", None) in ("strong", "b", "h3", "h4", "h5", "span") and len(_text(first)) <= 30:
             captioned += 1
-        elif first is not None and CAPTION_LINE.match(_text(first) if getattr(first, "name", None) else str(first).strip()):
+        elif first is not None and CAPTION_LINE.match(
+            _text(first) if getattr(first, "name", None) else str(first).strip()
+        ):
             captioned += 1
     return captioned >= max(2, len(items) * 0.6)
 
@@ -140,11 +142,11 @@ class _Walker:
             label = self.counters.label(child)
             if name in _HEADINGS:
                 text = _text(child)
-                level = int(name[1])
+                level: int | None = int(name[1])
                 if label:
                     text, level = _join(label, text, level)
                 if text:
-                    self.heading(text, level)
+                    self.heading(text, level or int(name[1]))
             elif name == "table":
                 rows = [[_text(c) for c in tr.find_all(["th", "td"])] for tr in child.find_all("tr")]
                 text = table_rows(rows)
@@ -157,16 +159,16 @@ class _Walker:
             elif name in _TEXT_LEAVES or child.find(list(_BLOCKS)) is None:
                 text = _text(child)
                 if label:
-                    text, level = _join(label, text, None)
-                    if level is not None:
-                        self.heading(text, level)
+                    text, implied = _join(label, text, None)
+                    if implied is not None:
+                        self.heading(text, implied)
                         continue
                 self.body(text)
             else:
                 if label:
-                    text, level = _join(label, "", None)
-                    if level is not None:
-                        self.heading(text, level)
+                    text, implied = _join(label, "", None)
+                    if implied is not None:
+                        self.heading(text, implied)
                 self.walk(child, depth)
         flush()
 
@@ -188,7 +190,7 @@ class _Walker:
         for n, li in enumerate(ol.find_all("li", recursive=False), start=start):
             first = next((c for c in li.children if getattr(c, "name", None) or str(c).strip()), None)
             caption = ""
-            if getattr(first, "name", None):
+            if first is not None and getattr(first, "name", None):
                 caption = _text(first)
                 first.extract()
             elif first is not None:

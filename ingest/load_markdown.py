@@ -28,7 +28,7 @@ class _NoAliasLoader(yaml.SafeLoader):
     """YAML without anchors/aliases: front matter never needs them, and they are how a 300-byte file expands into
     gigabytes (billion laughs)."""
 
-    def compose_node(self, parent, index):  # type: ignore[override]
+    def compose_node(self, parent, index):
         if self.check_event(yaml.AliasEvent):
             raise yaml.YAMLError("YAML aliases are not allowed in front matter")
         return super().compose_node(parent, index)
@@ -42,7 +42,7 @@ def _front_matter(text: str) -> tuple[dict, str]:
         meta = yaml.load(m.group(1), Loader=_NoAliasLoader) or {}  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError:
         meta = {}
-    return (meta if isinstance(meta, dict) else {}), text[m.end():]
+    return (meta if isinstance(meta, dict) else {}), text[m.end() :]
 
 
 def _clean_md(line: str) -> str:
@@ -117,10 +117,10 @@ def load_markdown_text(text: str, fallback_title: str) -> LoadedDocument:
             flush()
             blocks.append(Block(caption, caption_level(caption)))
             continue
-        level = heading_level(line.strip())
-        if level is not None:  # 「第5条（休日）」 written as a plain line
+        plain_level = heading_level(line.strip())
+        if plain_level is not None:  # 「第5条（休日）」 written as a plain line
             flush()
-            blocks.append(Block(_clean_md(line.strip()), level))
+            blocks.append(Block(_clean_md(line.strip()), plain_level))
             continue
         row = _table_row(line)
         if row is not None:
@@ -129,7 +129,11 @@ def load_markdown_text(text: str, fallback_title: str) -> LoadedDocument:
             continue
         buf.append(_clean_md(line.rstrip()))
     flush()
-    title = _clean_md(str(meta.get("title") or "")).strip() or next((b.text for b in blocks if b.level == 1), "") or fallback_title
+    title = (
+        _clean_md(str(meta.get("title") or "")).strip()
+        or next((b.text for b in blocks if b.level == 1), "")
+        or fallback_title
+    )
     redirect = str(meta.get("redirect_to") or "").strip()
     if redirect and not any(b.text.strip() for b in blocks if b.level is None):
         # A page that only points elsewhere (Jekyll `redirect_to`): keep it findable, pointing to the new place.

@@ -33,7 +33,7 @@ class _Numbering:
     counters: dict[str, dict[int, int]] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, document) -> "_Numbering":
+    def of(cls, document) -> _Numbering:
         out = cls()
         try:
             root = document.part.numbering_part.element
@@ -62,7 +62,9 @@ class _Numbering:
             for ov in num.iter(f"{_W}lvlOverride"):
                 so = ov.find(f"{_W}startOverride")
                 if so is not None:
-                    out.start_overrides.setdefault(num_id, {})[int(ov.get(f"{_W}ilvl", "0"))] = int(so.get(f"{_W}val", "1"))
+                    out.start_overrides.setdefault(num_id, {})[int(ov.get(f"{_W}ilvl", "0"))] = int(
+                        so.get(f"{_W}val", "1")
+                    )
         return out
 
     def label(self, num_id: str, ilvl: int) -> str:
@@ -139,7 +141,10 @@ def load_docx(path: Path) -> LoadedDocument:
     try:
         document = docx.Document(str(path))
     except Exception as exc:  # noqa: BLE001 - python-docx raises zipfile/KeyError/ValueError on broken files
-        raise fail(f"The Word file is corrupt or not a .docx: {exc}", f"Word ファイルが壊れているか .docx ではありません: {exc}") from exc
+        raise fail(
+            f"The Word file is corrupt or not a .docx: {exc}",
+            f"Word ファイルが壊れているか .docx ではありません: {exc}",
+        ) from exc
     numbering = _Numbering.of(document)
     blocks: list[Block] = []
     title = (document.core_properties.title or "").strip()

@@ -32,11 +32,14 @@ def load_pdf(path: Path) -> LoadedDocument:
         reader = PdfReader(str(path))
         if reader.is_encrypted:
             try:
-                ok = reader.decrypt("")
+                ok = bool(reader.decrypt(""))
             except Exception:  # noqa: BLE001
-                ok = 0
+                ok = False
             if not ok:
-                raise fail("The PDF is password-protected; remove the password and re-ingest.", "PDF にパスワードが掛かっています。解除してから再取り込みしてください。")
+                raise fail(
+                    "The PDF is password-protected; remove the password and re-ingest.",
+                    "PDF にパスワードが掛かっています。解除してから再取り込みしてください。",
+                )
         pages = [(i + 1, page.extract_text() or "") for i, page in enumerate(reader.pages)]
     except IngestError:
         raise
@@ -59,7 +62,9 @@ def load_pdf(path: Path) -> LoadedDocument:
 
 
 _ENDS_SENTENCE = re.compile(r"[。．.!！?？:：」）)]\s*$")
-_STARTS_ITEM = re.compile(r"^\s*(?:[0-9０-９]+[\s.．、)）]|[（(][0-9０-９一二三四五六七八九十]+[)）]|[・\-*•●○◆■①-⑳]|第[0-9０-９]+[章節条])")
+_STARTS_ITEM = re.compile(
+    r"^\s*(?:[0-9０-９]+[\s.．、)）]|[（(][0-9０-９一二三四五六七八九十]+[)）]|[・\-*•●○◆■①-⑳]|第[0-9０-９]+[章節条])"
+)
 _LATIN_END = re.compile(r"[A-Za-z0-9,]$")
 
 
@@ -121,12 +126,12 @@ def load_markdown(path: Path) -> LoadedDocument:
     return load_markdown_text(decode_text(path.read_bytes()), path.stem)
 
 
-_Q_HEADERS = ("質問", "問", "q", "question", "faq")
-_A_HEADERS = ("回答", "答", "a", "answer")
-_C_HEADERS = ("カテゴリ", "カテゴリー", "分類", "category")
+Q_HEADERS = ("質問", "問", "q", "question", "faq")
+A_HEADERS = ("回答", "答", "a", "answer")
+C_HEADERS = ("カテゴリ", "カテゴリー", "分類", "category")
 
 
-def _match_header(cell: str, names: tuple[str, ...]) -> bool:
+def match_header(cell: str, names: tuple[str, ...]) -> bool:
     cell = cell.strip().lower()
     return any(cell == n or (len(n) > 1 and cell.startswith(n)) for n in names)
 
@@ -137,7 +142,10 @@ def load_xlsx(path: Path) -> LoadedDocument:
     try:
         workbook = openpyxl.load_workbook(str(path), read_only=True, data_only=True)
     except Exception as exc:  # noqa: BLE001
-        raise fail(f"The Excel file is corrupt or not an .xlsx: {exc}", f"Excel ファイルが壊れているか .xlsx ではありません: {exc}") from exc
+        raise fail(
+            f"The Excel file is corrupt or not an .xlsx: {exc}",
+            f"Excel ファイルが壊れているか .xlsx ではありません: {exc}",
+        ) from exc
     faq: list[FaqRow] = []
     blocks: list[Block] = []
     try:
@@ -147,9 +155,9 @@ def load_xlsx(path: Path) -> LoadedDocument:
             if not rows:
                 continue
             header = rows[0]
-            qi = next((i for i, c in enumerate(header) if _match_header(c, _Q_HEADERS)), None)
-            ai = next((i for i, c in enumerate(header) if _match_header(c, _A_HEADERS)), None)
-            ci = next((i for i, c in enumerate(header) if _match_header(c, _C_HEADERS)), None)
+            qi = next((i for i, c in enumerate(header) if match_header(c, Q_HEADERS)), None)
+            ai = next((i for i, c in enumerate(header) if match_header(c, A_HEADERS)), None)
+            ci = next((i for i, c in enumerate(header) if match_header(c, C_HEADERS)), None)
             if qi is not None and ai is not None:
                 for r in rows[1:]:
                     q = r[qi] if qi < len(r) else ""

@@ -17,23 +17,35 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from app.errors import ConfigError, IngestError
-from app.retrieval.embedders import Embedder
+from app.ports import ChunkStorePort, EmbedderPort
 from app.retrieval.index import encode_head_vector
 from app.retrieval.scope import document_classes, scope_article_text
 from app.retrieval.tokenizer import Tokenizer
-from app.store.chroma import ChunkRows, ChunkStore, DocRecord, dumps_tokens
+from app.store.chroma import ChunkRows, DocRecord, dumps_tokens
+from app.types import CATEGORY_NAMES
 from ingest.chunker import ChunkDraft, chunk_document
 from ingest.loaders import SUPPORTED, LoadedDocument, load
 from ingest.structure import caption_of
 
 logger = logging.getLogger(__name__)
 
-CATEGORIES = ("attendance", "expense", "supplies", "other")
+CATEGORIES = CATEGORY_NAMES
 _CATEGORY_ALIASES = {
-    "勤怠": "attendance", "就業": "attendance", "休暇": "attendance", "attendance": "attendance",
-    "経費": "expense", "精算": "expense", "出張": "expense", "expense": "expense", "expenses": "expense",
-    "備品": "supplies", "消耗品": "supplies", "supplies": "supplies", "supply": "supplies",
-    "その他": "other", "other": "other",
+    "勤怠": "attendance",
+    "就業": "attendance",
+    "休暇": "attendance",
+    "attendance": "attendance",
+    "経費": "expense",
+    "精算": "expense",
+    "出張": "expense",
+    "expense": "expense",
+    "expenses": "expense",
+    "備品": "supplies",
+    "消耗品": "supplies",
+    "supplies": "supplies",
+    "supply": "supplies",
+    "その他": "other",
+    "other": "other",
 }
 
 
@@ -101,7 +113,11 @@ def discover(paths: list[Path]) -> list[tuple[Path, str]]:
         if root.is_dir():
             for p in sorted(root.rglob("*")):
                 rel = p.relative_to(root)
-                if p.is_file() and p.suffix.lower() in SUPPORTED and not any(part.startswith((".", "~$")) for part in rel.parts):
+                if (
+                    p.is_file()
+                    and p.suffix.lower() in SUPPORTED
+                    and not any(part.startswith((".", "~$")) for part in rel.parts)
+                ):
                     found.append((p, rel.as_posix()))
         elif root.exists():
             found.append((root, root.name))
@@ -132,12 +148,19 @@ def head_text(d: ChunkDraft, title: str) -> str:
 
 
 # Bumped when chunks gain fields the ranker reads: documents indexed under an older schema are re-indexed.
-INDEX_SCHEMA = 2
+INDEX_SCHEMA = 3
 
 
 def chunk_rows(
-    *, embedder: Embedder, tokenizer: Tokenizer, doc_id: str, source: str, doc: LoadedDocument, drafts: list[ChunkDraft],
-    doc_hash: str, category: str,
+    *,
+    embedder: EmbedderPort,
+    tokenizer: Tokenizer,
+    doc_id: str,
+    source: str,
+    doc: LoadedDocument,
+    drafts: list[ChunkDraft],
+    doc_hash: str,
+    category: str,
 ) -> ChunkRows:
     """What the store keeps for each chunk: text, embedding and the fields the ranker reads (body and heading tokens,
     the caption's tokens, the heading's embedding, the document's employee-class scope)."""
@@ -145,7 +168,9 @@ def chunk_rows(
     vectors = embedder.encode([embed_text(d) for d in drafts])
     heads = list(dict.fromkeys(head_text(d, doc.title) for d in drafts))
     head_vectors = dict(zip(heads, embedder.encode(heads))) if heads else {}
-    scope = ",".join(document_classes(doc.title, scope_article_text([(d.heading, d.text) for d in drafts if d.kind == "doc"])))
+    scope = ",".join(
+        document_classes(doc.title, scope_article_text([(d.heading, d.text) for d in drafts if d.kind == "doc"]))
+    )
     metadatas = []
     for d in drafts:
         head = d.section if d.kind == "doc" else (d.question or "")
@@ -177,8 +202,8 @@ def chunk_rows(
 
 def index_document(
     *,
-    store: ChunkStore,
-    embedder: Embedder,
+    store: ChunkStorePort,
+    embedder: EmbedderPort,
     tokenizer: Tokenizer,
     doc_id: str,
     source: str,
@@ -189,16 +214,33 @@ def index_document(
     kind: str = "doc",
 ) -> DocRecord:
     """Write one document's chunks and its manifest record; remove its chunks of any older hash."""
-    rows = chunk_rows(embedder=embedder, tokenizer=tokenizer, doc_id=doc_id, source=source, doc=doc, drafts=drafts,
-                      doc_hash=doc_hash, category=category)
+    rows = chunk_rows(
+        embedder=embedder,
+        tokenizer=tokenizer,
+        doc_id=doc_id,
+        source=source,
+        doc=doc,
+        drafts=drafts,
+        doc_hash=doc_hash,
+        category=category,
+    )
     ids, vectors, metadatas = rows.ids, rows.embeddings, rows.metadatas
     old = set(store.chunk_ids_of(doc_id))
-    if ids:
+    if ids and vectors is not None:
         store.add_chunks(ids=ids, embeddings=vectors, documents=[d.text for d in drafts], metadatas=metadatas)
     stale = sorted(old - set(ids))
     record = DocRecord(
-        doc_id=doc_id, source=source, title=doc.title, category=category, hash=doc_hash, chunks=len(ids),
-        ingested_at=time.time(), kind=kind, url=doc.url, embedder=embedder.name, chars=doc.chars,
+        doc_id=doc_id,
+        source=source,
+        title=doc.title,
+        category=category,
+        hash=doc_hash,
+        chunks=len(ids),
+        ingested_at=time.time(),
+        kind=kind,
+        url=doc.url,
+        embedder=embedder.name,
+        chars=doc.chars,
         schema=INDEX_SCHEMA,
     )
     store.put_record(record)
@@ -207,7 +249,7 @@ def index_document(
     return record
 
 
-def remove_document(*, store: ChunkStore, doc_id: str) -> None:
+def remove_document(*, store: ChunkStorePort, doc_id: str) -> None:
     store.delete_record(doc_id)
     ids = store.chunk_ids_of(doc_id)
     if ids:
@@ -217,8 +259,8 @@ def remove_document(*, store: ChunkStore, doc_id: str) -> None:
 def ingest(
     *,
     paths: list[Path],
-    store: ChunkStore,
-    embedder: Embedder,
+    store: ChunkStorePort,
+    embedder: EmbedderPort,
     tokenizer: Tokenizer,
     category_patterns: dict[str, str],
     prune: bool = False,
@@ -254,8 +296,13 @@ def ingest(
             data = path.read_bytes()
             digest = file_hash(data)
             previous = manifest.get(doc_id)
-            if previous and previous.hash == digest and previous.status == "ok" and previous.embedder == embedder.name \
-                    and previous.schema == INDEX_SCHEMA:
+            if (
+                previous
+                and previous.hash == digest
+                and previous.status == "ok"
+                and previous.embedder == embedder.name
+                and previous.schema == INDEX_SCHEMA
+            ):
                 report.files.append(FileResult(str(path), doc_id, "unchanged", previous.chunks, previous.chars))
                 continue
             doc = load(path)
@@ -264,8 +311,15 @@ def ingest(
                 raise IngestError("No text to index was found.", "取り込める本文が見つかりません。")
             category = category_for(doc_id, doc.category, category_patterns)
             record = index_document(
-                store=store, embedder=embedder, tokenizer=tokenizer, doc_id=doc_id, source=source, doc=doc,
-                drafts=drafts, doc_hash=digest, category=category,
+                store=store,
+                embedder=embedder,
+                tokenizer=tokenizer,
+                doc_id=doc_id,
+                source=source,
+                doc=doc,
+                drafts=drafts,
+                doc_hash=digest,
+                category=category,
             )
             changed = True
             status = "updated" if previous else "added"
@@ -285,12 +339,16 @@ def ingest(
                 remove_document(store=store, doc_id=doc_id)
                 report.files.append(FileResult(record.source, doc_id, "removed"))
                 changed = True
-    report.version = store.bump_version(embedder=embedder.name) if changed else int(store.corpus_info().get("version", 0))
+    report.version = (
+        store.bump_version(embedder=embedder.name) if changed else int(store.corpus_info().get("version", 0))
+    )
     report.seconds = time.perf_counter() - started
     return report
 
 
-def _mark_failed(*, store: ChunkStore, manifest: dict[str, DocRecord], doc_id: str, source: str, path: Path, error: IngestError) -> bool:
+def _mark_failed(
+    *, store: ChunkStorePort, manifest: dict[str, DocRecord], doc_id: str, source: str, path: Path, error: IngestError
+) -> bool:
     """A file that fails leaves no chunks behind (an old version must never be quoted) and a failed record."""
     previous = manifest.get(doc_id)
     if previous is None and not path.exists():
@@ -300,9 +358,15 @@ def _mark_failed(*, store: ChunkStore, manifest: dict[str, DocRecord], doc_id: s
         store.delete_chunks(ids)
     store.put_record(
         DocRecord(
-            doc_id=doc_id, source=source, title=previous.title if previous else path.stem,
-            category=previous.category if previous else "other", hash="", chunks=0, ingested_at=time.time(),
-            status="failed", error=error.detail_en,
+            doc_id=doc_id,
+            source=source,
+            title=previous.title if previous else path.stem,
+            category=previous.category if previous else "other",
+            hash="",
+            chunks=0,
+            ingested_at=time.time(),
+            status="failed",
+            error=error.detail_en,
         )
     )
     return True

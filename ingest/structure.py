@@ -146,8 +146,21 @@ def kanji_number(n: int) -> str:
 
 
 def _roman(n: int) -> str:
-    vals = [(1000, "m"), (900, "cm"), (500, "d"), (400, "cd"), (100, "c"), (90, "xc"), (50, "l"), (40, "xl"),
-            (10, "x"), (9, "ix"), (5, "v"), (4, "iv"), (1, "i")]
+    vals = [
+        (1000, "m"),
+        (900, "cm"),
+        (500, "d"),
+        (400, "cd"),
+        (100, "c"),
+        (90, "xc"),
+        (50, "l"),
+        (40, "xl"),
+        (10, "x"),
+        (9, "ix"),
+        (5, "v"),
+        (4, "iv"),
+        (1, "i"),
+    ]
     out = ""
     for v, s in vals:
         while n >= v:
@@ -171,8 +184,16 @@ def format_number(n: int, fmt: str) -> str:
         return f"{n:02d}" if "zero" in fmt else str(n)
     if fmt in ("decimalfullwidth", "decimalfullwidth2"):
         return str(n).translate(str.maketrans("0123456789", "０１２３４５６７８９"))
-    if fmt in ("japanesecounting", "ideographtraditional", "ideographdigital", "cjk-ideographic",
-               "japanese-informal", "japanese-formal", "japaneselegal", "chinesecounting"):
+    if fmt in (
+        "japanesecounting",
+        "ideographtraditional",
+        "ideographdigital",
+        "cjk-ideographic",
+        "japanese-informal",
+        "japanese-formal",
+        "japaneselegal",
+        "chinesecounting",
+    ):
         return kanji_number(n)
     if fmt in ("decimalenclosedcircle", "decimalenclosedcirclechinese"):
         return _CIRCLED[n - 1] if 0 < n <= len(_CIRCLED) else str(n)

@@ -10,7 +10,7 @@ import re
 import pytest
 
 from app.answer import answer
-from app.compose import QUOTE_CHARS, TEXTS
+from app.reply import QUOTE_CHARS, TEXTS
 from app.errors import BadRequestError
 
 FAQ = "よくある質問.xlsx"

@@ -10,7 +10,7 @@ import re
 import pytest
 
 from app.answer import answer, retrieve
-from app.compose import compose_escalation
+from app.reply import compose_escalation
 from app.generate import make_generator
 from app.generate_prompt import load_prompt
 from app.services import build_services

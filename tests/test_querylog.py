@@ -15,7 +15,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import sqlalchemy as sa
 
-from app.answer import AnswerResult, Source
+from app.result import AnswerResult, Source
 from app.errors import BadRequestError, NotFoundError
 from app.store.querylog import QueryFilter, QueryLog
 
@@ -28,7 +28,7 @@ def make_result(question="有給休暇は何日ありますか", *, outcome="ans
         query_id=uuid.uuid4().hex, question=question, answer=f"回答: {question}", outcome=outcome, confidence=confidence,
         category=category, sources=sources if sources is not None else [Source("就業規則.md", "就業規則", "第34条 年次有給休暇", 3, "10日を付与する", 0.91)],
         language="ja", escalation_reason=reason if outcome == "escalated" else None, latency_ms=12.5, corpus_version=7,
-        channel=channel, user_id=user_id,
+        origin=channel, user_id=user_id,
     )
 
 
@@ -244,11 +244,11 @@ def test_a_second_process_writes_into_the_same_log(log):
     code = (
         "import sys, uuid\n"
         "from app.store.querylog import QueryLog\n"
-        "from app.answer import AnswerResult\n"
+        "from app.result import AnswerResult\n"
         "log = QueryLog(sys.argv[1])\n"
         "for i in range(40):\n"
         "    log.record(AnswerResult(query_id=uuid.uuid4().hex, question=f'別プロセス {i}', answer='a', outcome='answered',"
-        " confidence=0.9, category='other', channel='slack'))\n"
+        " confidence=0.9, category='other', origin='slack'))\n"
         "log.close()\n"
     )
     proc = subprocess.Popen([sys.executable, "-c", code, log.url], cwd=ROOT, env={**os.environ, "PYTHONPATH": ROOT})

@@ -8,7 +8,7 @@ from pathlib import Path
 import yaml
 from fastapi.testclient import TestClient
 
-from app.answer import AnswerResult, Source
+from app.result import AnswerResult, Source
 from app.slack import blocks
 
 ROOT = Path(__file__).resolve().parents[1]

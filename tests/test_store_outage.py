@@ -153,7 +153,7 @@ def test_slack_question_during_the_outage_is_passed_to_the_staff(chroma, docs, t
 
     from fastapi.testclient import TestClient
 
-    from app.compose import TEXTS
+    from app.reply import TEXTS
     from app.main import create_app
     from tests.support.slack_api import FakeSlack, event_envelope, signed_headers
 

@@ -33,6 +33,6 @@ async def ask(body: AskRequest, services: ServicesDep) -> dict:
         services=services,
         category=body.category,
         user_id=body.user_id,
-        channel=body.origin or "api",
+        origin=body.origin or "api",
     )
     return result.to_api()

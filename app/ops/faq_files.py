@@ -10,7 +10,7 @@ import io
 
 from app.errors import BadRequestError, IngestError
 from app.store.querylog_faq import FaqEntry
-from ingest.loaders import _A_HEADERS, _C_HEADERS, _Q_HEADERS, _match_header, decode_text
+from ingest.loaders import A_HEADERS, C_HEADERS, Q_HEADERS, decode_text, match_header
 
 COLUMNS = ("question", "answer", "category")
 MAX_ROWS = 20000
@@ -26,9 +26,9 @@ def _rows_from_table(table: list[list[str]]) -> list[tuple[int, dict]]:
     if not numbered:
         raise _bad("The file has no rows.", "ファイルにデータ行がありません。")
     _, header = numbered[0]
-    qi = next((i for i, c in enumerate(header) if _match_header(c, _Q_HEADERS)), None)
-    ai = next((i for i, c in enumerate(header) if _match_header(c, _A_HEADERS)), None)
-    ci = next((i for i, c in enumerate(header) if _match_header(c, _C_HEADERS)), None)
+    qi = next((i for i, c in enumerate(header) if match_header(c, Q_HEADERS)), None)
+    ai = next((i for i, c in enumerate(header) if match_header(c, A_HEADERS)), None)
+    ci = next((i for i, c in enumerate(header) if match_header(c, C_HEADERS)), None)
     if qi is None or ai is None:
         raise _bad(
             "The first row must name the columns: question, answer, category.",

@@ -13,8 +13,8 @@ import logging
 import os
 import unicodedata
 from collections import OrderedDict
+from collections.abc import Callable
 from threading import Lock
-from typing import Callable
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
@@ -117,7 +117,7 @@ class SentenceTransformerEmbedder(Embedder):
             ) from exc
         self.name = f"sentence-transformers:{model}"
         get_dim = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
-        self.dim = int(get_dim())
+        self.dim = int(get_dim() or 0)
 
     def encode(self, texts: list[str]) -> np.ndarray:
         if not texts:

@@ -51,7 +51,7 @@ class Glossary:
         self._rebuild()
 
     @classmethod
-    def load(cls, *, extra_file: Path | None = None) -> "Glossary":
+    def load(cls, *, extra_file: Path | None = None) -> Glossary:
         extra = read_tsv(extra_file) if extra_file and extra_file.is_file() else {}
         return cls(base=read_tsv(DEFAULT_FILE), extra=extra)
 

@@ -42,7 +42,7 @@ class Chunk:
     caption_tokens: tuple[str, ...] = ()  # tokens of the heading's last part: the article caption / FAQ question
 
     @classmethod
-    def from_row(cls, cid: str, text: str, meta: dict) -> "Chunk":
+    def from_row(cls, cid: str, text: str, meta: dict) -> Chunk:
         page = meta.get("page", -1)
         return cls(
             id=cid,
@@ -90,9 +90,17 @@ def head_matrix(metas: list[dict], vectors: np.ndarray) -> np.ndarray:
 
 
 class Snapshot:
-    def __init__(self, *, version: int, chunks: list[Chunk], vectors: np.ndarray, doc_hashes: dict[str, str],
-                 head_vectors: np.ndarray | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        version: int,
+        chunks: list[Chunk],
+        vectors: np.ndarray,
+        doc_hashes: dict[str, str],
+        head_vectors: np.ndarray | None = None,
+    ) -> None:
         self.version = version
+        self.stamp: object = None  # the store's updated_at when loaded (tells two ingests of one version apart)
         self.chunks = chunks
         self.vectors = vectors
         self.head_vectors = vectors if head_vectors is None else head_vectors
@@ -103,14 +111,19 @@ class Snapshot:
         self.categories = np.asarray([c.category for c in chunks], dtype=object)
 
     @classmethod
-    def of_rows(cls, rows, *, version: int = 0) -> "Snapshot":
+    def of_rows(cls, rows, *, version: int = 0) -> Snapshot:
         """A snapshot of chunk rows as the store returns them (ingest.pipeline.chunk_rows builds the same shape):
         the fast test tier and tools build in-memory indexes with it."""
         chunks = [Chunk.from_row(i, d, m) for i, d, m in zip(rows.ids, rows.documents, rows.metadatas)]
         vectors = np.asarray(rows.embeddings, dtype=np.float32)
         hashes = {c.doc_id: str(m.get("doc_hash", "")) for c, m in zip(chunks, rows.metadatas)}
-        return cls(version=version, chunks=chunks, vectors=vectors, doc_hashes=hashes,
-                   head_vectors=head_matrix(rows.metadatas, vectors))
+        return cls(
+            version=version,
+            chunks=chunks,
+            vectors=vectors,
+            doc_hashes=hashes,
+            head_vectors=head_matrix(rows.metadatas, vectors),
+        )
 
     def __len__(self) -> int:
         return len(self.chunks)
@@ -145,7 +158,10 @@ class CorpusIndex:
                 "文書ストアに接続できないため、現在回答できません。しばらくしてから再度お試しください。",
             )
         if self.snapshot is None:
-            raise NotReadyError("The index is not loaded yet; try again shortly.", "索引を読み込み中です。しばらくしてから再度お試しください。")
+            raise NotReadyError(
+                "The index is not loaded yet; try again shortly.",
+                "索引を読み込み中です。しばらくしてから再度お試しください。",
+            )
 
     def poll(self) -> None:
         """One tick of the background refresher: check the store, load a newer version if any."""
@@ -168,7 +184,12 @@ class CorpusIndex:
             current = self.snapshot
             # Two ingests racing through different replicas can both write version N: `updated_at` tells them apart.
             stamp = info.get("updated_at")
-            if current is not None and current.version == version and getattr(current, "stamp", None) == stamp and not force:
+            if (
+                current is not None
+                and current.version == version
+                and getattr(current, "stamp", None) == stamp
+                and not force
+            ):
                 return False
             manifest = self.store.manifest()
             hashes = {d: r.hash for d, r in manifest.items() if r.status == "ok"}
@@ -179,20 +200,29 @@ class CorpusIndex:
                 heads = head_matrix(rows.metadatas, vectors)
             else:
                 changed = [d for d, h in hashes.items() if current.doc_hashes.get(d) != h]
-                keep_rows = [i for i, c in enumerate(current.chunks) if hashes.get(c.doc_id) == current.doc_hashes.get(c.doc_id)]
-                rows = self.store.load_chunks(changed) if changed else None
+                keep_rows = [
+                    i for i, c in enumerate(current.chunks) if hashes.get(c.doc_id) == current.doc_hashes.get(c.doc_id)
+                ]
+                changed_rows = self.store.load_chunks(changed) if changed else None
                 chunks = [current.chunks[i] for i in keep_rows]
                 parts = [current.vectors[keep_rows]] if keep_rows else []
                 head_parts = [current.head_vectors[keep_rows]] if keep_rows else []
-                if rows is not None and rows.ids:
-                    chunks += [Chunk.from_row(i, d, m) for i, d, m in zip(rows.ids, rows.documents, rows.metadatas)]
-                    parts.append(rows.embeddings)
-                    head_parts.append(head_matrix(rows.metadatas, rows.embeddings))
+                if changed_rows is not None and changed_rows.ids and changed_rows.embeddings is not None:
+                    chunks += [
+                        Chunk.from_row(i, d, m)
+                        for i, d, m in zip(changed_rows.ids, changed_rows.documents, changed_rows.metadatas)
+                    ]
+                    parts.append(changed_rows.embeddings)
+                    head_parts.append(head_matrix(changed_rows.metadatas, changed_rows.embeddings))
                 empty = np.zeros((0, current.vectors.shape[1]), dtype=np.float32)
                 vectors = np.vstack(parts) if parts else empty
                 heads = np.vstack(head_parts) if head_parts else empty
             # Only chunks of the manifest's current hash count: a half-written document is invisible.
-            keep = [i for i, c in enumerate(chunks) if hashes.get(c.doc_id) is not None and c.id.rsplit("#", 2)[1] == hashes[c.doc_id][:16]]
+            keep = [
+                i
+                for i, c in enumerate(chunks)
+                if hashes.get(c.doc_id) is not None and c.id.rsplit("#", 2)[1] == hashes[c.doc_id][:16]
+            ]
             if len(keep) != len(chunks):
                 chunks = [chunks[i] for i in keep]
                 vectors = vectors[keep] if len(vectors) else vectors

@@ -31,7 +31,9 @@ class BM25:
         avgdl = float(lengths.mean()) if n_docs else 1.0
         norm = k1 * (1 - b + b * lengths[rows_a] / max(avgdl, 1e-9)) if n_docs else np.zeros(0)
         weights = self.idf[cols_a] * tf_a * (k1 + 1) / (tf_a + norm)
-        self.matrix = sparse.csc_matrix((weights, (rows_a, cols_a)), shape=(n_docs, max(1, len(self.vocab))), dtype=np.float32)
+        self.matrix = sparse.csc_matrix(
+            (weights, (rows_a, cols_a)), shape=(n_docs, max(1, len(self.vocab))), dtype=np.float32
+        )
 
     def scores(self, tokens: list[str], weights: dict[str, float] | None = None) -> np.ndarray:
         """BM25 of every document for the query terms; `weights` scales individual terms (default 1)."""

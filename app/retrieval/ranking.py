@@ -27,18 +27,30 @@ MODEL_DIR = Path(__file__).parent / "models"
 # (what the question asks, what an answering sentence contains): a number, a count, a deadline, a time, a
 # procedure or a permission. Used to pick the sentence that answers, not just the one that shares the most words.
 CUES = (
-    (re.compile(r"いくら|金額|何円|上限|補助|支給額|手当|how much|amount|cost", re.I), re.compile(r"[0-9０-９,，]+\s*円|万円|[%％]|割|実費")),
-    (re.compile(r"何日|何回|何時間|何か月|何ヶ月|何カ月|何年|日数|how many|how long", re.I),
-     re.compile(r"[0-9０-９一二三四五六七八九十]+\s*(日|回|時間|か月|ヶ月|カ月|年|週)")),
-    (re.compile(r"いつ|までに|締め?切|期限|何日前|when|deadline|by when", re.I), re.compile(r"まで|以内|前日|日前|毎月|翌月|[0-9０-９]+日")),
+    (
+        re.compile(r"いくら|金額|何円|上限|補助|支給額|手当|how much|amount|cost", re.I),
+        re.compile(r"[0-9０-９,，]+\s*円|万円|[%％]|割|実費"),
+    ),
+    (
+        re.compile(r"何日|何回|何時間|何か月|何ヶ月|何カ月|何年|日数|how many|how long", re.I),
+        re.compile(r"[0-9０-９一二三四五六七八九十]+\s*(日|回|時間|か月|ヶ月|カ月|年|週)"),
+    ),
+    (
+        re.compile(r"いつ|までに|締め?切|期限|何日前|when|deadline|by when", re.I),
+        re.compile(r"まで|以内|前日|日前|毎月|翌月|[0-9０-９]+日"),
+    ),
     (re.compile(r"何時|時刻|what time", re.I), re.compile(r"[0-9０-９]+\s*[:：時]")),
-    (re.compile(r"どこ|どうやって|どうすれば|どうしたら|方法|手続|申請|where|how do|how can|how to", re.I),
-     re.compile(r"申請|提出|届け?出|フォーム|システム|窓口|所定|連絡|報告|総務|submit|apply|form", re.I)),
-    (re.compile(r"できます|できる|いい[？?]|いいの|いいです|可能|大丈夫|ok|can i|may i|allowed|is it possible", re.I),
-     re.compile(r"できる|できない|認め|禁止|ならない|限り|ただし|場合|may|must|not|only", re.I)),
+    (
+        re.compile(r"どこ|どうやって|どうすれば|どうしたら|方法|手続|申請|where|how do|how can|how to", re.I),
+        re.compile(r"申請|提出|届け?出|フォーム|システム|窓口|所定|連絡|報告|総務|submit|apply|form", re.I),
+    ),
+    (
+        re.compile(
+            r"できます|できる|いい[？?]|いいの|いいです|可能|大丈夫|ok|can i|may i|allowed|is it possible", re.I
+        ),
+        re.compile(r"できる|できない|認め|禁止|ならない|限り|ただし|場合|may|must|not|only", re.I),
+    ),
 )
-
-
 
 
 @dataclass(frozen=True)
@@ -49,7 +61,12 @@ class RankParams:
     depth: int = 30  # candidates taken from each field's ranking
     candidates: int = 20  # passages the second stage scores
     rrf_k: float = 60.0
-    field_weights: tuple[tuple[str, float], ...] = (("lex", 1.0), ("head_lex", 0.5), ("dense", 1.0), ("head_dense", 0.5))
+    field_weights: tuple[tuple[str, float], ...] = (
+        ("lex", 1.0),
+        ("head_lex", 0.5),
+        ("dense", 1.0),
+        ("head_dense", 0.5),
+    )
     expansion_weight: float = 1.0  # BM25 weight of glossary terms added to the question
     expand_dense: bool = True  # add the glossary's formal terms to the text that is embedded
     ranker: str = "ranker.json"  # model files in app/retrieval/models/ (or absolute paths)
@@ -128,17 +145,52 @@ def coverage(terms: set[str] | tuple[str, ...], concepts: list[tuple[str, ...]],
 
 
 RANK_FEATURES = (
-    "dense", "dense_gap", "head_dense", "head_dense_gap", "lex_rel", "head_lex_rel",
-    "rank_dense", "rank_lex", "rank_head_lex", "rank_head_dense", "rrf",
-    "coverage", "chunk_coverage", "head_coverage", "caption_in_query", "is_faq",
-    "scope_match", "scope_other", "scope_specific_unstated", "doc_support", "agree", "fused_rank", "answer_cue",
+    "dense",
+    "dense_gap",
+    "head_dense",
+    "head_dense_gap",
+    "lex_rel",
+    "head_lex_rel",
+    "rank_dense",
+    "rank_lex",
+    "rank_head_lex",
+    "rank_head_dense",
+    "rrf",
+    "coverage",
+    "chunk_coverage",
+    "head_coverage",
+    "caption_in_query",
+    "is_faq",
+    "scope_match",
+    "scope_other",
+    "scope_specific_unstated",
+    "doc_support",
+    "agree",
+    "fused_rank",
+    "answer_cue",
     "scope_general_stated",
 )
 
 CONF_FEATURES = (
-    "top_logit", "margin", "second_gap_doc", "top_dense", "top_head_dense", "top_coverage", "top_chunk_coverage",
-    "top_head_coverage", "top_caption_in_query", "unknown_share", "n_concepts", "top_is_faq", "top_agree",
-    "top_doc_support", "top_lex_rel", "top_share", "any_coverage", "top_answer_cue", "top_scope_other",
+    "top_logit",
+    "margin",
+    "second_gap_doc",
+    "top_dense",
+    "top_head_dense",
+    "top_coverage",
+    "top_chunk_coverage",
+    "top_head_coverage",
+    "top_caption_in_query",
+    "unknown_share",
+    "n_concepts",
+    "top_is_faq",
+    "top_agree",
+    "top_doc_support",
+    "top_lex_rel",
+    "top_share",
+    "any_coverage",
+    "top_answer_cue",
+    "top_scope_other",
 )
 
 
@@ -151,8 +203,10 @@ def passage_features(query: Query, passages: list[Passage], *, snapshot, params:
     if not passages:
         return
     idf = snapshot.bm25.idf_of
-    best = {name: max((h.scores.get(name, 0.0) for p in passages for h in p.hits), default=0.0) for name in
-            ("lex", "head_lex", "dense", "head_dense")}
+    best = {
+        name: max((h.scores.get(name, 0.0) for p in passages for h in p.hits), default=0.0)
+        for name in ("lex", "head_lex", "dense", "head_dense")
+    }
     docs: dict[str, int] = {}
     for p in passages[:10]:
         docs[p.top.chunk.doc_id] = docs.get(p.top.chunk.doc_id, 0) + 1
@@ -194,13 +248,16 @@ def passage_features(query: Query, passages: list[Passage], *, snapshot, params:
             "scope_specific_unstated": 1.0 if not stated and scope else 0.0,
             "scope_general_stated": 1.0 if stated and not scope and not stated <= {"正社員"} else 0.0,
             "doc_support": math.log1p(docs.get(chunk.doc_id, 0)),
-            "agree": 1.0 if (ranks["dense"] is not None and ranks["dense"] <= 2 and ranks["lex"] is not None and ranks["lex"] <= 2) else 0.0,
+            "agree": 1.0
+            if (ranks["dense"] is not None and ranks["dense"] <= 2 and ranks["lex"] is not None and ranks["lex"] <= 2)
+            else 0.0,
             "fused_rank": math.log1p(n),
             "answer_cue": sum(1 for w in wants if w.search(p.text)) / len(wants) if wants else 0.0,
         }
 
 
 # ---------- models ----------
+
 
 @dataclass(frozen=True)
 class LinearModel:
@@ -216,12 +273,14 @@ class LinearModel:
     meta: dict = field(default_factory=dict, compare=False, hash=False)
 
     @classmethod
-    def load(cls, path: Path) -> "LinearModel":
+    def load(cls, path: Path) -> LinearModel:
         data = json.loads(path.read_text(encoding="utf-8"))
         cal = data.get("calibration") or {}
         return cls(
-            features=tuple(data["features"]), mean=np.asarray(data["mean"], dtype=np.float64),
-            scale=np.asarray(data["scale"], dtype=np.float64), coef=np.asarray(data["coef"], dtype=np.float64),
+            features=tuple(data["features"]),
+            mean=np.asarray(data["mean"], dtype=np.float64),
+            scale=np.asarray(data["scale"], dtype=np.float64),
+            coef=np.asarray(data["coef"], dtype=np.float64),
             intercept=float(data["intercept"]),
             calib_x=np.asarray(cal["x"], dtype=np.float64) if cal else None,
             calib_y=np.asarray(cal["y"], dtype=np.float64) if cal else None,
@@ -258,7 +317,7 @@ class TreeModel:
     meta: dict = field(default_factory=dict, compare=False, hash=False)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "TreeModel":
+    def from_dict(cls, data: dict) -> TreeModel:
         trees = data["trees"]
         width = max(len(t["feature"]) for t in trees)
 
@@ -266,9 +325,15 @@ class TreeModel:
             return np.asarray([t[key] + [fill] * (width - len(t[key])) for t in trees], dtype=dtype)
 
         return cls(
-            features=tuple(data["features"]), feature=pad("feature", 0, np.int64), threshold=pad("threshold", 0.0, np.float64),
-            left=pad("left", 0, np.int64), right=pad("right", 0, np.int64), leaf=pad("leaf", True, bool),
-            value=pad("value", 0.0, np.float64), baseline=float(data["baseline"]), depth=int(data["depth"]),
+            features=tuple(data["features"]),
+            feature=pad("feature", 0, np.int64),
+            threshold=pad("threshold", 0.0, np.float64),
+            left=pad("left", 0, np.int64),
+            right=pad("right", 0, np.int64),
+            leaf=pad("leaf", True, bool),
+            value=pad("value", 0.0, np.float64),
+            baseline=float(data["baseline"]),
+            depth=int(data["depth"]),
             meta={k: v for k, v in data.items() if k not in ("trees",)},
         )
 
@@ -276,16 +341,24 @@ class TreeModel:
         return np.asarray([[r.get(name, 0.0) for name in self.features] for r in rows], dtype=np.float64)
 
     def logits(self, x: np.ndarray) -> np.ndarray:
+        t, m = self.feature.shape
         n = x.shape[0]
-        trees = np.arange(self.feature.shape[0])[:, None]
-        cols = np.arange(n)[None, :]
-        node = np.zeros((len(trees), n), dtype=np.int64)
+        flat = {
+            "f": self.feature.ravel(),
+            "thr": self.threshold.ravel(),
+            "l": self.left.ravel(),
+            "r": self.right.ravel(),
+            "leaf": self.leaf.ravel(),
+            "v": self.value.ravel(),
+        }
+        base = (np.arange(t) * m)[:, None]  # each tree's offset in the flat arrays
+        rows = np.broadcast_to(np.arange(n)[None, :], (t, n))
+        node = np.broadcast_to(base, (t, n)).copy()  # flat index of each candidate's current node in each tree
         for _ in range(self.depth):
-            f = self.feature[trees, node]
-            go_left = x[cols, f] <= self.threshold[trees, node]
-            step = np.where(go_left, self.left[trees, node], self.right[trees, node])
-            node = np.where(self.leaf[trees, node], node, step)
-        return self.baseline + self.value[trees, node].sum(axis=0)
+            go_left = x[rows, flat["f"][node]] <= flat["thr"][node]
+            step = base + np.where(go_left, flat["l"][node], flat["r"][node])
+            node = np.where(flat["leaf"][node], node, step)
+        return self.baseline + flat["v"][node].sum(axis=0)
 
 
 def load_any(path: Path):
@@ -315,7 +388,7 @@ def rank(query: Query, passages: list[Passage], *, snapshot, params: RankParams,
     for p, s in zip(head, scores):
         p.rank_score = float(s)
     order = sorted(range(len(head)), key=lambda i: (-scores[i], i))
-    return [head[i] for i in order] + passages[params.candidates:]
+    return [head[i] for i in order] + passages[params.candidates :]
 
 
 def confidence_features(query: Query, passages: list[Passage], *, snapshot) -> dict[str, float]:
@@ -360,7 +433,9 @@ def _softmax_share(passages: list[Passage]) -> float:
     return float(e[0] / e.sum())
 
 
-def confidence(query: Query, passages: list[Passage], *, snapshot, params: RankParams, model: LinearModel | None = None) -> float:
+def confidence(
+    query: Query, passages: list[Passage], *, snapshot, params: RankParams, model: LinearModel | None = None
+) -> float:
     """Calibrated probability that the first passage answers the question (0 when there is none)."""
     feats = confidence_features(query, passages, snapshot=snapshot)
     if not feats:

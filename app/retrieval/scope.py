@@ -14,7 +14,18 @@ import unicodedata
 # class → surface patterns (checked on NFKC-normalized, lower-cased text). Order matters: 短時間正社員 before 正社員.
 CLASSES: dict[str, tuple[str, ...]] = {
     "短時間正社員": ("短時間正社員", "時短正社員", "短時間勤務正社員", "時短社員", "時短勤務の正社員"),
-    "パート": ("パートタイマー", "パートタイム", "パート社員", "パートさん", "パート", "アルバイト", "バイト", "part-time", "part time", "part-timer"),
+    "パート": (
+        "パートタイマー",
+        "パートタイム",
+        "パート社員",
+        "パートさん",
+        "パート",
+        "アルバイト",
+        "バイト",
+        "part-time",
+        "part time",
+        "part-timer",
+    ),
     "契約社員": ("契約社員", "有期契約", "有期雇用", "期間雇用", "嘱託", "contract employee", "fixed-term"),
     "役員": ("役員", "取締役", "executive", "director"),
     "正社員": ("正社員", "正規社員", "総合職", "full-time employee", "regular employee"),
@@ -38,7 +49,7 @@ def _found(text: str) -> list[str]:
             i = text.find(_norm(p))
             if i < 0:
                 continue
-            if cls == "正社員" and any(text[max(0, i - 3):i].endswith(pre) for pre in ("短時間", "時短")):
+            if cls == "正社員" and any(text[max(0, i - 3) : i].endswith(pre) for pre in ("短時間", "時短")):
                 continue
             out.append(cls)
             break
@@ -48,7 +59,9 @@ def _found(text: str) -> list[str]:
 def question_classes(question: str) -> list[str]:
     """Classes the asker states (「パートなんですけど」→ パート). 「バイト」 meaning a side job (副業) is not a class."""
     text = _norm(question)
-    if re.search(r"(副業|兼業|掛け持ち|かけもち).{0,6}バイト|バイト.{0,6}(副業|兼業)|他の?(会社|所)で.{0,6}バイト", text):
+    if re.search(
+        r"(副業|兼業|掛け持ち|かけもち).{0,6}バイト|バイト.{0,6}(副業|兼業)|他の?(会社|所)で.{0,6}バイト", text
+    ):
         text = text.replace("バイト", "")
     return _found(text)
 

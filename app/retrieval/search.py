@@ -77,8 +77,13 @@ def search(
             ranks.setdefault(i, {})[name] = r
             fused[i] = fused.get(i, 0.0) + w / (rrf_k + r + 1)
     hits = [
-        Hit(chunk=snapshot.chunks[i], score=s, row=i,
-            scores={name: float(arr[i]) for name, arr in field_scores.items()}, ranks=ranks.get(i, {}))
+        Hit(
+            chunk=snapshot.chunks[i],
+            score=s,
+            row=i,
+            scores={name: float(arr[i]) for name, arr in field_scores.items()},
+            ranks=ranks.get(i, {}),
+        )
         for i, s in fused.items()
     ]
     hits.sort(key=lambda h: (-h.score, h.row))

@@ -15,12 +15,75 @@ import unicodedata
 _CONTENT_POS = {"名詞", "動詞", "形容詞", "副詞", "形状詞", "接頭辞", "代名詞"}
 # Very common words that carry no topic in a question or a regulation.
 _JA_STOP = {
-    "為る", "有る", "居る", "成る", "出来る", "言う", "行う", "思う", "事", "物", "者", "方", "所", "時",
-    "等", "様", "其の", "此の", "此れ", "其れ", "どこ", "何", "いつ", "誰", "どう", "どれ", "どの",
-    "良い", "いい", "無い", "ない", "下さる", "頂く", "貰う", "呉れる", "くる", "来る", "見る", "置く",
-    "了う", "しまう", "場合", "次", "前", "同", "当該", "規定", "定め", "定める", "本", "第", "条", "項", "号",
-    "ちゃう", "って", "何時", "幾ら", "可能", "必要", "出す", "取る", "使う", "する",
-    "会社", "社員",
+    "為る",
+    "有る",
+    "居る",
+    "成る",
+    "出来る",
+    "言う",
+    "行う",
+    "思う",
+    "事",
+    "物",
+    "者",
+    "方",
+    "所",
+    "時",
+    "等",
+    "様",
+    "其の",
+    "此の",
+    "此れ",
+    "其れ",
+    "どこ",
+    "何",
+    "いつ",
+    "誰",
+    "どう",
+    "どれ",
+    "どの",
+    "良い",
+    "いい",
+    "無い",
+    "ない",
+    "下さる",
+    "頂く",
+    "貰う",
+    "呉れる",
+    "くる",
+    "来る",
+    "見る",
+    "置く",
+    "了う",
+    "しまう",
+    "場合",
+    "次",
+    "前",
+    "同",
+    "当該",
+    "規定",
+    "定め",
+    "定める",
+    "本",
+    "第",
+    "条",
+    "項",
+    "号",
+    "ちゃう",
+    "って",
+    "何時",
+    "幾ら",
+    "可能",
+    "必要",
+    "出す",
+    "取る",
+    "使う",
+    "する",
+    "会社",
+    "社員",
+    # conversational words of a question that name no topic (「…ってダメ？」「すぐ」「教えてください」)
+    *("駄目", "直ぐ", "教える", "分かる", "知る", "困る", "大丈夫", "宜しい", "願う", "一寸", "結局", "聞く"),
+    *("一応", "普通", "実際", "色々", "何か", "大体", "多分", "本当", "全然", "矢張り", "そもそも", "ちょっと"),
 }
 _EN_STOP = set(
     """a an the and or but if of to in on at for from by with about as is are was were be been being do does did
@@ -95,11 +158,13 @@ class Tokenizer:
                     parts = m.split(self._mode_a)
                     if len(parts) > 1:
                         out.extend(
-                            p.normalized_form() for p in parts if p.part_of_speech()[0] in _CONTENT_POS and len(p.surface()) > 1
+                            p.normalized_form()
+                            for p in parts
+                            if p.part_of_speech()[0] in _CONTENT_POS and len(p.surface()) > 1
                         )
         return out
 
-    @functools.lru_cache(maxsize=4096)
+    @functools.lru_cache(maxsize=4096)  # noqa: B019 - one Tokenizer per process, kept for its life
     def term_tokens(self, text: str) -> tuple[str, ...]:
         """Tokens of a fixed phrase (glossary keys and terms), cached: they recur on every question."""
         return tuple(self.tokens(text))

@@ -18,9 +18,10 @@ from typing import Any, Literal, TypeVar
 
 from slack_sdk import WebClient
 
-from app.answer import AnswerResult, answer, detect_language, error_result
+from app.answer import answer, detect_language, error_result, record_result
 from app.errors import BadRequestError, NotReadyError
 from app.ports import SlackLogPort
+from app.result import AnswerResult
 from app.services import Services
 from app.settings import Settings
 from app.slack import blocks
@@ -123,17 +124,6 @@ class SlackBot:
             key = {"mention": "help_mention", "slash": "help_slash"}.get(q.via, "help_dm")
             self._post(q, blocks.notice(blocks.t(lang, key)))
             return
-        try:
-            services = self.services
-            if services is None:
-                raise NotReadyError("The server is still starting.", "サーバーの起動中です。")
-            result = answer(question=text, services=services, user_id=q.user, channel="slack", record=False)
-        except BadRequestError as exc:
-            self._post(q, blocks.notice(exc.detail(lang)))
-            return
-        except Exception:  # noqa: BLE001 - an empty index, a failing LLM, anything: the staff take over
-            logger.exception("answering a Slack question failed; passing it to the staff")
-            result = error_result(question=text, lang=lang, channel="slack", user_id=q.user)
         meta: dict[str, str | None] = {
             "slack_team": q.team,
             "slack_channel": q.channel,
@@ -144,7 +134,21 @@ class SlackBot:
             meta["slack_message_ts"] = q.message_ts
         if q.thread_ts:
             meta["slack_thread_ts"] = q.thread_ts
-        self._record(result, meta)
+        try:
+            services = self.services
+            if services is None:
+                raise NotReadyError("The server is still starting.", "サーバーの起動中です。")
+            # The one recording path: answer() writes the question (with its Slack coordinates) to the query log.
+            result = answer(question=text, services=services, user_id=q.user, origin="slack", meta=meta)
+            if services.query_log is None:
+                self._local.record(result, meta=meta)  # no query log: the single-process stand-in keeps the thread
+        except BadRequestError as exc:
+            self._post(q, blocks.notice(exc.detail(lang)))
+            return
+        except Exception:  # noqa: BLE001 - an empty index, a failing LLM or log, anything: the staff take over
+            logger.exception("answering a Slack question failed; passing it to the staff")
+            result = error_result(question=text, lang=lang, origin="slack", user_id=q.user)
+            self._record(result, meta)
         public_slash = q.via == "slash" and self.settings.slack_slash_public
         threaded = bool(q.thread_ts) or public_slash
         message = blocks.answer_message(result, asker=q.user, show_question=q.via == "slash", threaded=threaded)
@@ -164,10 +168,16 @@ class SlackBot:
             self.escalate(result.query_id, reason=result.escalation_reason or "low_confidence", recorded=True)
 
     def _record(self, result: AnswerResult, meta: dict) -> None:
+        """Record the reply to a question that could not be answered (through the same `record_result` as answer());
+        when even that fails, the asker is still told and the failure is in the server log."""
+        services = self.services
         try:
-            self.log.record(result, meta=meta)
-        except Exception:  # noqa: BLE001 - the asker still gets their answer; the failure is in the server log
-            logger.exception("could not write Slack question %s to the query log", result.query_id)
+            if services is not None and services.query_log is not None:
+                record_result(services, result, meta=meta)
+            else:
+                self._local.record(result, meta=meta)
+        except Exception:  # noqa: BLE001 - logged by record_result; the asker still gets the notice
+            logger.error("Slack question %s is not in the query log", result.query_id)
 
     def _post(self, q: Asked, message: dict, *, public: bool = False, plain: bool = False) -> str | bool | None:
         """Reply to the asker. Returns the message ts, None when posted without one (response_url), False on failure."""

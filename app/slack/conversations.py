@@ -18,8 +18,8 @@ from collections import OrderedDict
 from dataclasses import asdict
 from typing import Any
 
-from app.answer import AnswerResult
 from app.clock import utcnow
+from app.result import AnswerResult
 from app.store.querylog import QueryRecord
 
 
@@ -48,7 +48,7 @@ class LocalLog:
         rec = QueryRecord(
             id=result.query_id,
             created_at=utcnow(),
-            origin=result.channel,
+            origin=result.origin,
             user_id=result.user_id,
             question=result.question,
             answer=result.answer,

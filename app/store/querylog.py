@@ -28,7 +28,7 @@ from app.store.querylog_schema import claimed_events, queries
 from app.types import ESCALATION_REASONS, OUTCOMES
 
 if TYPE_CHECKING:  # type-only: answering (app.answer) writes into this log through `Services`
-    from app.answer import AnswerResult
+    from app.result import AnswerResult
     from app.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -244,7 +244,7 @@ class QueryLog:
         now = as_utc(created_at) if created_at is not None else utcnow()
         values: dict[str, Any] = {
             "created_at": now,
-            "channel": (result.channel or "api")[:32],  # the origin (AnswerResult.channel)
+            "channel": (result.origin or "api")[:32],  # the origin (the column keeps its old name)
             "user_id": result.user_id,
             "question": result.question or "",
             "answer": result.answer or "",

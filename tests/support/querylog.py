@@ -12,7 +12,7 @@ from datetime import datetime
 import uvicorn
 from fastapi.testclient import TestClient
 
-from app.answer import AnswerResult, Source
+from app.result import AnswerResult, Source
 from app.main import create_app
 from tests.servers import free_port
 
@@ -78,7 +78,7 @@ def result(question: str, *, outcome: str = "answered", category: str | None = "
         query_id=uuid.uuid4().hex, question=question, answer=answer or f"ボットの回答: {question}", outcome=outcome,
         confidence=0.82 if outcome == "answered" else 0.2, category=category,
         sources=[Source("就業規則.md", "就業規則", "就業規則 > 第34条 年次有給休暇", None, "10日の年次有給休暇を付与する", 0.9)],
-        escalation_reason=(reason or "low_confidence") if outcome == "escalated" else None, channel=channel, user_id=user_id,
+        escalation_reason=(reason or "low_confidence") if outcome == "escalated" else None, origin=channel, user_id=user_id,
     )
 
 

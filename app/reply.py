@@ -7,11 +7,11 @@ Also holds every fixed user-facing sentence of an answer (Japanese first, Englis
 
 from __future__ import annotations
 
+import functools
 import re
 
 from app.retrieval.ranking import CUES, Passage
 
-EXTRACTIVE_VERSION = "extractive-v2"
 QUOTE_CHARS = 320
 
 _UNIT_SPLIT = re.compile(r"\n+|(?<=[。！？])")
@@ -34,8 +34,8 @@ TEXTS = {
         ),
     },
     "en": {
-        "excerpt_doc": "From {title} — \"{heading}\":",
-        "from_faq": "(From the FAQ \"{question}\")",
+        "excerpt_doc": 'From {title} — "{heading}":',
+        "from_faq": '(From the FAQ "{question}")',
         "scope_note": "Note: for {classes}, a separate regulation ({title}) applies.",
         "source": "Source: {section}{page}",
         "page": " (page {page})",
@@ -56,14 +56,20 @@ def _units(text: str) -> list[str]:
     return [u.strip() for u in _UNIT_SPLIT.split(text) if u and u.strip()]
 
 
-def _bigrams(text: str) -> set[str]:
+@functools.lru_cache(maxsize=65536)
+def _bigrams(text: str) -> frozenset[str]:
     text = re.sub(r"\s+", "", text.lower())
-    return {text[i : i + 2] for i in range(len(text) - 1)}
+    return frozenset(text[i : i + 2] for i in range(len(text) - 1))
 
 
-_ITEM = re.compile(r"^\s*(?:[0-9０-９]+[.．、)）]|[（(][0-9０-９一二三四五六七八九十]+[)）]|[一二三四五六七八九十]+\s|[①-⑳]|[・\-*•])")
+_ITEM = re.compile(
+    r"^\s*(?:[0-9０-９]+[.．、)）]|[（(][0-9０-９一二三四五六七八九十]+[)）]|[一二三四五六七八九十]+\s|[①-⑳]|[・\-*•])"
+)
 _LEAD_IN = re.compile(r"(次のとおり|次の各号|以下のとおり|次による|次の通り)[^。]*。?$|[：:]$")
-_MARKER = re.compile(r"^\s*(?:[0-9０-９]+[.．、)）]\s*|[（(][0-9０-９一二三四五六七八九十]+[)）]\s*|[①-⑳]\s*|[・\-*•]\s*)")
+_MARKER = re.compile(
+    r"^\s*(?:[0-9０-９]+[.．、)）]\s*|[（(][0-9０-９一二三四五六七八九十]+[)）]\s*|[①-⑳]\s*|[・\-*•]\s*)"
+)
+
 
 def _scored_units(units: list[str], *, query: str, query_tokens: list[str], idf) -> list[float]:
     qgrams = _bigrams(query)
@@ -89,7 +95,11 @@ def lead_sentences(text: str, *, query: str, query_tokens: list[str], idf, limit
     chosen = [best]
     if _LEAD_IN.search(units[best]) and best + 1 < len(units):
         chosen.append(best + 1)  # 「次のとおりとする。」 says nothing alone: add its first item
-    elif best + 1 < len(units) and scores[best + 1] >= 0.8 * scores[best] and len(units[best]) + len(units[best + 1]) <= limit:
+    elif (
+        best + 1 < len(units)
+        and scores[best + 1] >= 0.8 * scores[best]
+        and len(units[best]) + len(units[best + 1]) <= limit
+    ):
         chosen.append(best + 1)
     out = " ".join(_MARKER.sub("", units[i]).strip() for i in chosen)
     return out if len(out) <= limit * 1.5 else out[: int(limit * 1.5)].rsplit("。", 1)[0] + "。"
