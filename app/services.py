@@ -15,6 +15,7 @@ from app.errors import ConfigError, NotFoundError
 from app.generate import make_generator
 from app.ports import ChunkStorePort, EmbedderPort, GeneratorPort, QueryLogPort, ResolutionHook
 from app.retrieval.embedders import make_embedder
+from app.retrieval.glossary import Glossary
 from app.retrieval.index import CorpusIndex
 from app.retrieval.tokenizer import Tokenizer
 from app.settings import Settings
@@ -97,7 +98,7 @@ def build_services(
     services = Services(
         settings=settings,
         store=store,
-        index=CorpusIndex(store),
+        index=CorpusIndex(store, glossary=Glossary.load(extra_file=settings.glossary_file)),
         embedder=embedder or make_embedder(settings.embedder, threads=settings.embedder_threads),
         tokenizer=tokenizer or Tokenizer(),
         query_log=QueryLog.from_settings(settings) if with_log else None,

@@ -63,6 +63,10 @@ class Settings(BaseSettings):
         default_factory=lambda: dict(DEFAULT_CATEGORY_PATTERNS),
         description="Glob on the file path → category (attendance|expense|supplies|other), as JSON. Front matter `category:` wins.",
     )
+    glossary_file: Path | None = Field(
+        None,
+        description="A TSV of company words the deployment keeps in a file: `word<TAB>formal terms` per line (`#` comments). They add to the default list; the staff's 社内用語 page overrides both.",
+    )
     top_k: int = Field(5, ge=1, le=50, description="How many sources an answer returns.")
     confidence_threshold: float = Field(
         0.75,

@@ -139,7 +139,8 @@ class CorpusIndex:
 
     def __init__(self, store: ChunkStore, *, glossary: Glossary | None = None) -> None:
         self.store = store
-        # The company vocabulary that questions are expanded with; refreshed with the snapshot.
+        # The company vocabulary that questions are expanded with: the default list and the deployment's file (given
+        # by the caller), plus the staff's entries from the store, reloaded with every snapshot.
         self.glossary = glossary or Glossary.load()
         self.snapshot: Snapshot | None = None
         self._lock = threading.Lock()
@@ -192,6 +193,7 @@ class CorpusIndex:
             ):
                 return False
             manifest = self.store.manifest()
+            staff_terms = self.store.glossary()  # the 社内用語 page's entries: an edit bumps the version too
             hashes = {d: r.hash for d, r in manifest.items() if r.status == "ok"}
             if current is None or force:
                 rows = self.store.load_chunks()
@@ -233,6 +235,7 @@ class CorpusIndex:
             heads = heads[order] if len(order) else heads
             snapshot = Snapshot(version=version, chunks=chunks, vectors=vectors, doc_hashes=hashes, head_vectors=heads)
             snapshot.stamp = stamp
+            self.glossary.replace_extra(staff_terms)
             self.snapshot = snapshot
             self.embedder_name = str(info.get("embedder", ""))
             self.last_error = None

@@ -5,8 +5,9 @@ Two collections:
   (doc_id, source, title, section, page, category, kind, question, url, doc_hash, tokens). The Sudachi tokens
   are stored with the chunk so every process rebuilds the same lexical index from what Chroma holds.
 - `<prefix>_meta`: the document manifest (`doc:<doc_id>` → source, title, category, hash, chunks, ingested_at,
-  status, error) and the corpus record (`corpus` → version, embedder). Every ingest that changes anything bumps
-  the version; servers reload when they see a newer one.
+  status, error), the corpus record (`corpus` → version, embedder) and the staff's company vocabulary (`glossary`
+  → a JSON object word → formal terms as the record's document). Every ingest that changes anything bumps the
+  version, and so does every vocabulary edit; servers reload when they see a newer one.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from app.settings import Settings
 
 logger = logging.getLogger(__name__)
 
+_GLOSSARY = "glossary"  # id (and `record` kind) of the staff's vocabulary in the meta collection
 _PAGE = 1000  # chunks per read when loading everything: vs 5000, ~45% less peak memory loading 10k chunks (docker/sizing.py)
 
 
@@ -149,6 +151,41 @@ class ChunkStore:
             metadatas=[{"version": version, "embedder": embedder, "updated_at": time.time()}],
         )
         return version
+
+    # --- the staff's company vocabulary (社内用語) ---
+    def glossary(self) -> dict[str, str]:
+        """The staff's entries (word → formal terms); {} when none were ever saved."""
+        try:
+            got = self.meta.get(ids=[_GLOSSARY], include=["documents"])
+        except Exception as exc:  # noqa: BLE001
+            self.reset_handles()
+            raise _unavailable(exc) from exc
+        if not got["ids"] or not got["documents"] or not got["documents"][0]:
+            return {}
+        try:
+            data = json.loads(got["documents"][0])
+        except ValueError:
+            logger.error(
+                "the %s record of %s_meta is not JSON; serving without the staff's vocabulary", _GLOSSARY, self.prefix
+            )
+            return {}
+        if not isinstance(data, dict):
+            logger.error("the %s record of %s_meta is not a JSON object; ignored", _GLOSSARY, self.prefix)
+            return {}
+        return {str(k): str(v) for k, v in data.items()}
+
+    def put_glossary(self, entries: dict[str, str]) -> None:
+        """Replace the staff's entries (the caller bumps the corpus version so every server reloads them)."""
+        try:
+            self.meta.upsert(
+                ids=[_GLOSSARY],
+                embeddings=[[0.0]],
+                documents=[json.dumps(dict(sorted(entries.items())), ensure_ascii=False)],
+                metadatas=[{"record": _GLOSSARY, "terms": len(entries), "updated_at": time.time()}],
+            )
+        except Exception as exc:  # noqa: BLE001
+            self.reset_handles()
+            raise _unavailable(exc) from exc
 
     # --- manifest ---
     def manifest(self) -> dict[str, DocRecord]:
