@@ -10,4 +10,5 @@ modules take `Services` (or the components they need) and plain values, return p
 - `resolutions`: the staff answer a question: record it, relay it to the asker, optionally save an FAQ entry.
 - `faq`: FAQ entries (the database is the truth, the chunk store the searchable copy), import and export.
 - `faq_files`: FAQ entries as CSV / XLSX files.
+- `glossary`: the company vocabulary (社内用語) — the staff's words beside the default list and the deployment's file.
 """
