@@ -67,7 +67,7 @@ _ITEM = re.compile(
 )
 _LEAD_IN = re.compile(r"(次のとおり|次の各号|以下のとおり|次による|次の通り)[^。]*。?$|[：:]$")
 _MARKER = re.compile(
-    r"^\s*(?:[0-9０-９]+[.．、)）]\s*|[（(][0-9０-９一二三四五六七八九十]+[)）]\s*|[①-⑳]\s*|[・\-*•]\s*)"
+    r"^\s*(?:[0-9０-９]+[.．、)）]\s*|[0-9０-９]{1,2}[ 　]+(?=\D)|[（(][0-9０-９一二三四五六七八九十]+[)）]\s*|[①-⑳]\s*|[・\-*•]\s*)"
 )
 
 
@@ -166,7 +166,7 @@ def compose_answer(passage: Passage, *, quote: str, lead: str, lang: str, note: 
         return f"{passage.text.strip()}\n\n{t['from_faq'].format(question=c.question or c.section)}{tail}"
     heading = c.section.split(" > ")[-1]
     source = t["source"].format(section=c.section, page=format_page(c.page, lang))
-    if lead and _compact(lead) == _compact(quote):  # the answering sentences are the whole excerpt: say them once
+    if lead and _compact(lead) == _compact(passage.text):  # the answering sentences are the whole article: once
         return f"{lead}\n\n{source}{tail}"
     body = "\n".join(f"> {line}" for line in quote.split("\n"))
     head = f"{lead}\n\n" if lead else ""

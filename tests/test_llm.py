@@ -192,7 +192,7 @@ def test_http_500_falls_back_to_extractive(llm_services, openai_server, ollama_s
     assert len(server.requests) == 1  # no retries behind our back
     assert (result.answer, result.outcome, result.sources) == (expected.answer, expected.outcome, expected.sources)
     assert result.outcome == "answered"
-    assert result.prompt_version == "extractive-v1+fallback:http_500"
+    assert result.prompt_version == "extractive-v2+fallback:http_500"
     assert any("http_500" in rec.getMessage() for rec in caplog.records)
 
 
@@ -205,7 +205,7 @@ def test_timeout_falls_back_to_extractive(llm_services, openai_server, ollama_se
         result = answer(question=PAID_LEAVE_Q, services=services, threshold=0.0, record=False)
     expected = _extractive(base_services, PAID_LEAVE_Q)
     assert (result.answer, result.outcome, result.sources) == (expected.answer, expected.outcome, expected.sources)
-    assert result.prompt_version == "extractive-v1+fallback:timeout"
+    assert result.prompt_version == "extractive-v2+fallback:timeout"
     assert any("timeout" in rec.getMessage() for rec in caplog.records)
 
 
@@ -215,7 +215,7 @@ def test_refusal_falls_back_to_extractive(llm_services, openai_server, base_serv
     result = answer(question=PAID_LEAVE_Q, services=services, threshold=0.0, record=False)
     expected = _extractive(base_services, PAID_LEAVE_Q)
     assert (result.answer, result.outcome) == (expected.answer, expected.outcome)
-    assert result.prompt_version == "extractive-v1+fallback:refusal"
+    assert result.prompt_version == "extractive-v2+fallback:refusal"
 
 
 def test_document_text_cannot_change_the_system_instructions(llm_services, openai_server):
@@ -288,7 +288,7 @@ def test_far_below_threshold_skips_the_llm(llm_services, openai_server):
     assert result.confidence < 0.99 * 0.5
     assert openai_server.requests == []
     assert result.outcome == "escalated"
-    assert result.prompt_version == "extractive-v1+skipped:low_confidence"
+    assert result.prompt_version == "extractive-v2+skipped:low_confidence"
 
 
 def test_api_ask_shape_unchanged_with_prompt_version(llm_services, openai_server, base_services):
@@ -306,7 +306,7 @@ def test_api_ask_shape_unchanged_with_prompt_version(llm_services, openai_server
     assert resp.status_code == 200
     data = resp.json()
     assert set(data) == set(plain)
-    assert data["prompt_version"] == "answer-ja-v1" and plain["prompt_version"] == "extractive-v1"
+    assert data["prompt_version"] == "answer-ja-v1" and plain["prompt_version"] == "extractive-v2"
     assert data["outcome"] == "answered"
     assert len(data["sources"]) == 1 and set(data["sources"][0]) == set(plain["sources"][0])
     assert "第8条" in data["sources"][0]["section"]
@@ -324,7 +324,7 @@ def test_query_log_records_the_prompt_version(llm_services, openai_server):
         generated = answer(question="出張の日当はいくらですか？", services=services, threshold=0.0)
         fallback = answer(question="出張の日当はいくらですか？", services=services, threshold=0.0)
         assert log.get(generated.query_id).prompt_version == "answer-ja-v1"
-        assert log.get(fallback.query_id).prompt_version == "extractive-v1+fallback:http_500"
+        assert log.get(fallback.query_id).prompt_version == "extractive-v2+fallback:http_500"
         assert log.get(fallback.query_id).outcome == "answered"
     finally:
         log.close()
@@ -381,7 +381,7 @@ def test_unreachable_server_falls_back_to_extractive(llm_services, base_services
     result = answer(question=PAID_LEAVE_Q, services=services, threshold=0.0, record=False)
     expected = _extractive(base_services, PAID_LEAVE_Q)
     assert (result.answer, result.outcome) == (expected.answer, expected.outcome)
-    assert result.prompt_version == "extractive-v1+fallback:connection"
+    assert result.prompt_version == "extractive-v2+fallback:connection"
 
 
 @pytest.mark.parametrize("reply,reason", [
@@ -394,4 +394,4 @@ def test_unusable_replies_fall_back_to_extractive(llm_services, openai_server, b
     openai_server.script(reply)
     result = answer(question=PAID_LEAVE_Q, services=services, threshold=0.0, record=False)
     assert result.answer == _extractive(base_services, PAID_LEAVE_Q).answer
-    assert result.prompt_version == f"extractive-v1+fallback:{reason}"
+    assert result.prompt_version == f"extractive-v2+fallback:{reason}"

@@ -21,3 +21,12 @@ def test_question_classes():
     assert question_classes("契約社員でもボーナス出る？") == ["契約社員"]
     assert question_classes("有給って何日？") == []
     assert question_classes("副業でバイトしてもいいですか") == [], "a side job is not an employee class"
+
+
+def test_a_scope_article_whose_first_paragraph_defines_a_term():
+    """「（以下「従業員」という。）」 closes a sentence inside the paragraph that names the classes."""
+    text = (
+        "1 この規程は、会社に雇用されるすべての正社員及び契約社員(以下「従業員」という。)に適用する。\n"
+        "2 パートタイマーについては、この規程を適用するほか、個別の雇用契約書に定めるところによる。"
+    )
+    assert document_classes("勤怠管理規程", text) == [], "the general rules, which also cover part-timers"

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from app.retrieval.search import Hit
+from app.retrieval.tokenizer import is_japanese
 
 MODEL_DIR = Path(__file__).parent / "models"
 
@@ -169,6 +170,7 @@ RANK_FEATURES = (
     "fused_rank",
     "answer_cue",
     "scope_general_stated",
+    "lang_match",
 )
 
 CONF_FEATURES = (
@@ -191,6 +193,7 @@ CONF_FEATURES = (
     "any_coverage",
     "top_answer_cue",
     "top_scope_other",
+    "top_lang_match",
 )
 
 
@@ -213,6 +216,7 @@ def passage_features(query: Query, passages: list[Passage], *, snapshot, params:
     qtokens = set(query.tokens)
     stated = set(query.classes)
     wants = [answer for asks, answer in CUES if asks.search(query.text)]
+    japanese = is_japanese(query.text)
     for n, p in enumerate(passages):
         chunk = p.top.chunk
         f = {name: max(h.scores.get(name, 0.0) for h in p.hits) for name in ("lex", "head_lex", "dense", "head_dense")}
@@ -253,6 +257,7 @@ def passage_features(query: Query, passages: list[Passage], *, snapshot, params:
             else 0.0,
             "fused_rank": math.log1p(n),
             "answer_cue": sum(1 for w in wants if w.search(p.text)) / len(wants) if wants else 0.0,
+            "lang_match": 1.0 if is_japanese(chunk.text) == japanese else 0.0,
         }
 
 
@@ -423,6 +428,7 @@ def confidence_features(query: Query, passages: list[Passage], *, snapshot) -> d
         "any_coverage": max(p.features.get("coverage", 0.0) for p in passages[:5]),
         "top_answer_cue": f.get("answer_cue", 0.0),
         "top_scope_other": f.get("scope_other", 0.0) + f.get("scope_general_stated", 0.0),
+        "top_lang_match": f.get("lang_match", 0.0),
     }
 
 

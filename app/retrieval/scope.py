@@ -73,7 +73,7 @@ def document_classes(title: str, scope_text: str = "") -> list[str]:
     if in_title:
         return [] if GENERAL in in_title else in_title
     applied: list[str] = []
-    for sentence in re.split(r"[。\n]", scope_text or ""):
+    for sentence in (scope_text or "").split("\n"):  # per 項: 「。」 also closes 「（以下「従業員」という。）」
         if not sentence.strip() or _NOT_SCOPE.search(sentence) or not _APPLIES.search(sentence):
             continue
         for cls in _found(sentence):
