@@ -48,6 +48,7 @@ from app.retrieval.ranking import (
     confidence_features,
     passage_features,
 )
+from app.retrieval.tokenizer import is_japanese
 from app.settings import Settings, get_settings
 from eval.adapter import fit_adapter, pairs_of
 from eval.datasets import read_jsonl
@@ -246,6 +247,13 @@ def conf_row(e: Example, order: list[int]) -> tuple[dict, int]:
     return feats, int(bool(order) and e.labels[order[0]] == 1)
 
 
+def _by_language(examples: list[Example]) -> dict[str, list[int]]:
+    out: dict[str, list[int]] = {"ja": [], "en": []}
+    for i, e in enumerate(examples):
+        out["ja" if is_japanese(e.query.text) else "en"].append(i)
+    return out
+
+
 def hits_at(examples: list[Example], orders: dict[int, list[int]]) -> dict:
     ans = [i for i, e in enumerate(examples) if e.answerable]
     first = [any(examples[i].labels[j] for j in orders[i][:1]) for i in ans]
@@ -382,6 +390,13 @@ def train(
         "overall": {
             "ranker_cv": hits_at(examples, cv_orders),
             "first_stage": hits_at(base, base_orders),
+            "by_language": {
+                lang: {
+                    "first_stage": hits_at([base[i] for i in sel], {k: base_orders[i] for k, i in enumerate(sel)}),
+                    "ranker_cv": hits_at([examples[i] for i in sel], {k: cv_orders[i] for k, i in enumerate(sel)}),
+                }
+                for lang, sel in _by_language(examples).items()
+            },
             "confidence_auc": roc_auc(yc, oof),
             "threshold": threshold,
             "at_threshold": _at(prob, yc.astype(bool), answerable, threshold),
@@ -455,6 +470,14 @@ def render_report(summary: dict, ranker: LinearModel, conf: LinearModel) -> str:
     lines += [
         f"| **all** | | | {o['first_stage']['hit@1']} | | {o['ranker_cv']['hit@1']} | {o['ranker_cv']['hit@3']} | "
         f"{o['ranker_cv']['found_in_candidates']} | {_r(o['confidence_auc'])} | {a['answer_precision']} | {a['deflection_rate']} | {a['escalation_recall']} |",
+        "",
+        "By the question's language (all companies, cross-validated): "
+        + "; ".join(
+            f"{lang}: first stage hit@1 {v['first_stage']['hit@1']}, ranker hit@1 {v['ranker_cv']['hit@1']} "
+            f"(hit@3 {v['ranker_cv']['hit@3']}, {v['ranker_cv']['answerable_wordings']} answerable wordings)"
+            for lang, v in o["by_language"].items()
+        )
+        + ".",
         "",
         f"Threshold rule: answer when the calibrated probability of being right is ≥ c/(1+c), a wrong answer costing c = {summary['cost_of_wrong']:g}",
         f"right ones → **{o['threshold']}** (stored in confidence.json; `MADOGUCHI_CONFIDENCE_THRESHOLD`'s default, kept equal by a test).",

@@ -181,7 +181,8 @@ def test_a_file_that_turns_bad_takes_its_old_version_with_it(make_services, docs
     fixed = services.ingest(paths=[docs])
     assert statuses(fixed)["申請手続規程.txt"] == "updated"
     assert services.store.manifest()["申請手続規程.txt"].status == "ok"
-    result = answer(question="休暇の申請は何日前までに行いますか？", services=services, record=False)
+    # the new edition is what is quoted (at threshold 0: whether 0.75 answers is the calibration's business)
+    result = answer(question="休暇の申請は何日前までに行いますか？", services=services, threshold=0.0, record=False)
     assert result.outcome == "answered" and "新版" in result.answer and "5日前" in result.answer
 
 
