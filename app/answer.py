@@ -26,7 +26,8 @@ from app.result import AnswerResult, Source
 from app.retrieval.adapter import load_adapter
 from app.retrieval.glossary import Glossary
 from app.retrieval.index import Snapshot
-from app.retrieval.ranking import Passage, Query, RankParams, confidence, group_passages, rank, resolve_model
+from app.retrieval.learned import resolve_model
+from app.retrieval.ranking import Passage, Query, RankParams, confidence, group_passages, rank
 from app.retrieval.scope import question_classes
 from app.retrieval.search import Hit, search
 from app.retrieval.tokenizer import Tokenizer, is_japanese

@@ -26,7 +26,6 @@ import contextlib
 import dataclasses
 import json
 import logging
-import math
 import sys
 import tempfile
 import time
@@ -38,21 +37,14 @@ import numpy as np
 import yaml
 
 from app.retrieval.adapter import load_adapter
-from app.retrieval.ranking import (
-    CONF_FEATURES,
-    MODEL_DIR,
-    RANK_FEATURES,
-    LinearModel,
-    RankParams,
-    TreeModel,
-    confidence_features,
-    passage_features,
-)
+from app.retrieval.learned import MODEL_DIR, LinearModel, TreeModel
+from app.retrieval.ranking import CONF_FEATURES, RANK_FEATURES, RankParams, confidence_features, passage_features
 from app.retrieval.tokenizer import is_japanese
 from app.settings import Settings, get_settings
 from eval.adapter import fit_adapter, pairs_of
 from eval.datasets import read_jsonl
 from eval.metrics import source_matches
+from eval.train_report import render_report
 from eval.workspace import temp_services
 
 logger = logging.getLogger(__name__)
@@ -417,7 +409,9 @@ def train(
         extra={"trained_on": names, "threshold": threshold},
         calibration={"x": xs, "y": ys},
     )
-    report.write_text(render_report(summary, ranker, conf_model), encoding="utf-8")
+    report.write_text(
+        render_report(summary, ranker, conf_model, trees=TREES if RANKER == "trees" else None), encoding="utf-8"
+    )
     return summary
 
 
@@ -444,78 +438,6 @@ def _write(path: Path, model: LinearModel, *, extra: dict, calibration: dict | N
     if calibration:
         data["calibration"] = calibration
     path.write_text(json.dumps(data, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
-
-
-def render_report(summary: dict, ranker: LinearModel, conf: LinearModel) -> str:
-    o = summary["overall"]
-    lines = [
-        "# Training report (written by `make train`)",
-        "",
-        "Data: eval/training/ (our own fictional companies; see its README). Every wording (question + rewordings) is",
-        "one training query. Cross-validation: leave one company out — every number below is on a company the models",
-        "did not see. Nothing under ../shared was read.",
-        "",
-        "| set | questions | wordings | first-stage hit@1 | + adapter (CV) | ranker hit@1 (CV) | ranker hit@3 (CV) | right passage among candidates | confidence ROC AUC (CV) | precision @ threshold | deflection @ threshold | escalation recall |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
-    ]
-    for name, s in summary["per_set"].items():
-        meta = summary["sets"][name]
-        a = s["at_threshold"]
-        lines.append(
-            f"| {name} | {meta['questions']} | {meta['wordings']} | {s['first_stage']['hit@1']} | {s['first_stage_adapted']['hit@1']} | {s['ranker_cv']['hit@1']} | "
-            f"{s['ranker_cv']['hit@3']} | {s['ranker_cv']['found_in_candidates']} | {_r(s['confidence_auc'])} | "
-            f"{a['answer_precision']} | {a['deflection_rate']} | {a['escalation_recall']} |"
-        )
-    a = o["at_threshold"]
-    lines += [
-        f"| **all** | | | {o['first_stage']['hit@1']} | | {o['ranker_cv']['hit@1']} | {o['ranker_cv']['hit@3']} | "
-        f"{o['ranker_cv']['found_in_candidates']} | {_r(o['confidence_auc'])} | {a['answer_precision']} | {a['deflection_rate']} | {a['escalation_recall']} |",
-        "",
-        "By the question's language (all companies, cross-validated): "
-        + "; ".join(
-            f"{lang}: first stage hit@1 {v['first_stage']['hit@1']}, ranker hit@1 {v['ranker_cv']['hit@1']} "
-            f"(hit@3 {v['ranker_cv']['hit@3']}, {v['ranker_cv']['answerable_wordings']} answerable wordings)"
-            for lang, v in o["by_language"].items()
-        )
-        + ".",
-        "",
-        f"Threshold rule: answer when the calibrated probability of being right is ≥ c/(1+c), a wrong answer costing c = {summary['cost_of_wrong']:g}",
-        f"right ones → **{o['threshold']}** (stored in confidence.json; `MADOGUCHI_CONFIDENCE_THRESHOLD`'s default, kept equal by a test).",
-        "",
-        f"## Ranker ({'gradient-boosted trees ' + json.dumps(TREES) if RANKER == 'trees' else 'logistic regression'}) and its features",
-        "",
-        "| feature | weight |",
-        "| --- | --- |",
-    ]
-    if isinstance(ranker, LinearModel):
-        lines += [f"| {f} | {c:+.3f} |" for f, c in sorted(zip(ranker.features, ranker.coef), key=lambda t: -abs(t[1]))]
-    else:
-        lines += [f"| {f} | (tree feature) |" for f in ranker.features]
-    lines += [
-        "",
-        "## Confidence coefficients (standardized features, before isotonic calibration)",
-        "",
-        "| feature | weight |",
-        "| --- | --- |",
-    ]
-    lines += [f"| {f} | {c:+.3f} |" for f, c in sorted(zip(conf.features, conf.coef), key=lambda t: -abs(t[1]))]
-    lines += [
-        "",
-        "## Out-of-fold operating points",
-        "",
-        "| threshold | answered | precision | deflection | escalation recall |",
-        "| --- | --- | --- | --- | --- |",
-    ]
-    for row in summary["sweep"]:
-        if round(row["threshold"] * 100) % 5 == 0:
-            lines.append(
-                f"| {row['threshold']:.2f} | {row['answered']} | {_r(row['answer_precision'])} | {_r(row['deflection_rate'])} | {_r(row['escalation_recall'])} |"
-            )
-    return "\n".join(lines) + "\n"
-
-
-def _r(v) -> str:
-    return "—" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.3f}"
 
 
 def main(argv: list[str] | None = None) -> int:

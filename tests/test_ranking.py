@@ -155,7 +155,7 @@ def test_params_are_data(tiny):
 def test_default_threshold_is_the_trained_rule():
     import json
 
-    from app.retrieval.ranking import MODEL_DIR
+    from app.retrieval.learned import MODEL_DIR
     from app.settings import Settings
 
     trained = json.loads((MODEL_DIR / "confidence.json").read_text(encoding="utf-8"))["threshold"]
@@ -166,7 +166,7 @@ def test_tree_ranker_scores_every_candidate_like_sklearn_would():
     """The exported trees, evaluated level by level in numpy, give each tree's leaf: a hand-made two-tree model."""
     import numpy as np
 
-    from app.retrieval.ranking import TreeModel
+    from app.retrieval.learned import TreeModel
 
     model = TreeModel.from_dict({
         "features": ["a", "b"], "baseline": -1.0, "depth": 3,
