@@ -15,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from app import __version__
+from app.api.deps import VALIDATION_JA
 from app.api.router import api_router
 from app.console.routes import router as console_router
 from app.errors import ConfigError, MadoguchiError
@@ -99,12 +100,13 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError):
-        problems = []
+        problems_en, problems_ja = [], []
         for err in exc.errors():
             where = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
-            problems.append(f"{where}: {err.get('msg')}")
-        detail_en = "Invalid request: " + "; ".join(problems)
-        detail_ja = "リクエストが不正です: " + "; ".join(problems)
+            problems_en.append(f"{where}: {err.get('msg')}")
+            problems_ja.append(f"{where}: {VALIDATION_JA.get(err.get('type', ''), err.get('msg'))}")
+        detail_en = "Invalid request: " + "; ".join(problems_en)
+        detail_ja = "リクエストが不正です: " + "; ".join(problems_ja)
         return JSONResponse(
             {
                 "error": "validation_error",

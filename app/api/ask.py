@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from app.answer import answer
-from app.api.deps import ServicesDep
+from app.api.deps import JsonBody, ServicesDep
 
 router = APIRouter(prefix="/api", tags=["ask"])
 
 
-class AskRequest(BaseModel):
+class AskRequest(JsonBody):
     question: str = Field(..., description="The employee's question (Japanese or English), 1–2,000 characters.")
     category: str | None = Field(
         None, description="Optional filter: attendance | expense | supplies | other (or 勤怠 / 経費 / 備品 / その他)."

@@ -8,6 +8,8 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Request
 from fastapi.responses import Response, StreamingResponse
+from pydantic import BaseModel, field_validator
+from pydantic_core import PydanticCustomError
 
 from app.errors import AuthError, NotFoundError
 from app.ops.downloads import Export
@@ -25,6 +27,32 @@ def get_settings_dep(request: Request) -> Settings:
 
 ServicesDep = Annotated[Services, Depends(get_services)]
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+
+
+class JsonBody(BaseModel):
+    """Base of the JSON request bodies. No string may hold a lone UTF-16 surrogate (JSON's `"\\ud800"`): no UTF-8
+    store, tokenizer or embedder can take one, so it is refused here as a 422 (`lone_surrogate`)."""
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_lone_surrogates(cls, value: object) -> object:
+        if isinstance(value, str) and has_lone_surrogate(value):
+            raise PydanticCustomError(
+                "lone_surrogate", "contains an invalid character (a lone UTF-16 surrogate such as \\ud800)"
+            )
+        return value
+
+
+def has_lone_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+# Japanese for the validation errors of our own types (app/main.py's handler; pydantic's own stay in English).
+VALIDATION_JA = {"lone_surrogate": "使えない文字（対になっていない UTF-16 サロゲート、例: \\ud800）が含まれています"}
 
 
 def admin_tokens(request: Request) -> list[str]:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 
-from app.api.deps import AdminDep, ServicesDep
+from app.api.deps import AdminDep, ServicesDep, has_lone_surrogate
 from app.errors import BadRequestError
 from app.ops import documents
 from app.ops.documents import Upload
@@ -30,9 +31,18 @@ async def ingest(request: Request, services: ServicesDep, _: AdminDep) -> dict:
         return await run_in_threadpool(documents.upload_and_ingest, services, uploads, prune=prune)
     paths = None
     if content_type.startswith("application/json"):
-        body = await request.json()
+        try:
+            body = json.loads(await request.body())
+        except ValueError:  # JSONDecodeError and UnicodeDecodeError
+            raise BadRequestError(
+                'The body is not valid JSON: send `{"paths": [...], "prune": false}` or no body.',
+                '本文が正しい JSON ではありません。`{"paths": [...], "prune": false}` を送るか、本文なしで送ってください。',
+                code="bad_json",
+            ) from None
         raw = body.get("paths") if isinstance(body, dict) else None
-        if raw is not None and (not isinstance(raw, list) or not all(isinstance(p, str) for p in raw)):
+        if raw is not None and (
+            not isinstance(raw, list) or not all(isinstance(p, str) and not has_lone_surrogate(p) for p in raw)
+        ):
             raise BadRequestError(
                 "`paths` must be a list of strings.", "`paths` は文字列のリストで指定してください。", code="bad_paths"
             )

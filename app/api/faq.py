@@ -5,15 +5,15 @@ from __future__ import annotations
 from fastapi import APIRouter, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from app.api.deps import AdminDep, ServicesDep, download_response
+from app.api.deps import AdminDep, JsonBody, ServicesDep, download_response
 from app.ops import faq
 
 router = APIRouter(prefix="/api/admin/faq", tags=["admin", "faq"])
 
 
-class FaqBody(BaseModel):
+class FaqBody(JsonBody):
     question: str = Field(..., min_length=1, max_length=2000)
     answer: str = Field(..., min_length=1, max_length=20000)
     category: str | None = Field(

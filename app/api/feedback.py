@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from app.api.deps import ServicesDep
+from app.api.deps import JsonBody, ServicesDep
 
 router = APIRouter(prefix="/api", tags=["feedback"])
 
 
-class FeedbackRequest(BaseModel):
+class FeedbackRequest(JsonBody):
     query_id: str = Field(..., min_length=1, max_length=64, description="The `query_id` returned by /api/ask.")
     helpful: bool = Field(..., description="true = the answer helped; false = it did not.")
 

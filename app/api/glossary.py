@@ -5,15 +5,15 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from app.api.deps import AdminDep, ServicesDep
+from app.api.deps import AdminDep, JsonBody, ServicesDep
 from app.ops import glossary
 
 router = APIRouter(prefix="/api/admin/glossary", tags=["admin", "glossary"])
 
 
-class TermBody(BaseModel):
+class TermBody(JsonBody):
     # Checked by the service (app/ops/glossary.py), which says what is wrong in the asker's language.
     formal: str = Field(..., description="The regulations' terms for the word, separated by spaces (≤ 200 characters).")
 

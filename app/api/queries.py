@@ -5,9 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from app.api.deps import AdminDep, ServicesDep, download_response
+from app.api.deps import AdminDep, JsonBody, ServicesDep, download_response
 from app.ops import review
 from app.ops.resolutions import resolve_questions
 
@@ -81,7 +81,7 @@ async def get_query(query_id: str, services: ServicesDep, _: AdminDep) -> dict:
     return record.to_dict()
 
 
-class ResolveRequest(BaseModel):
+class ResolveRequest(JsonBody):
     answer: str = Field(..., min_length=1, max_length=20000, description="The staff's answer, relayed to the asker.")
     add_to_faq: bool = Field(False, description="Also save the question and this answer as an FAQ entry.")
     faq_question: str | None = Field(

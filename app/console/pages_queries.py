@@ -36,7 +36,7 @@ def _filter(services: Services, f: dict[str, str]) -> QueryFilter:
 async def queries_page(request: Request, services: ServicesDep, session: SessionDep) -> Response:
     f = _filter_values(request)
     try:
-        page = max(1, int(request.query_params.get("page", "1")))
+        page = min(review.MAX_PAGE, max(1, int(request.query_params.get("page", "1"))))
     except ValueError:
         page = 1
     try:

@@ -4,6 +4,7 @@ document list, and the last ingest of this process (including uploads refused be
 from __future__ import annotations
 
 import logging
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from ingest.loaders import SUPPORTED
 logger = logging.getLogger(__name__)
 
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+MAX_NAME_BYTES = 255
 
 
 @dataclass(frozen=True)
@@ -54,10 +56,24 @@ class DocumentList:
 
 
 def safe_name(name: str | None) -> str:
-    """The file name without any folder part; refuses empty, hidden and `..` names."""
-    base = Path((name or "").replace("\\", "/")).name
-    if not base or base.startswith(".") or base in ("..",):
+    """The file name without any folder part, in NFC (one spelling per name, whatever the browser's OS sent);
+    refuses empty, hidden, `..`, undecodable and over-long names (a file system takes 255 bytes per name)."""
+    base = unicodedata.normalize("NFC", Path((name or "").replace("\\", "/")).name)
+    try:
+        size = len(base.encode("utf-8"))
+    except UnicodeEncodeError:
+        size = -1
+    if not base or base.startswith(".") or base in ("..",) or size < 0 or "\x00" in base:
         raise BadRequestError(f"Bad file name {name!r}.", f"ファイル名が不正です: {name!r}", code="bad_filename")
+    if size > MAX_NAME_BYTES:
+        shown = base[:40] + "…"
+        raise BadRequestError(
+            f"File name too long: {shown} ({size} bytes in UTF-8; at most {MAX_NAME_BYTES}, about 85 Japanese "
+            "characters). Rename the file and upload it again.",
+            f"ファイル名が長すぎます: {shown}（UTF-8 で {size} バイト。上限は {MAX_NAME_BYTES} バイト、日本語でおよそ 85 文字）。"
+            "名前を短くしてからアップロードしてください。",
+            code="filename_too_long",
+        )
     return base
 
 

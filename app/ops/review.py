@@ -23,6 +23,9 @@ from app.services import Services
 from app.store.querylog import QueryFilter, QueryRecord
 from app.store.querylog_stats import compute_stats, parse_bound
 
+# Far past any real log, and small enough that the offset stays a 64-bit integer for the database.
+MAX_PAGE = 1_000_000
+
 CSV_COLUMNS = [
     "id",
     "created_at",
@@ -111,6 +114,12 @@ def query_filter(
 
 def page_of(services: Services, flt: QueryFilter, *, page: int, per_page: int) -> QueryPage:
     """Questions matching `flt`, newest first: page `page` (from 1) of `per_page`."""
+    if not 1 <= page <= MAX_PAGE:
+        raise BadRequestError(
+            f"`page` must be between 1 and {MAX_PAGE}.",
+            f"`page` は 1 から {MAX_PAGE} までで指定してください。",
+            code="bad_page",
+        )
     log = services.require_log()
     total = log.count(flt)
     records = log.search(flt, offset=(page - 1) * per_page, limit=per_page)

@@ -58,6 +58,14 @@ def _entry(row: sa.Row) -> FaqEntry:
     )
 
 
+# Row ids are 64-bit signed integers in SQLite and PostgreSQL: a larger id names no entry (and must not reach the driver).
+MAX_ID = 2**63 - 1
+
+
+def _not_found(entry_id: int) -> NotFoundError:
+    return NotFoundError(f"No FAQ entry {entry_id}.", f"FAQ 項目 {entry_id} はありません。", code="faq_not_found")
+
+
 class FaqEntries:
     def __init__(self, log: Transactions) -> None:
         self.log = log
@@ -77,6 +85,8 @@ class FaqEntries:
             return [_entry(r) for r in conn.execute(stmt)]
 
     def get(self, entry_id: int) -> FaqEntry | None:
+        if not 0 < int(entry_id) <= MAX_ID:
+            return None
         with self.log.read() as conn:
             row = conn.execute(sa.select(faq_entries).where(faq_entries.c.id == int(entry_id))).first()
         return _entry(row) if row is not None else None
@@ -84,9 +94,7 @@ class FaqEntries:
     def require(self, entry_id: int) -> FaqEntry:
         entry = self.get(entry_id)
         if entry is None:
-            raise NotFoundError(
-                f"No FAQ entry {entry_id}.", f"FAQ 項目 {entry_id} はありません。", code="faq_not_found"
-            )
+            raise _not_found(entry_id)
         return entry
 
     def create(
@@ -117,6 +125,8 @@ class FaqEntries:
         return _entry(row)
 
     def update(self, entry_id: int, *, question: str, answer: str, category: str) -> FaqEntry:
+        if not 0 < int(entry_id) <= MAX_ID:
+            raise _not_found(entry_id)
         with self.log.write() as conn:
             done = conn.execute(
                 faq_entries.update()
@@ -124,18 +134,16 @@ class FaqEntries:
                 .values(question=question, answer=answer, category=category, updated_at=utcnow())
             )
             if not done.rowcount:
-                raise NotFoundError(
-                    f"No FAQ entry {entry_id}.", f"FAQ 項目 {entry_id} はありません。", code="faq_not_found"
-                )
+                raise _not_found(entry_id)
             row = conn.execute(sa.select(faq_entries).where(faq_entries.c.id == int(entry_id))).one()
         return _entry(row)
 
     def delete(self, entry_id: int) -> FaqEntry:
+        if not 0 < int(entry_id) <= MAX_ID:
+            raise _not_found(entry_id)
         with self.log.write() as conn:
             row = conn.execute(sa.select(faq_entries).where(faq_entries.c.id == int(entry_id))).first()
             if row is None:
-                raise NotFoundError(
-                    f"No FAQ entry {entry_id}.", f"FAQ 項目 {entry_id} はありません。", code="faq_not_found"
-                )
+                raise _not_found(entry_id)
             conn.execute(faq_entries.delete().where(faq_entries.c.id == int(entry_id)))
         return _entry(row)
