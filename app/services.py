@@ -36,7 +36,7 @@ class Services:
     query_log: QueryLogPort | None = None  # every question, FAQ entries (SQLite/PostgreSQL); None: not recorded
     generator: GeneratorPort | None = None  # an LLM writing the answer when MADOGUCHI_LLM is set; None = extractive
     ingest_lock: threading.Lock = field(default_factory=threading.Lock)  # one writer of the store per process
-    last_ingest: dict | None = None  # this process's last ingest report (`IngestReport.to_dict()` + refused uploads)
+    last_ingest: dict | None = None  # this process's last ingest report (`IngestReport.to_dict()`)
     # Called when staff resolve a question (the Slack bot relays the answer to the asker); see app/ops/resolutions.py.
     resolution_hooks: list[ResolutionHook] = field(default_factory=list)
 

@@ -234,14 +234,19 @@ def test_documents_page_upload_and_reingest(console):
     html = client.get("/console/documents").text
     # The fixture's FAQ entry was written to the database only; the server indexed it at start-up.
     assert "就業規則" in html and "経費精算規程" in html and "FAQ 項目: 1 件" in html
-    r = client.post("/console/documents/upload", data={"csrf": csrf_of(client)}, files=[
+    files = [
         ("files", ("備品管理規程.md", "# 備品管理規程\n\n## 第2条 名刺\n名刺は総務ポータルから発注する。".encode(), "text/markdown")),
         ("files", ("壊れた.pdf", b"%PDF-1.4 broken", "application/pdf")),
-        ("files", ("tool.exe", b"MZ", "application/octet-stream")),
-    ], follow_redirects=False)
+    ]
+    # A file of a type it cannot take refuses the whole batch, saying which and why; nothing is written.
+    r = client.post("/console/documents/upload", data={"csrf": csrf_of(client)},
+                    files=[*files, ("files", ("tool.exe", b"MZ", "application/octet-stream"))], follow_redirects=False)
+    assert "tool.exe" in r.text and "対応していないファイル形式" in r.text
+    assert "備品管理規程.md" not in services.store.manifest()
+    r = client.post("/console/documents/upload", data={"csrf": csrf_of(client)}, files=files, follow_redirects=False)
     assert r.status_code == 303 and "done=ingest" in r.headers["location"]
     page = client.get(r.headers["location"]).text
-    assert "備品管理規程" in page and "壊れた.pdf" in page and "tool.exe" in page and "対応していないファイル形式" in page
+    assert "備品管理規程" in page and "壊れた.pdf" in page
     assert "failed" in page
     assert "備品管理規程.md" in services.store.manifest()
     r = client.post("/console/documents/reingest", data={"csrf": csrf_of(client)}, follow_redirects=False)

@@ -4,6 +4,8 @@ parsing; exports neutralize spreadsheet formulas."""
 
 from __future__ import annotations
 
+import unicodedata
+
 import pytest
 
 from tests.support.querylog import AUTH, build, client_for
@@ -88,3 +90,52 @@ def test_a_300_character_file_name_is_a_422_that_says_it_is_too_long(served):
     assert body["error"] == "filename_too_long"
     assert "too long" in body["detail_en"] and "長すぎ" in body["detail"]
     assert sorted(p.name for p in services.settings.docs_dir.iterdir()) == ["就業規則.md", "経費精算規程.md"]
+
+
+# ------------------------------------------------------------------------------------- uploads: the batch is checked whole
+
+GOOD = ("files", ("会議室規程.md", "# 会議室規程\n\n## 第1条\n\n会議室は2時間まで予約できる。\n".encode(), "text/markdown"))
+
+
+def _docs_files(services) -> list[str]:
+    return sorted(p.name for p in services.settings.docs_dir.iterdir())
+
+
+@pytest.mark.parametrize(
+    "bad, code",
+    [
+        (("files", ("い" * 100 + ".md", b"# x\n\ny\n", "text/markdown")), "filename_too_long"),
+        (("files", ("slides.pptx", b"PK\x03\x04", "application/octet-stream")), "unsupported_type"),
+        (("files", (".hidden.md", b"# x\n\ny\n", "text/markdown")), "bad_filename"),
+    ],
+)
+def test_one_bad_file_refuses_the_whole_batch_before_anything_is_written(served, bad, code):
+    client, services = served
+    before = _docs_files(services)
+    resp = client.post("/api/admin/ingest", headers=AUTH, files=[GOOD, bad, GOOD[:1] + (("b.txt", b"text", "text/plain"),)])
+    body = _is_json_error(resp, 422)
+    assert body["error"] == code
+    assert "nothing was saved" in body["detail_en"] and "何も保存" in body["detail"]
+    assert _docs_files(services) == before, "no file of a refused batch was written (not even a temporary one)"
+    # Nothing of the refused batch comes in later either: the next folder ingest sees only the old files.
+    report = client.post("/api/admin/ingest", headers=AUTH).json()
+    assert sorted(f["doc_id"] for f in report["files"]) == ["就業規則.md", "経費精算規程.md"]
+
+
+def test_every_refused_file_is_named_and_nfd_nfc_spellings_are_one_name(served):
+    client, services = served
+    nfc, nfd = "ガイド.md", unicodedata.normalize("NFD", "ガイド.md")
+    assert nfc != nfd
+    files = [
+        ("files", (nfc, b"# a\n\nb\n", "text/markdown")),
+        ("files", (nfd, b"# a\n\nc\n", "text/markdown")),
+        ("files", ("tool.exe", b"MZ", "application/octet-stream")),
+    ]
+    body = _is_json_error(client.post("/api/admin/ingest", headers=AUTH, files=files), 422)
+    assert body["error"] == "upload_refused"
+    assert "tool.exe" in body["detail_en"] and "Two files of this name" in body["detail_en"]
+    assert "同じ名前" in body["detail"] and "対応していない" in body["detail"]
+    # Alone, the NFD spelling is saved under its NFC name.
+    ok = client.post("/api/admin/ingest", headers=AUTH, files=[files[1]])
+    assert ok.status_code == 200, ok.text
+    assert nfc in _docs_files(services) and nfd not in _docs_files(services)

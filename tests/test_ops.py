@@ -48,17 +48,18 @@ def test_clock_reads_stored_times_as_utc_and_knows_the_staff_zone(make_settings)
 
 
 # --- documents ---
-def test_upload_refuses_what_cannot_be_ingested_and_reports_it_with_the_ingest(services):
-    report = documents.upload_and_ingest(services, [
-        Upload("備品規程.md", "# 備品規程\n\n## 第1条 申請\nボールペンは総務部に申請する。\n".encode()),
-        Upload("macro.exe", b"MZ\x00"),
-    ])
+def test_upload_refuses_a_batch_with_a_file_it_cannot_take_and_ingests_a_good_one(services):
+    good = Upload("備品規程.md", "# 備品規程\n\n## 第1条 申請\nボールペンは総務部に申請する。\n".encode())
+    with pytest.raises(BadRequestError) as err:
+        documents.upload_and_ingest(services, [good, Upload("macro.exe", b"MZ\x00")])
+    assert err.value.code == "unsupported_type" and "macro.exe" in err.value.detail_en
+    assert not (services.settings.docs_dir / "備品規程.md").exists()
+    report = documents.upload_and_ingest(services, [good, Upload("empty.txt", b"")])
     by_name = {f["doc_id"]: f for f in report["files"]}
     assert by_name["備品規程.md"]["status"] == "added"
-    assert by_name["macro.exe"]["status"] == "failed" and "Unsupported" in by_name["macro.exe"]["error"]
     assert report["failed"] == 1
-    assert services.last_ingest == report  # the console's "last run" shows the refused file too
-    assert [f["doc_id"] for f in documents.failed_in_last_ingest(services)] == ["macro.exe"]
+    assert services.last_ingest == report  # the console's "last run"
+    assert [f["doc_id"] for f in documents.failed_in_last_ingest(services)] == ["empty.txt"]
     listed = documents.list_documents(services)
     assert [r.source for r in listed.documents] == sorted(r.source for r in listed.documents)
     assert "備品規程.md" in {r.doc_id for r in listed.documents} and listed.corpus_version == report["version"]

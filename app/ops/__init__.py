@@ -4,7 +4,7 @@ The API routers (app/api/) and the console pages (app/console/) are thin adapter
 modules take `Services` (or the components they need) and plain values, return plain values, and raise
 `MadoguchiError`s. They never see a `Request` or a `Response`.
 
-- `documents`: upload, ingest, re-ingest, the document list and the last ingest (with refused uploads).
+- `documents`: upload (a batch checked whole before any file is written), ingest, re-ingest, the document list and the last ingest.
 - `review`: the query log's admin side — filters, pages, the CSV export, stats.
 - `unresolved`: 「未解決の質問」 — escalated or unhelpful questions nobody has answered, grouped by meaning.
 - `resolutions`: the staff answer a question: record it, relay it to the asker, optionally save an FAQ entry.

@@ -1,14 +1,16 @@
 """Documents: upload files into the docs folder and ingest them, ingest given paths or the configured folder, the
-document list, and the last ingest of this process (including uploads refused before ingesting)."""
+document list, and the last ingest of this process."""
 
 from __future__ import annotations
 
 import logging
+import os
 import unicodedata
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.errors import BadRequestError
+from app.errors import BadRequestError, IngestError
 from app.services import Services
 from app.store.chroma import DocRecord
 from ingest.loaders import SUPPORTED
@@ -17,6 +19,7 @@ logger = logging.getLogger(__name__)
 
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 MAX_NAME_BYTES = 255
+MAX_UPLOAD_FILES = 200
 
 
 @dataclass(frozen=True)
@@ -77,58 +80,112 @@ def safe_name(name: str | None) -> str:
     return base
 
 
-def _refused(name: str, en: str, ja: str) -> dict:
-    """A file refused before ingesting, in the shape of an ingest report's file entry."""
-    return {"path": name, "doc_id": name, "status": "failed", "error": en, "error_ja": ja}
+def _refusal(name: str, code: str, en: str, ja: str) -> BadRequestError:
+    return BadRequestError(f"{name}: {en}", f"{name}: {ja}", code=code)
 
 
-def save_uploads(services: Services, uploads: list[Upload]) -> list[dict]:
-    """Write the acceptable uploads into the docs folder; returns the refused ones (unsupported type, too large)."""
+def check_uploads(uploads: list[Upload]) -> list[tuple[str, bytes]]:
+    """Every upload checked before any is written: (safe name, bytes) pairs, or one 422 naming every refused file
+    (a bad or over-long name, an unsupported type, a file over the size limit, two files of one name)."""
     if not uploads:
         raise BadRequestError(
             "No files in the upload (use the form field `files`).",
             "アップロードにファイルがありません（フォーム項目 `files`）。",
             code="no_files",
         )
-    docs_dir = services.settings.docs_dir
-    docs_dir.mkdir(parents=True, exist_ok=True)
-    refused: list[dict] = []
+    if len(uploads) > MAX_UPLOAD_FILES:
+        raise BadRequestError(
+            f"Too many files in one upload ({len(uploads)}; at most {MAX_UPLOAD_FILES}). Nothing was saved.",
+            f"一度にアップロードできるファイルは {MAX_UPLOAD_FILES} 個までです（{len(uploads)} 個）。何も保存していません。",
+            code="too_many_files",
+        )
     supported = ", ".join(sorted(SUPPORTED))
+    accepted: list[tuple[str, bytes]] = []
+    problems: list[BadRequestError] = []
+    seen: set[str] = set()
     for up in uploads:
-        name = safe_name(up.filename)
+        try:
+            name = safe_name(up.filename)
+        except BadRequestError as exc:
+            problems.append(exc)
+            continue
         if Path(name).suffix.lower() not in SUPPORTED:
-            refused.append(
-                _refused(
+            problems.append(
+                _refusal(
                     name,
-                    f"Unsupported file type; supported: {supported}",
+                    "unsupported_type",
+                    f"Unsupported file type; supported: {supported}.",
                     f"対応していないファイル形式です。対応形式: {supported}",
                 )
             )
         elif len(up.data) > MAX_UPLOAD_BYTES:
-            refused.append(_refused(name, "File over 50 MB.", "50MB を超えるファイルです。"))
+            mb = MAX_UPLOAD_BYTES // (1024 * 1024)
+            problems.append(_refusal(name, "file_too_large", f"File over {mb} MB.", f"{mb}MB を超えるファイルです。"))
+        elif name in seen:
+            problems.append(
+                _refusal(
+                    name,
+                    "duplicate_name",
+                    "Two files of this name in one upload.",
+                    "同じ名前のファイルが 2 つあります。",
+                )
+            )
         else:
-            (docs_dir / name).write_bytes(up.data)
-    return refused
+            seen.add(name)
+            accepted.append((name, up.data))
+    if problems:
+        codes = {p.code for p in problems}
+        raise BadRequestError(
+            "Upload refused; nothing was saved or ingested. " + " ".join(p.detail_en for p in problems),
+            "アップロードを受け付けませんでした（何も保存・取り込みしていません）。"
+            + " ".join(p.detail_ja for p in problems),
+            code=codes.pop() if len(codes) == 1 else "upload_refused",
+        )
+    return accepted
 
 
-def ingest(
-    services: Services, *, paths: list[Path] | None = None, prune: bool = False, refused: list[dict] | None = None
-) -> dict:
-    """Ingest `paths` (default: the docs folder) and return the report as JSON data, with the `refused` uploads
-    among its files and counted in `failed`. The report is also this process's `last_ingest`."""
+def save_uploads(services: Services, uploads: list[Upload]) -> list[str]:
+    """Check every upload, then write them all into the docs folder (each first under a hidden temporary name, which
+    no ingest picks up, then renamed), or none: a write error removes what this call wrote. Returns the names."""
+    accepted = check_uploads(uploads)
+    docs_dir = services.settings.docs_dir
+    docs_dir.mkdir(parents=True, exist_ok=True)
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for name, data in accepted:
+            temp = docs_dir / f".upload-{uuid.uuid4().hex}.part"
+            staged.append((temp, docs_dir / name))
+            temp.write_bytes(data)
+    except OSError as exc:
+        for temp, _ in staged:
+            temp.unlink(missing_ok=True)
+        failed = staged[-1][1].name
+        logger.error("upload: could not write %s: %s", failed, exc)
+        raise IngestError(
+            f"Could not save {failed}: {exc.strerror or exc}. Nothing of this upload was saved.",
+            f"{failed} を保存できませんでした（{exc.strerror or exc}）。このアップロードのファイルは何も保存していません。",
+            code="upload_write_failed",
+        ) from exc
+    for temp, final in staged:
+        os.replace(temp, final)
+    return [name for name, _ in accepted]
+
+
+def ingest(services: Services, *, paths: list[Path] | None = None, prune: bool = False) -> dict:
+    """Ingest `paths` (default: the docs folder) and return the report as JSON data. The report is also this
+    process's `last_ingest`."""
     report = services.ingest(paths=paths or [services.settings.docs_dir], prune=prune)
     data = report.to_dict()
-    data["files"].extend(refused or [])
-    data["failed"] = len(report.failed) + len(refused or [])
+    data["failed"] = len(report.failed)
     services.last_ingest = data
     return data
 
 
 def upload_and_ingest(services: Services, uploads: list[Upload], *, prune: bool = False) -> dict:
     """Save the uploads into the docs folder and ingest the folder (`POST /api/admin/ingest` with files, the
-    console's upload form)."""
-    refused = save_uploads(services, uploads)
-    return ingest(services, prune=prune, refused=refused)
+    console's upload form). A batch with any unacceptable file is refused whole, before anything is written."""
+    save_uploads(services, uploads)
+    return ingest(services, prune=prune)
 
 
 def list_documents(services: Services, *, kind: str | None = None) -> DocumentList:
