@@ -58,3 +58,8 @@ class BadRequestError(MadoguchiError):
 class AuthError(MadoguchiError):
     code = "unauthorized"
     status_code = 401
+
+
+class PayloadTooLargeError(MadoguchiError):
+    code = "payload_too_large"
+    status_code = 413

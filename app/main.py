@@ -13,12 +13,14 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app import __version__
-from app.api.deps import VALIDATION_JA
+from app.api.deps import VALIDATION_JA, token_ok
 from app.api.router import api_router
 from app.console.routes import router as console_router
-from app.errors import ConfigError, MadoguchiError
+from app.console.session import read_session
+from app.errors import ConfigError, MadoguchiError, PayloadTooLargeError
 from app.ops.faq import repair_index_at_start
 from app.services import Services, build_services
 from app.settings import Settings, get_settings
@@ -31,6 +33,133 @@ logger = logging.getLogger(__name__)
 def _lang(request: Request) -> str:
     accept = request.headers.get("accept-language", "")
     return "en" if accept.lower().startswith("en") else "ja"
+
+
+def error_response(request: Request, exc: MadoguchiError) -> JSONResponse:
+    """The one shape of an error: `{"error": code, "detail": in the asker's language, "detail_en": ...}`."""
+    if exc.status_code >= 500:
+        logger.error("%s: %s", exc.code, exc.detail_en)
+    return JSONResponse(
+        {"error": exc.code, "detail": exc.detail(_lang(request)), "detail_en": exc.detail_en},
+        status_code=exc.status_code,
+    )
+
+
+# --- request bodies: bounded before they are read ---
+# Upload routes take `max_upload_bytes`; admin and console forms up to FORM_BYTES; every other route (the public
+# `/api/ask`, `/api/feedback`, `/slack/events`) `max_request_bytes`.
+UPLOAD_PATHS = frozenset(
+    {"/api/admin/ingest", "/api/admin/faq/import", "/console/documents/upload", "/console/faq/import"}
+)
+FORM_BYTES = 1024 * 1024
+# Console paths open without a session: the login form, the language switch, static files.
+CONSOLE_OPEN = ("/console/login", "/console/lang/", "/console/static/")
+
+
+def body_limit(settings: Settings, path: str) -> int:
+    if path in UPLOAD_PATHS:
+        return settings.max_upload_bytes
+    if path.startswith(("/api/admin", "/console")):
+        return max(settings.max_request_bytes, FORM_BYTES)
+    return settings.max_request_bytes
+
+
+def has_credentials(request: Request) -> bool:
+    """Whether a request to an admin or console route carries valid credentials (the route checks them again)."""
+    path = request.url.path
+    if path.startswith("/api/admin"):
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        return scheme.lower() == "bearer" and token_ok(request, token.strip())
+    if path.startswith("/console") and not path.startswith(CONSOLE_OPEN):
+        return read_session(request) is not None
+    return True
+
+
+def _too_large(request: Request, limit: int) -> JSONResponse:
+    size = f"{limit // 1024} KiB" if limit < 1024 * 1024 else f"{limit // (1024 * 1024)} MiB"
+    exc = PayloadTooLargeError(
+        f"The request body is too large: at most {size} here. Send a shorter question or a smaller file.",
+        f"リクエストの本文が大きすぎます（この宛先では {size} まで）。質問を短くするか、小さいファイルにしてください。",
+    )
+    response = error_response(request, exc)
+    response.headers["Connection"] = "close"  # the rest of the body is not read: this connection cannot be reused
+    return response
+
+
+def _closing(message: Message) -> Message:
+    if message["type"] == "http.response.start":
+        headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"connection"]
+        message = {**message, "headers": [*headers, (b"connection", b"close")]}
+    return message
+
+
+class BodyLimitMiddleware:
+    """Refuses a request body over its route's limit with a 413 before reading it: at once when Content-Length says
+    so, else as soon as the bytes received pass the limit while streaming. An admin or console request without
+    credentials reaches its route with an empty body, so the route answers 401/404 (or the login redirect) without
+    the server reading what was sent."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        if not has_credentials(request):
+            await self.app(scope, _empty_body(), lambda message: send(_closing(message)))
+            return
+        limit = body_limit(request.app.state.settings, request.url.path)
+        length = request.headers.get("content-length", "")
+        if length.isdigit() and int(length) > limit:
+            await _too_large(request, limit)(scope, receive, send)
+            return
+        received = 0
+        refused = False
+
+        async def limited_receive() -> Message:
+            nonlocal received, refused
+            if refused:
+                return {"type": "http.disconnect"}
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    refused = True
+                    await _too_large(request, limit)(scope, receive, send)
+                    return {"type": "http.disconnect"}  # the route stops reading; its own answer is dropped
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            if not refused:
+                await send(message)
+
+        try:
+            await self.app(scope, limited_receive, guarded_send)
+        except Exception as exc:
+            if not refused:
+                raise
+            logger.info(
+                "%s %s: body over %d bytes refused; the route stopped reading (%r)",
+                scope["method"],
+                request.url.path,
+                limit,
+                exc,
+            )
+
+
+def _empty_body() -> Receive:
+    sent = False
+
+    async def receive() -> Message:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    return receive
 
 
 async def _refresher(services: Services) -> None:
@@ -91,12 +220,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
 
     @app.exception_handler(MadoguchiError)
     async def _madoguchi_error(request: Request, exc: MadoguchiError):
-        if exc.status_code >= 500:
-            logger.error("%s: %s", exc.code, exc.detail_en)
-        return JSONResponse(
-            {"error": exc.code, "detail": exc.detail(_lang(request)), "detail_en": exc.detail_en},
-            status_code=exc.status_code,
-        )
+        return error_response(request, exc)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError):
@@ -116,6 +240,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
             status_code=422,
         )
 
+    app.add_middleware(BodyLimitMiddleware)
     app.include_router(api_router)
     app.include_router(console_router)
     # A bot token is enough: a replica without the events endpoint or Socket Mode still relays staff answers

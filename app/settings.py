@@ -85,6 +85,17 @@ class Settings(BaseSettings):
     admin_token: str | None = Field(
         None, description="Bearer token for /api/admin/* and the staff console. Unset: admin routes are off."
     )
+    max_request_bytes: int = Field(
+        64 * 1024,
+        ge=1024,
+        validation_alias=AliasChoices("MADOGUCHI_MAX_REQUEST_BYTES", "MADOGUCHI_MAX_BODY_BYTES"),
+        description="Largest request body of the public routes (`/api/ask`, `/api/feedback`, `/slack/events`); a larger one is refused with 413 before it is read. Admin and console forms take up to 1 MiB (or this, when larger).",
+    )
+    max_upload_bytes: int = Field(
+        50 * 1024 * 1024,
+        ge=1024,
+        description="Largest upload (the whole request body, and each file in it) to `POST /api/admin/ingest`, `POST /api/admin/faq/import` and the console's upload and import forms; 413 before it is read.",
+    )
     minutes_per_inquiry: float = Field(5.0, description="Staff minutes an answered question saves (for the stats).")
     timezone: str = Field(
         "Asia/Tokyo", description="Time zone of the stats' day/week buckets, date filters and the console's times."

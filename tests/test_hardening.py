@@ -4,6 +4,10 @@ parsing; exports neutralize spreadsheet formulas."""
 
 from __future__ import annotations
 
+import json
+import select
+import socket
+import time
 import unicodedata
 
 import pytest
@@ -139,3 +143,180 @@ def test_every_refused_file_is_named_and_nfd_nfc_spellings_are_one_name(served):
     ok = client.post("/api/admin/ingest", headers=AUTH, files=[files[1]])
     assert ok.status_code == 200, ok.text
     assert nfc in _docs_files(services) and nfd not in _docs_files(services)
+
+
+# ----------------------------------------------------------------------------- request bodies: bounded before read
+
+@pytest.fixture
+def small(fast_services, tmp_path):
+    """The app with small body limits: 2 KiB for the public routes, 8 KiB for uploads."""
+    services = build(fast_services, tmp_path, max_request_bytes=2048, max_upload_bytes=8192)
+    from fastapi.testclient import TestClient
+
+    from app.main import create_app
+
+    with TestClient(create_app(services.settings, services=services), raise_server_exceptions=False) as client:
+        yield client, services
+
+
+def _padded_question(size: int) -> bytes:
+    body = json.dumps({"question": "有給休暇は何日？", "user_id": "U1", "pad": "x" * size}).encode()
+    return body
+
+
+def test_the_default_limits():
+    from app.settings import Settings
+
+    s = Settings(_env_file=None)
+    assert s.max_request_bytes == 64 * 1024 and s.max_upload_bytes == 50 * 1024 * 1024
+
+
+def test_env_names_of_the_body_limit(monkeypatch):
+    from app.settings import Settings
+
+    monkeypatch.setenv("MADOGUCHI_MAX_BODY_BYTES", "4096")  # the name issue 13 gives; MADOGUCHI_MAX_REQUEST_BYTES too
+    assert Settings(_env_file=None).max_request_bytes == 4096
+    monkeypatch.setenv("MADOGUCHI_MAX_REQUEST_BYTES", "8192")
+    assert Settings(_env_file=None).max_request_bytes == 8192
+
+
+def test_an_ask_body_over_the_limit_is_a_bilingual_413_by_content_length(small):
+    client, services = small
+    assert client.post("/api/ask", content=_padded_question(1000), headers={"Content-Type": "application/json"}).status_code == 200
+    for lang, word in (("ja", "大きすぎ"), ("en", "too large")):
+        resp = client.post("/api/ask", content=_padded_question(3000),
+                           headers={"Content-Type": "application/json", "Accept-Language": lang})
+        body = _is_json_error(resp, 413)
+        assert body["error"] == "payload_too_large" and word in body["detail"] and "2 KiB" in body["detail"]
+
+
+def test_an_ask_body_over_the_limit_is_a_413_while_streaming_without_content_length(small):
+    client, services = small
+    pulled = []
+
+    def chunks():
+        for _ in range(100):  # 100 KiB offered, in 1 KiB pieces
+            pulled.append(1)
+            yield b" " * 1024
+
+    resp = client.post("/api/ask", content=chunks(), headers={"Content-Type": "application/json"})
+    assert "content-length" not in {k.lower() for k in resp.request.headers}
+    assert _is_json_error(resp, 413)["error"] == "payload_too_large"
+
+
+def test_uploads_take_the_upload_limit_and_json_routes_the_small_one(small):
+    client, services = small
+    ok = client.post("/api/admin/ingest", headers=AUTH,
+                     files=[("files", ("a.md", ("# 見出し\n\n" + "本文。" * 300).encode(), "text/markdown"))])
+    assert ok.status_code == 200, ok.text  # ≈ 2.7 KiB: over the small limit, under the upload limit
+    big = client.post("/api/admin/ingest", headers=AUTH,
+                      files=[("files", ("b.md", ("# 見出し\n\n" + "本文。" * 1000).encode(), "text/markdown"))])
+    assert _is_json_error(big, 413)["error"] == "payload_too_large"
+    assert "b.md" not in _docs_files(services)
+    # Feedback is a public route: the small limit.
+    fb = client.post("/api/feedback", content=b'{"query_id": "x", "helpful": true, "pad": "' + b"x" * 4000 + b'"}',
+                     headers={"Content-Type": "application/json"})
+    assert fb.status_code == 413
+
+
+class _RawHttp:
+    """One HTTP/1.1 request over a plain socket, its body sent slowly, to see when the server answers."""
+
+    def __init__(self, port: int) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+
+    def send_head(self, path: str, headers: dict[str, str]) -> None:
+        lines = [f"POST {path} HTTP/1.1", "Host: 127.0.0.1", *(f"{k}: {v}" for k, v in headers.items()), "", ""]
+        self.sock.sendall("\r\n".join(lines).encode())
+
+    def send_until_answered(self, chunk: bytes, most: int) -> tuple[int, bytes]:
+        """Send `chunk` until the server answers or `most` bytes went; returns (bytes sent, the answer so far)."""
+        sent = 0
+        self.sock.setblocking(False)
+        try:
+            while sent < most:
+                readable, _, _ = select.select([self.sock], [], [], 0)
+                if readable:
+                    break
+                try:
+                    sent += self.sock.send(chunk)
+                except (BlockingIOError, InterruptedError):
+                    time.sleep(0.01)
+                except (BrokenPipeError, ConnectionResetError):
+                    break
+        finally:
+            self.sock.setblocking(True)
+        return sent, self.read_answer()
+
+    def read_answer(self) -> bytes:
+        data = b""
+        self.sock.settimeout(10)
+        try:
+            while b"\r\n\r\n" not in data or not data.split(b"\r\n\r\n", 1)[1]:
+                piece = self.sock.recv(65536)
+                if not piece:
+                    break
+                data += piece
+        except (TimeoutError, ConnectionResetError):
+            pass
+        return data
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+@pytest.fixture
+def uvicorn_app(fast_services, tmp_path):
+    from tests.support.querylog import ServedApp
+
+    services = build(fast_services, tmp_path, max_upload_bytes=1024 * 1024)
+    with ServedApp(services) as served_app:
+        yield served_app, services
+
+
+HUGE = 600 * 1024 * 1024
+MULTIPART = {"Content-Type": "multipart/form-data; boundary=xyz", "Content-Length": str(HUGE)}
+
+
+@pytest.mark.parametrize(
+    "path, headers, status",
+    [
+        ("/api/admin/ingest", {}, b"401"),
+        ("/api/admin/ingest", {"Authorization": "Bearer wrong"}, b"401"),
+        ("/api/admin/faq/import", {}, b"401"),
+        ("/console/documents/upload", {}, b"303"),
+        ("/console/faq/import", {"Cookie": "madoguchi_console=forged.sig"}, b"303"),
+        ("/console/login", {}, b"413"),  # open, but a form: 1 MiB at most
+        ("/api/ask", {}, b"413"),
+        ("/api/admin/ingest", {"Authorization": "Bearer test-admin-token"}, b"413"),  # over the 1 MiB upload limit
+    ],
+)
+def test_a_huge_body_is_answered_before_the_server_reads_it(uvicorn_app, path, headers, status):
+    served_app, services = uvicorn_app
+    conn = _RawHttp(served_app.port)
+    try:
+        conn.send_head(path, {**MULTIPART, **headers})
+        sent, answer = conn.send_until_answered(b"-" * 65536, most=64 * 1024 * 1024)
+    finally:
+        conn.close()
+    assert answer.split(b" ", 2)[1] == status, answer[:300]
+    assert sent < 16 * 1024 * 1024, f"the server read {sent} bytes before answering"
+    assert b"connection: close" in answer.lower()
+    assert _docs_files(services) == ["就業規則.md", "経費精算規程.md"]
+
+
+def test_an_authorized_upload_streamed_past_the_limit_is_a_413(uvicorn_app):
+    served_app, services = uvicorn_app
+    conn = _RawHttp(served_app.port)
+    try:
+        conn.send_head("/api/admin/ingest", {"Content-Type": "multipart/form-data; boundary=xyz",
+                                             "Transfer-Encoding": "chunked", "Authorization": "Bearer test-admin-token"})
+        part = b'--xyz\r\nContent-Disposition: form-data; name="files"; filename="a.md"\r\n\r\n'
+        conn.sock.sendall(b"%x\r\n%s\r\n" % (len(part), part))
+        chunk = b"10000\r\n" + b"a" * 0x10000 + b"\r\n"
+        sent, answer = conn.send_until_answered(chunk, most=64 * 1024 * 1024)
+    finally:
+        conn.close()
+    assert answer.split(b" ", 2)[1] == b"413", answer[:300]
+    assert b"payload_too_large" in answer
+    assert sent < 16 * 1024 * 1024

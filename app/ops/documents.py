@@ -17,7 +17,6 @@ from ingest.loaders import SUPPORTED
 
 logger = logging.getLogger(__name__)
 
-MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 MAX_NAME_BYTES = 255
 MAX_UPLOAD_FILES = 200
 
@@ -84,9 +83,9 @@ def _refusal(name: str, code: str, en: str, ja: str) -> BadRequestError:
     return BadRequestError(f"{name}: {en}", f"{name}: {ja}", code=code)
 
 
-def check_uploads(uploads: list[Upload]) -> list[tuple[str, bytes]]:
+def check_uploads(uploads: list[Upload], *, max_file_bytes: int) -> list[tuple[str, bytes]]:
     """Every upload checked before any is written: (safe name, bytes) pairs, or one 422 naming every refused file
-    (a bad or over-long name, an unsupported type, a file over the size limit, two files of one name)."""
+    (a bad or over-long name, an unsupported type, a file over `max_file_bytes`, two files of one name)."""
     if not uploads:
         raise BadRequestError(
             "No files in the upload (use the form field `files`).",
@@ -118,9 +117,9 @@ def check_uploads(uploads: list[Upload]) -> list[tuple[str, bytes]]:
                     f"対応していないファイル形式です。対応形式: {supported}",
                 )
             )
-        elif len(up.data) > MAX_UPLOAD_BYTES:
-            mb = MAX_UPLOAD_BYTES // (1024 * 1024)
-            problems.append(_refusal(name, "file_too_large", f"File over {mb} MB.", f"{mb}MB を超えるファイルです。"))
+        elif len(up.data) > max_file_bytes:
+            size = f"{max_file_bytes / (1024 * 1024):g} MiB"
+            problems.append(_refusal(name, "file_too_large", f"File over {size}.", f"{size} を超えるファイルです。"))
         elif name in seen:
             problems.append(
                 _refusal(
@@ -147,7 +146,7 @@ def check_uploads(uploads: list[Upload]) -> list[tuple[str, bytes]]:
 def save_uploads(services: Services, uploads: list[Upload]) -> list[str]:
     """Check every upload, then write them all into the docs folder (each first under a hidden temporary name, which
     no ingest picks up, then renamed), or none: a write error removes what this call wrote. Returns the names."""
-    accepted = check_uploads(uploads)
+    accepted = check_uploads(uploads, max_file_bytes=services.settings.max_upload_bytes)
     docs_dir = services.settings.docs_dir
     docs_dir.mkdir(parents=True, exist_ok=True)
     staged: list[tuple[Path, Path]] = []
