@@ -320,3 +320,70 @@ def test_an_authorized_upload_streamed_past_the_limit_is_a_413(uvicorn_app):
     assert answer.split(b" ", 2)[1] == b"413", answer[:300]
     assert b"payload_too_large" in answer
     assert sent < 16 * 1024 * 1024
+
+
+# ------------------------------------------------------------------------- Slack: the signature before the body
+
+SLACK_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+
+
+@pytest.fixture
+def slack_app(fast_services, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from app.main import create_app
+    from tests.support.slack_api import FakeSlack
+
+    with FakeSlack() as fake:
+        services = build(fast_services, tmp_path, slack_bot_token="xoxb-test", slack_signing_secret=SLACK_SECRET,
+                         slack_api_url=fake.api_url, max_request_bytes=4096)
+        with TestClient(create_app(services.settings, services=services), raise_server_exceptions=False) as client:
+            yield client, fake
+
+
+MALFORMED = [
+    (b"{not json", "application/json"),
+    (b"payload=%7Bbroken", "application/x-www-form-urlencoded"),
+    (b"payload=" + b"%ff%fe" * 10, "application/x-www-form-urlencoded"),
+    (b"\xff\xfe\x00garbage", "application/json"),
+    (b"[1, 2, 3]", "application/json"),
+    (b"", "application/json"),
+]
+
+
+@pytest.mark.parametrize("body, content_type", MALFORMED)
+@pytest.mark.parametrize("signature", ["none", "invalid"])
+def test_slack_events_with_a_malformed_body_and_no_valid_signature_are_401_without_a_traceback(
+    slack_app, caplog, body, content_type, signature
+):
+    from tests.support.slack_api import signed_headers
+
+    client, fake = slack_app
+    headers = {"Content-Type": content_type}
+    if signature == "invalid":
+        headers = signed_headers("not-the-secret", body.decode("latin-1"), content_type=content_type)
+        headers["Content-Type"] = content_type
+    with caplog.at_level("DEBUG"):
+        resp = client.post("/slack/events", content=body, headers=headers)
+    assert resp.status_code == 401, resp.text
+    assert not [r for r in caplog.records if r.exc_info or "Traceback" in r.getMessage()], [r.getMessage() for r in caplog.records]
+    assert fake.calls_to("chat.postMessage") == []
+
+
+def test_slack_events_over_the_body_limit_are_413_before_the_signature_is_checked(slack_app):
+    client, _ = slack_app
+    resp = client.post("/slack/events", content=b"{" + b" " * 5000 + b"}", headers={"Content-Type": "application/json"})
+    assert _is_json_error(resp, 413)["error"] == "payload_too_large"
+
+
+@pytest.mark.parametrize("body, content_type", [m for m in MALFORMED if m[0][:1] != b"\xff"])
+def test_a_signed_malformed_slack_body_is_a_4xx_without_a_traceback(slack_app, caplog, body, content_type):
+    from tests.support.slack_api import signed_headers
+
+    client, fake = slack_app
+    headers = signed_headers(SLACK_SECRET, body.decode("utf-8"), content_type=content_type)
+    with caplog.at_level("DEBUG"):
+        resp = client.post("/slack/events", content=body, headers=headers)
+    assert 400 <= resp.status_code < 500, resp.text
+    assert not [r for r in caplog.records if r.exc_info], [r.getMessage() for r in caplog.records]
+    assert fake.calls_to("chat.postMessage") == []
