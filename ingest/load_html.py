@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ingest.document import LoadedDocument, fail
+from ingest.document import LIMITS, Limits, LoadedDocument, fail
 from ingest.load_word import table_rows
 from ingest.structure import ARTICLE_LEVEL, CAPTION_LINE, Block, heading_level, numbered_heading, recover_articles
 
@@ -208,7 +208,8 @@ def _join(label: str, text: str, level: int | None) -> tuple[str, int | None]:
     return (f"{joined} {rest}".strip() if rest else joined), implied
 
 
-def load_html(path: Path) -> LoadedDocument:
+def load_html(path: Path, limits: Limits = LIMITS) -> LoadedDocument:
+    """HTML's characters are checked by `ingest.loaders.load` (the file's bytes bound the parse)."""
     from bs4 import BeautifulSoup
 
     raw = path.read_bytes()

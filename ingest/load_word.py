@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ingest.document import LoadedDocument, fail
+from ingest.document import LIMITS, Limits, LoadedDocument, check_zip, fail, too_many_chars
 from ingest.structure import ARTICLE_LEVEL, Block, format_number, heading_level, numbered_heading, recover_articles
 
 _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
@@ -133,11 +133,12 @@ def table_rows(rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def load_docx(path: Path) -> LoadedDocument:
+def load_docx(path: Path, limits: Limits = LIMITS) -> LoadedDocument:
     import docx
     from docx.table import Table
     from docx.text.paragraph import Paragraph
 
+    check_zip(path, limits, kind="Word")  # before python-docx inflates anything
     try:
         document = docx.Document(str(path))
     except Exception as exc:  # noqa: BLE001 - python-docx raises zipfile/KeyError/ValueError on broken files
@@ -149,12 +150,16 @@ def load_docx(path: Path) -> LoadedDocument:
     blocks: list[Block] = []
     title = (document.core_properties.title or "").strip()
     body = document.element.body
+    chars = 0
     for child in body.iterchildren():
+        if chars > limits.max_chars:
+            raise too_many_chars(limits)
         if child.tag == f"{_W}tbl":
             table = Table(child, document)
             rows = [[cell.text for cell in row.cells] for row in table.rows]
             text = table_rows(rows)
             if text:
+                chars += len(text)
                 blocks.append(Block(text))
             continue
         if child.tag != f"{_W}p":
@@ -178,6 +183,7 @@ def load_docx(path: Path) -> LoadedDocument:
             level = heading_level(text)
         if level == 1 and not title:
             title = text
+        chars += len(text) + len(body_text)
         blocks.append(Block(text, level))
         if body_text:
             blocks.append(Block(body_text))

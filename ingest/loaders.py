@@ -10,21 +10,32 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from pathlib import Path
 
 from app.errors import IngestError
-from ingest.document import FaqRow, LoadedDocument, decode_text, fail
+from ingest.document import LIMITS, FaqRow, Limits, LoadedDocument, check_zip, decode_text, fail, too_many_chars
 from ingest.load_html import load_html
 from ingest.load_markdown import load_markdown_text
 from ingest.load_word import load_docx
 from ingest.structure import Block, heading_level, plain_blocks
 
-__all__ = ["SUPPORTED", "Block", "FaqRow", "LoadedDocument", "decode_text", "load", "load_markdown_text"]
+__all__ = [
+    "LIMITS",
+    "SUPPORTED",
+    "Block",
+    "FaqRow",
+    "Limits",
+    "LoadedDocument",
+    "decode_text",
+    "load",
+    "load_markdown_text",
+]
 
 SUPPORTED = {".pdf", ".md", ".markdown", ".txt", ".text", ".docx", ".xlsx", ".html", ".htm"}
 
 
-def load_pdf(path: Path) -> LoadedDocument:
+def load_pdf(path: Path, limits: Limits = LIMITS) -> LoadedDocument:
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
 
@@ -40,7 +51,14 @@ def load_pdf(path: Path) -> LoadedDocument:
                     "The PDF is password-protected; remove the password and re-ingest.",
                     "PDF にパスワードが掛かっています。解除してから再取り込みしてください。",
                 )
-        pages = [(i + 1, page.extract_text() or "") for i, page in enumerate(reader.pages)]
+        pages: list[tuple[int, str]] = []
+        chars = 0
+        for i, page in enumerate(reader.pages):  # page by page, stopped at the character limit
+            text = page.extract_text() or ""
+            chars += len(text)
+            if chars > limits.max_chars:
+                raise too_many_chars(limits)
+            pages.append((i + 1, text))
     except IngestError:
         raise
     except (PdfReadError, ValueError, KeyError, TypeError, OSError) as exc:
@@ -107,8 +125,15 @@ def _first_line(blocks: list[Block]) -> str | None:
     return None
 
 
-def load_text(path: Path) -> LoadedDocument:
+def _read_text(path: Path, limits: Limits) -> str:
     text = decode_text(path.read_bytes())
+    if len(text) > limits.max_chars:
+        raise too_many_chars(limits)
+    return text
+
+
+def load_text(path: Path, limits: Limits = LIMITS) -> LoadedDocument:
+    text = _read_text(path, limits)
     blocks = plain_blocks(text)
     title = path.stem
     # A first short line that is not an article is the title (「備品管理規程」).
@@ -122,8 +147,8 @@ def load_text(path: Path) -> LoadedDocument:
     return LoadedDocument(title=title, blocks=blocks)
 
 
-def load_markdown(path: Path) -> LoadedDocument:
-    return load_markdown_text(decode_text(path.read_bytes()), path.stem)
+def load_markdown(path: Path, limits: Limits = LIMITS) -> LoadedDocument:
+    return load_markdown_text(_read_text(path, limits), path.stem)
 
 
 Q_HEADERS = ("質問", "問", "q", "question", "faq")
@@ -136,9 +161,10 @@ def match_header(cell: str, names: tuple[str, ...]) -> bool:
     return any(cell == n or (len(n) > 1 and cell.startswith(n)) for n in names)
 
 
-def load_xlsx(path: Path) -> LoadedDocument:
+def load_xlsx(path: Path, limits: Limits = LIMITS) -> LoadedDocument:
     import openpyxl
 
+    check_zip(path, limits, kind="Excel")
     try:
         workbook = openpyxl.load_workbook(str(path), read_only=True, data_only=True)
     except Exception as exc:  # noqa: BLE001
@@ -148,10 +174,23 @@ def load_xlsx(path: Path) -> LoadedDocument:
         ) from exc
     faq: list[FaqRow] = []
     blocks: list[Block] = []
+    seen_rows = chars = 0
     try:
         for sheet in workbook.worksheets:
-            rows = [["" if v is None else str(v).strip() for v in row] for row in sheet.iter_rows(values_only=True)]
-            rows = [r for r in rows if any(r)]
+            rows: list[list[str]] = []
+            for values in sheet.iter_rows(values_only=True):  # lazily, stopped at the limits
+                seen_rows += 1
+                if seen_rows > limits.max_rows:
+                    raise fail(
+                        f"The Excel file has more than {limits.max_rows:,} rows; split it into smaller files.",
+                        f"Excel ファイルの行数が {limits.max_rows:,} 行を超えています。小さいファイルに分けてください。",
+                    )
+                row = ["" if v is None else str(v).strip() for v in values]
+                if any(row):
+                    chars += sum(len(c) for c in row)
+                    if chars > limits.max_chars:
+                        raise too_many_chars(limits)
+                    rows.append(row)
             if not rows:
                 continue
             header = rows[0]
@@ -174,7 +213,7 @@ def load_xlsx(path: Path) -> LoadedDocument:
     return LoadedDocument(title=path.stem, blocks=blocks, faq=faq)
 
 
-LOADERS = {
+LOADERS: dict[str, Callable[[Path, Limits], LoadedDocument]] = {
     ".pdf": load_pdf,
     ".md": load_markdown,
     ".markdown": load_markdown,
@@ -187,16 +226,26 @@ LOADERS = {
 }
 
 
-def load(path: Path) -> LoadedDocument:
+# Formats read as text: more bytes than 4 per allowed character cannot fit the character limit (UTF-8 takes ≤ 4).
+_TEXT_LIKE = {".md", ".markdown", ".txt", ".text", ".html", ".htm"}
+
+
+def load(path: Path, *, limits: Limits = LIMITS) -> LoadedDocument:
+    """The document in `path`, or an `IngestError` saying why not (including a file past `limits`)."""
     loader = LOADERS.get(path.suffix.lower())
     if loader is None:
         raise fail(
             f"Unsupported file type {path.suffix!r}; supported: {', '.join(sorted(SUPPORTED))}.",
             f"対応していないファイル形式です（{path.suffix}）。対応形式: {', '.join(sorted(SUPPORTED))}",
         )
-    if path.stat().st_size == 0:
+    size = path.stat().st_size
+    if size == 0:
         raise fail("The file is empty.", "ファイルが空です。")
-    doc = loader(path)
+    if path.suffix.lower() in _TEXT_LIKE and size > 4 * limits.max_chars:
+        raise too_many_chars(limits)
+    doc = loader(path, limits)
     if doc.chars == 0:
         raise fail("The document has no text.", "文書に本文がありません。")
+    if doc.chars > limits.max_chars:
+        raise too_many_chars(limits)
     return doc
