@@ -4,6 +4,9 @@ parsing; exports neutralize spreadsheet formulas."""
 
 from __future__ import annotations
 
+import csv
+import dataclasses
+import io
 import json
 import select
 import socket
@@ -387,3 +390,53 @@ def test_a_signed_malformed_slack_body_is_a_4xx_without_a_traceback(slack_app, c
     assert 400 <= resp.status_code < 500, resp.text
     assert not [r for r in caplog.records if r.exc_info], [r.getMessage() for r in caplog.records]
     assert fake.calls_to("chat.postMessage") == []
+
+
+# ------------------------------------------------------------------------------- exports: never a formula in Excel
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "＝", "＋", "－", "＠")
+NASTY = ["=HYPERLINK(\"http://evil\",\"x\")", "+81-3-0000", "-2+3", "@SUM(A1)", "＝１＋１", "＋８１", "－５", "＠channel",
+         "=cmd|' /C calc'!A0"]
+
+
+def _csv_rows(resp) -> list[dict]:
+    assert resp.status_code == 200, resp.text
+    return list(csv.DictReader(io.StringIO(resp.content.decode("utf-8-sig"))))
+
+
+def test_the_faq_csv_neutralizes_formulas_in_every_cell_and_reads_back_the_same(served):
+    client, services = served
+    stored = []
+    for i, text in enumerate(NASTY):
+        made = client.post("/api/admin/faq", headers=AUTH, json={"question": f"{text} 質問{i}", "answer": f"{text} 回答"})
+        assert made.status_code == 201, made.text
+        stored.append(made.json())
+    rows = _csv_rows(client.get("/api/admin/faq.csv", headers=AUTH))
+    assert len(rows) == len(NASTY)
+    for row, entry in zip(rows, stored):
+        for column in ("question", "answer"):
+            assert not row[column].startswith(FORMULA_STARTS), row
+            assert row[column] == "'" + entry[column], (row, entry)
+    # The staff's round trip (export, edit, import) gives back the text, not the apostrophes.
+    resp = client.post("/api/admin/faq/import", headers=AUTH,
+                       files={"file": ("faq.csv", client.get("/api/admin/faq.csv", headers=AUTH).content, "text/csv")})
+    assert resp.status_code == 200, resp.text
+    after = client.get("/api/admin/faq", headers=AUTH).json()["entries"]
+    assert sorted(e["question"] for e in after) == sorted(e["question"] for e in stored)
+
+
+def test_the_faq_csv_neutralizes_a_leading_tab_or_carriage_return():
+    from app.ops.faq_files import faq_csv
+    from app.store.querylog_faq import FaqEntry
+
+    blank = {f.name: None for f in dataclasses.fields(FaqEntry)}
+    entry = FaqEntry(**{**blank, "id": 1, "question": "\tq", "answer": "\ra", "category": "other"})
+    row = list(csv.reader(io.StringIO(faq_csv([entry]).decode("utf-8-sig"))))[1]
+    assert row[:2] == ["'\tq", "'\ra"]
+
+
+def test_the_queries_csv_neutralizes_full_width_formulas_too(served):
+    client, _ = served
+    assert client.post("/api/ask", json={"question": "＝HYPERLINK(\"http://evil\") 有給"}).status_code == 200
+    rows = _csv_rows(client.get("/api/admin/queries.csv", headers=AUTH))
+    assert rows[0]["question"] == "'＝HYPERLINK(\"http://evil\") 有給"

@@ -9,6 +9,7 @@ import csv
 import io
 
 from app.errors import BadRequestError, IngestError
+from app.ops.downloads import spreadsheet_text, unneutralized
 from app.store.querylog_faq import FaqEntry
 from ingest.loaders import A_HEADERS, C_HEADERS, Q_HEADERS, decode_text, match_header
 
@@ -38,7 +39,7 @@ def _rows_from_table(table: list[list[str]]) -> list[tuple[int, dict]]:
         raise _bad(f"Too many rows (at most {MAX_ROWS}).", f"行数が多すぎます（{MAX_ROWS} 行まで）。")
 
     def cell(r: list[str], i: int | None) -> str:
-        return r[i].strip() if i is not None and i < len(r) else ""
+        return unneutralized(r[i].strip()) if i is not None and i < len(r) else ""  # our own export, read back
 
     return [(n, {"question": cell(r, qi), "answer": cell(r, ai), "category": cell(r, ci)}) for n, r in numbered[1:]]
 
@@ -78,7 +79,7 @@ def faq_csv(entries: list[FaqEntry]) -> bytes:
     writer = csv.writer(buf, lineterminator="\r\n")
     writer.writerow(COLUMNS)
     for e in entries:
-        writer.writerow([e.question, e.answer, e.category])
+        writer.writerow([spreadsheet_text(v) for v in (e.question, e.answer, e.category)])
     return ("\ufeff" + buf.getvalue()).encode("utf-8")
 
 

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from app.answer import validate_category
 from app.clock import zone
 from app.errors import BadRequestError, NotFoundError
-from app.ops.downloads import CSV_TYPE, Export
+from app.ops.downloads import CSV_TYPE, Export, spreadsheet_text
 from app.ports import QueryLogPort
 from app.services import Services
 from app.store.querylog import QueryFilter, QueryRecord
@@ -138,12 +138,6 @@ def get_query(services: Services, query_id: str) -> QueryRecord:
 
 
 # --- the CSV export ---
-def _cell(value: object) -> str:
-    """Text as Excel should show it: a cell starting with = + - @ would run as a formula, so it gets a leading '."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 def csv_row(r: QueryRecord, tz: ZoneInfo) -> list[str]:
     def when(d: datetime | None) -> str:
         return d.astimezone(tz).isoformat(timespec="seconds") if d else ""
@@ -170,7 +164,7 @@ def csv_row(r: QueryRecord, tz: ZoneInfo) -> list[str]:
         "prompt_version": r.prompt_version,
         "corpus_version": r.corpus_version,
     }
-    return [_cell(values[c]) for c in CSV_COLUMNS]
+    return [spreadsheet_text(values[c]) for c in CSV_COLUMNS]
 
 
 def csv_lines(log: QueryLogPort, flt: QueryFilter, tz: ZoneInfo) -> Iterator[bytes]:
