@@ -6,7 +6,6 @@ in a child process under a memory cap and a timeout (the watchdog)."""
 from __future__ import annotations
 
 import json
-import resource
 import struct
 import subprocess
 import sys
@@ -100,8 +99,9 @@ try:
     print(json.dumps({"loaded": doc.chars}))
 except IngestError as exc:
     print(json.dumps({"error": exc.detail_en, "error_ja": exc.detail_ja}))
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-print(json.dumps({"peak": peak}))
+# This process's own high-water mark (ru_maxrss would carry over the forking parent's across exec).
+status = dict(line.split(":", 1) for line in open("/proc/self/status").read().splitlines() if ":" in line)
+print(json.dumps({"peak": int(status["VmHWM"].split()[0]) * 1024}))
 """
 
 
