@@ -63,3 +63,14 @@ class AuthError(MadoguchiError):
 class PayloadTooLargeError(MadoguchiError):
     code = "payload_too_large"
     status_code = 413
+
+
+class RateLimitedError(MadoguchiError):
+    """Too many requests from one asker; `retry_after` is the whole seconds until the next one is let through."""
+
+    code = "rate_limited"
+    status_code = 429
+
+    def __init__(self, detail_en: str, detail_ja: str | None = None, *, retry_after: int) -> None:
+        super().__init__(detail_en, detail_ja)
+        self.retry_after = retry_after

@@ -39,9 +39,11 @@ def error_response(request: Request, exc: MadoguchiError) -> JSONResponse:
     """The one shape of an error: `{"error": code, "detail": in the asker's language, "detail_en": ...}`."""
     if exc.status_code >= 500:
         logger.error("%s: %s", exc.code, exc.detail_en)
+    retry_after = getattr(exc, "retry_after", None)
     return JSONResponse(
         {"error": exc.code, "detail": exc.detail(_lang(request)), "detail_en": exc.detail_en},
         status_code=exc.status_code,
+        headers={"Retry-After": str(retry_after)} if retry_after is not None else None,
     )
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from app.errors import ConfigError, NotFoundError
 from app.generate import make_generator
+from app.ops.ratelimit import TokenBuckets
 from app.ports import ChunkStorePort, EmbedderPort, GeneratorPort, QueryLogPort, ResolutionHook
 from app.retrieval.embedders import make_embedder
 from app.retrieval.glossary import Glossary
@@ -39,6 +40,8 @@ class Services:
     last_ingest: dict | None = None  # this process's last ingest report (`IngestReport.to_dict()`)
     # Called when staff resolve a question (the Slack bot relays the answer to the asker); see app/ops/resolutions.py.
     resolution_hooks: list[ResolutionHook] = field(default_factory=list)
+    # Questions per asker per minute (app/ops/ratelimit.py); build_services sets MADOGUCHI_RATE_LIMIT_PER_MINUTE.
+    ask_limits: TokenBuckets = field(default_factory=lambda: TokenBuckets(per_minute=0))
 
     def ingest(
         self,
@@ -103,6 +106,7 @@ def build_services(
         tokenizer=tokenizer or Tokenizer(),
         query_log=QueryLog.from_settings(settings) if with_log else None,
         generator=_make_generator(settings),
+        ask_limits=TokenBuckets(per_minute=settings.rate_limit_per_minute),
     )
     if load_index:
         services.index.refresh()

@@ -96,6 +96,11 @@ class Settings(BaseSettings):
         ge=1024,
         description="Largest upload (the whole request body, and each file in it) to `POST /api/admin/ingest`, `POST /api/admin/faq/import` and the console's upload and import forms; 413 before it is read.",
     )
+    rate_limit_per_minute: int = Field(
+        30,
+        ge=0,
+        description="Questions one asker (the `user_id`, else the client address) may send to `/api/ask` per minute, as a token bucket in each server process; more get 429 with `Retry-After`. 0: no limit.",
+    )
     minutes_per_inquiry: float = Field(5.0, description="Staff minutes an answered question saves (for the stats).")
     timezone: str = Field(
         "Asia/Tokyo", description="Time zone of the stats' day/week buckets, date filters and the console's times."

@@ -440,3 +440,58 @@ def test_the_queries_csv_neutralizes_full_width_formulas_too(served):
     assert client.post("/api/ask", json={"question": "＝HYPERLINK(\"http://evil\") 有給"}).status_code == 200
     rows = _csv_rows(client.get("/api/admin/queries.csv", headers=AUTH))
     assert rows[0]["question"] == "'＝HYPERLINK(\"http://evil\") 有給"
+
+
+# ------------------------------------------------------------------------------------- abuse: questions per asker
+
+@pytest.fixture
+def limited(fast_services, tmp_path):
+    services = build(fast_services, tmp_path, rate_limit_per_minute=3)
+    from fastapi.testclient import TestClient
+
+    from app.main import create_app
+
+    with TestClient(create_app(services.settings, services=services), raise_server_exceptions=False) as client:
+        yield client, services
+
+
+def test_the_default_rate_limit_is_30_questions_a_minute():
+    from app.settings import Settings
+
+    assert Settings(_env_file=None).rate_limit_per_minute == 30
+
+
+def test_one_asker_past_the_limit_gets_a_polite_429_with_retry_after_and_others_do_not(limited):
+    client, services = limited
+    for _ in range(3):
+        assert client.post("/api/ask", json={"question": "有給休暇は何日？", "user_id": "U1"}).status_code == 200
+    for lang, word in (("ja", "お試しください"), ("en", "Please wait")):
+        resp = client.post("/api/ask", json={"question": "有給休暇は何日？", "user_id": "U1"},
+                           headers={"Accept-Language": lang})
+        body = _is_json_error(resp, 429)
+        assert body["error"] == "rate_limited" and word in body["detail"]
+        assert 1 <= int(resp.headers["Retry-After"]) <= 20  # one token comes back every 20 s at 3 a minute
+    # Another user, and askers without a user id (keyed by their address), have their own buckets.
+    assert client.post("/api/ask", json={"question": "有給休暇は何日？", "user_id": "U2"}).status_code == 200
+    for _ in range(3):
+        assert client.post("/api/ask", json={"question": "有給休暇は何日？"}).status_code == 200
+    assert client.post("/api/ask", json={"question": "有給休暇は何日？"}).status_code == 429
+    # A refused question is not answered, so it is not in the query log.
+    assert services.query_log.count() == 7
+
+
+def test_a_token_bucket_refills_with_time_and_forgets_full_buckets():
+    from app.ops.ratelimit import TokenBuckets
+
+    now = [1000.0]
+    buckets = TokenBuckets(per_minute=2, clock=lambda: now[0], max_keys=2)
+    assert buckets.take("a") is None and buckets.take("a") is None
+    assert buckets.take("a") == pytest.approx(30.0)
+    now[0] += 30
+    assert buckets.take("a") is None
+    assert buckets.take("a") == pytest.approx(30.0)
+    buckets.take("b")
+    now[0] += 120  # a and b are full again: nothing to remember about them
+    buckets.take("c")
+    assert set(buckets._buckets) <= {"c", "b", "a"} and len(buckets._buckets) <= 2
+    assert TokenBuckets(per_minute=0).take("x") is None  # 0: no limit

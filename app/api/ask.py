@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import Field
 
 from app.answer import answer
 from app.api.deps import JsonBody, ServicesDep
+from app.ops import ratelimit
 
 router = APIRouter(prefix="/api", tags=["ask"])
 
@@ -25,7 +26,10 @@ class AskRequest(JsonBody):
 
 
 @router.post("/ask")
-async def ask(body: AskRequest, services: ServicesDep) -> dict:
+async def ask(body: AskRequest, request: Request, services: ServicesDep) -> dict:
+    """Answer a question. One asker (`user_id`, else the client address) gets MADOGUCHI_RATE_LIMIT_PER_MINUTE
+    questions a minute; more are a 429 with `Retry-After`."""
+    ratelimit.admit(services.ask_limits, user_id=body.user_id, client=request.client.host if request.client else None)
     services.index.raise_if_unavailable()
     result = await run_in_threadpool(
         answer,
