@@ -87,6 +87,8 @@ class Server:
         env.update(
             {
                 "MADOGUCHI_DATA_DIR": str(data_dir),
+                # every bench request comes from one client address: measure throughput, not the per-asker limit
+                "MADOGUCHI_RATE_LIMIT_PER_MINUTE": "0",
                 "HF_HUB_OFFLINE": "1",
                 "TRANSFORMERS_OFFLINE": "1",
                 "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p),
