@@ -114,7 +114,8 @@ def replica(stores: dict, work: Path, name: str, *, cpu: int | None):
     from tests.servers import ApiProcess
 
     env = {"MADOGUCHI_CHROMA_URL": stores["chroma_url"], "MADOGUCHI_COLLECTION": stores["collection"],
-           "MADOGUCHI_DATA_DIR": str(work / name), "MADOGUCHI_EMBEDDER_THREADS": "1"}
+           "MADOGUCHI_DATA_DIR": str(work / name), "MADOGUCHI_EMBEDDER_THREADS": "1",
+           "MADOGUCHI_RATE_LIMIT_PER_MINUTE": "0"}  # one client address: measure capacity, not the per-asker limit
     api = ApiProcess(env=env, log=work / f"{name}.log").launch()
     if cpu is not None:
         os.sched_setaffinity(api.proc.pid, {cpu})
