@@ -236,10 +236,11 @@ class _RawHttp:
         """Send `chunk` until the server answers or `most` bytes went; returns (bytes sent, the answer so far)."""
         sent = 0
         self.sock.setblocking(False)
+        poller = select.poll()  # not select.select: the full suite holds file descriptors past 1024
+        poller.register(self.sock, select.POLLIN)
         try:
             while sent < most:
-                readable, _, _ = select.select([self.sock], [], [], 0)
-                if readable:
+                if poller.poll(0):
                     break
                 try:
                     sent += self.sock.send(chunk)
