@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from pydantic import Field
@@ -10,68 +12,53 @@ from pydantic import Field
 from app.api.deps import AdminDep, JsonBody, ServicesDep, download_response
 from app.ops import review
 from app.ops.resolutions import resolve_questions
+from app.store.querylog import QueryFilter
 
 router = APIRouter(prefix="/api/admin/queries", tags=["admin"])
 
-# Filters shared by the list and the CSV; `?channel=` is the question's origin (api, slack, cli, …).
-FROM = Query(None, alias="from")
-ORIGIN = Query(None, alias="channel")
+
+def _filter(
+    services: ServicesDep,
+    outcome: str | None = None,
+    category: str | None = None,
+    from_: str | None = Query(None, alias="from"),
+    to: str | None = None,
+    q: str | None = None,
+    feedback: str | None = None,
+    resolved: str | None = None,
+    origin: str | None = Query(None, alias="channel"),  # `?channel=` is the question's origin (api, slack, cli, …)
+) -> QueryFilter:
+    """The filters shared by the list and the CSV, validated by the review service."""
+    return review.query_filter(
+        services,
+        outcome=outcome,
+        category=category,
+        since=from_,
+        until=to,
+        q=q,
+        feedback=feedback,
+        resolved=resolved,
+        origin=origin,
+    )
+
+
+FilterDep = Annotated[QueryFilter, Depends(_filter)]
 
 
 @router.get("")
 async def list_queries(
     services: ServicesDep,
     _: AdminDep,
-    outcome: str | None = None,
-    category: str | None = None,
-    from_: str | None = FROM,
-    to: str | None = None,
-    q: str | None = None,
-    feedback: str | None = None,
-    resolved: str | None = None,
-    origin: str | None = ORIGIN,
+    flt: FilterDep,
     page: int = Query(1, ge=1),
     per_page: int = Query(50, ge=1, le=500),
 ) -> dict:
-    flt = review.query_filter(
-        services,
-        outcome=outcome,
-        category=category,
-        since=from_,
-        until=to,
-        q=q,
-        feedback=feedback,
-        resolved=resolved,
-        origin=origin,
-    )
     found = await run_in_threadpool(review.page_of, services, flt, page=page, per_page=per_page)
     return found.to_dict()
 
 
 @router.get(".csv")
-def queries_csv(
-    services: ServicesDep,
-    _: AdminDep,
-    outcome: str | None = None,
-    category: str | None = None,
-    from_: str | None = FROM,
-    to: str | None = None,
-    q: str | None = None,
-    feedback: str | None = None,
-    resolved: str | None = None,
-    origin: str | None = ORIGIN,
-) -> Response:
-    flt = review.query_filter(
-        services,
-        outcome=outcome,
-        category=category,
-        since=from_,
-        until=to,
-        q=q,
-        feedback=feedback,
-        resolved=resolved,
-        origin=origin,
-    )
+def queries_csv(services: ServicesDep, _: AdminDep, flt: FilterDep) -> Response:
     return download_response(review.csv_export(services, flt))
 
 
