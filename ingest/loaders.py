@@ -73,10 +73,46 @@ def load_pdf(path: Path, limits: Limits = LIMITS) -> LoadedDocument:
             "PDF からテキストを抽出できません（スキャン画像の可能性）。OCR するかテキスト版を用意してください。",
         )
     blocks: list[Block] = []
-    for number, text in pages:
-        blocks.extend(plain_blocks(unwrap_lines(unicodedata.normalize("NFKC", text)), page=number))
+    for number, text in strip_running_lines([(n, unicodedata.normalize("NFKC", t)) for n, t in pages]):
+        blocks.extend(plain_blocks(unwrap_lines(text), page=number))
     title = _title_from_meta(reader) or _first_line(blocks) or path.stem
     return LoadedDocument(title=title, blocks=blocks)
+
+
+_PAGE_NUMBER = re.compile(r"^\s*(?:[-–—]\s*\d+\s*[-–—]|\d+\s*/\s*\d+|page\s*\d+|\d+\s*ページ)\s*", re.I)
+
+
+_PAGE_NUMBER_END = re.compile(r"\s*(?:[-–—]\s*\d+\s*[-–—]|\d+\s*/\s*\d+|page\s*\d+|\d+\s*ページ)\s*$", re.I)
+
+
+def strip_running_lines(pages: list[tuple[int, str]]) -> list[tuple[int, str]]:
+    """Drop page furniture: a page number line (「- 3 -」, 「3 / 12」), also when pypdf glued it to the running
+    footer, and the first/last lines that repeat (page numbers aside) on at least half of the pages (running headers and
+    footers such as 「株式会社あおば精機 旅費規程」), so they are not quoted in the middle of an article."""
+    if len(pages) < 2:
+        return pages
+
+    def key(line: str) -> str:
+        return _PAGE_NUMBER_END.sub("", _PAGE_NUMBER.sub("", line)).strip()
+
+    edges: dict[str, int] = {}
+    for _, text in pages:
+        lines = [ln for ln in text.split("\n") if ln.strip()]
+        for ln in {key(x) for x in lines[:2] + lines[-2:]}:
+            if ln:
+                edges[ln] = edges.get(ln, 0) + 1
+    running = {k for k, n in edges.items() if n >= max(2, len(pages) / 2) and len(k) <= 60}
+    out = []
+    for number, text in pages:
+        kept = []
+        for ln in text.split("\n"):
+            if _PAGE_NUMBER.match(ln) and (not _PAGE_NUMBER.sub("", ln).strip() or key(ln) in running):
+                continue
+            if key(ln) in running and heading_level(ln.strip()) is None:
+                continue
+            kept.append(ln)
+        out.append((number, "\n".join(kept)))
+    return out
 
 
 _ENDS_SENTENCE = re.compile(r"[。．.!！?？:：」）)]\s*$")

@@ -148,7 +148,7 @@ def head_text(d: ChunkDraft, title: str) -> str:
 
 
 # Bumped when chunks gain fields the ranker reads: documents indexed under an older schema are re-indexed.
-INDEX_SCHEMA = 3
+INDEX_SCHEMA = 4
 
 
 def chunk_rows(

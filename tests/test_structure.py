@@ -176,3 +176,18 @@ def test_plain_text_caption_line_and_article_body_on_heading_line():
     assert headings == ["第1条（目的）", "第2条（貸与PC）"]
     assert caption_of("第12条（年次有給休暇）") == "年次有給休暇"
     assert caption_of("結婚祝金") == "結婚祝金"
+
+
+def test_pdf_page_furniture_is_not_quoted():
+    """Running headers/footers and page numbers (pypdf glues 「- 3 -」 to the footer) are dropped; articles stay."""
+    from ingest.loaders import strip_running_lines
+
+    pages = [
+        (n, f"第{n}条（見出し{n}）\n本文{n}の一行目。\n本文{n}の二行目。\n- {n} -株式会社テスト 旅費規程")
+        for n in range(1, 5)
+    ]
+    cleaned = strip_running_lines(pages)
+    text = "\n".join(t for _, t in cleaned)
+    assert "株式会社テスト 旅費規程" not in text and "- 2 -" not in text
+    assert all(f"第{n}条（見出し{n}）" in text and f"本文{n}の二行目。" in text for n in range(1, 5))
+    assert strip_running_lines(pages[:1]) == pages[:1], "one page: nothing is running"

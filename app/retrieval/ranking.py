@@ -29,8 +29,8 @@ CUES = (
         re.compile(r"[0-9０-９,，]+\s*円|万円|[%％]|割|実費"),
     ),
     (
-        re.compile(r"何日|何回|何時間|何か月|何ヶ月|何カ月|何年|日数|how many|how long", re.I),
-        re.compile(r"[0-9０-９一二三四五六七八九十]+\s*(日|回|時間|か月|ヶ月|カ月|年|週)"),
+        re.compile(r"何日|何回|何時間|何か月|何ヶ月|何カ月|何年|何歳|何才|日数|how many|how long|how old", re.I),
+        re.compile(r"[0-9０-９一二三四五六七八九十]+\s*(日|回|時間|か月|ヶ月|カ月|年|週|歳|才)"),
     ),
     (
         re.compile(r"いつ|までに|締め?切|期限|何日前|when|deadline|by when", re.I),
