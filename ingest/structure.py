@@ -58,10 +58,6 @@ def caption_of(heading: str) -> str:
     return re.sub(rf"^第{_NUM}[章節編]\s*", "", text).strip() or heading.strip()
 
 
-def is_article_label(text: str) -> bool:
-    return bool(_ARTICLE_LABEL.fullmatch(text.strip()))
-
-
 def plain_blocks(text: str, page: int | None = None) -> list[Block]:
     """Blocks of a plain-text regulation: heading lines (章/節/条) and the body between them."""
     blocks: list[Block] = []

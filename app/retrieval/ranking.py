@@ -105,14 +105,6 @@ class Passage:
         return self.rank_score or self.hits[0].score
 
     @property
-    def dense(self) -> float:
-        return self.features.get("dense", max(h.dense for h in self.hits))
-
-    @property
-    def coverage(self) -> float:
-        return self.features.get("coverage", 0.0)
-
-    @property
     def text(self) -> str:
         chunks = sorted((h.chunk for h in self.hits), key=lambda c: c.position)
         return "\n".join(c.text for c in chunks)

@@ -25,22 +25,6 @@ class Hit:
     scores: dict[str, float] = field(default_factory=dict)  # field → raw score
     ranks: dict[str, int] = field(default_factory=dict)  # field → 0-based rank, only where within the depth
 
-    @property
-    def lexical(self) -> float:
-        return self.scores.get("lex", 0.0)
-
-    @property
-    def dense(self) -> float:
-        return self.scores.get("dense", 0.0)
-
-    @property
-    def lexical_rank(self) -> int | None:
-        return self.ranks.get("lex")
-
-    @property
-    def dense_rank(self) -> int | None:
-        return self.ranks.get("dense")
-
 
 def _top(scores: np.ndarray, k: int, mask: np.ndarray | None) -> np.ndarray:
     if mask is not None:
