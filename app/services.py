@@ -15,6 +15,7 @@ from app.errors import ConfigError, NotFoundError
 from app.generate import make_generator
 from app.ops.ratelimit import TokenBuckets
 from app.ports import ChunkStorePort, EmbedderPort, GeneratorPort, QueryLogPort, ResolutionHook
+from app.retrieval.adapter import ActiveAdapter
 from app.retrieval.embedders import make_embedder
 from app.retrieval.glossary import Glossary
 from app.retrieval.index import CorpusIndex
@@ -42,6 +43,8 @@ class Services:
     resolution_hooks: list[ResolutionHook] = field(default_factory=list)
     # Questions per asker per minute (app/ops/ratelimit.py); build_services sets MADOGUCHI_RATE_LIMIT_PER_MINUTE.
     ask_limits: TokenBuckets = field(default_factory=lambda: TokenBuckets(per_minute=0))
+    # The deployment's own query adapter (`madoguchi adapt`), followed in the shared database; none: the shipped one.
+    adapter: ActiveAdapter = field(default_factory=ActiveAdapter)
 
     def ingest(
         self,
@@ -98,16 +101,23 @@ def build_services(
     """Build every long-lived part. `embedder` / `tokenizer` may be passed in to share them (tests, eval)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = ChunkStore(settings)
+    query_log = QueryLog.from_settings(settings) if with_log else None
     services = Services(
         settings=settings,
         store=store,
         index=CorpusIndex(store, glossary=Glossary.load(extra_file=settings.glossary_file)),
         embedder=embedder or make_embedder(settings.embedder, threads=settings.embedder_threads),
         tokenizer=tokenizer or Tokenizer(),
-        query_log=QueryLog.from_settings(settings) if with_log else None,
+        query_log=query_log,
         generator=_make_generator(settings),
         ask_limits=TokenBuckets(per_minute=settings.rate_limit_per_minute),
     )
+    if query_log is not None:
+        services.adapter = ActiveAdapter(
+            version_of=query_log.adapters.active_version,
+            load=query_log.adapters.load,
+            ttl=settings.adapter_refresh_seconds,
+        )
     if load_index:
         services.index.refresh()
     return services

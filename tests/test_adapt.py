@@ -1,0 +1,242 @@
+"""The query adapter a deployment trains on its own use (app/ops/adapt.py, `madoguchi adapt`): real services with
+the hashing embedder (which knows spelling, not meaning — so a colloquial word that shares no characters with the
+regulations' term is exactly what it cannot match until it learns it), SQLite and embedded Chroma."""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+import pytest
+
+from app.answer import answer, retrieve, served_adapter
+from app.ops import adapt
+from app.ops.resolutions import resolve_questions
+from app.retrieval.adapter import QueryAdapter
+from app.retrieval.adapter_fit import fit_adapter
+from app.services import build_services
+from app.retrieval.embedders import HashingEmbedder
+from app.errors import BadRequestError
+
+RULES = """---
+category: other
+---
+# 社員規程
+
+## 第10条（賞与）
+賞与は毎年6月と12月の支給日に、会社の業績と本人の査定に基づき支給する。
+
+## 第11条（通勤手当）
+通勤手当は、最も経済的な経路による定期券の代金を月額5万円まで支給する。
+
+## 第12条（情報機器の貸与）
+業務に用いる情報機器は、情報システム課が従業員に貸与する。
+
+## 第13条（慶弔見舞金）
+従業員本人が婚姻したときは、祝金として3万円を支給する。
+
+## 第14条（在宅勤務）
+所属長の許可を得た従業員は、週2日まで自宅で勤務することができる。
+"""
+
+# Colloquial words employees use that share no two characters in a row with the article that answers them.
+TOPICS = {
+    "第10条（賞与）": "ボーナス",
+    "第11条（通勤手当）": "電車代",
+    "第12条（情報機器の貸与）": "ノートPC",
+    "第13条（慶弔見舞金）": "ご祝儀",
+    "第14条（在宅勤務）": "リモートワーク",
+}
+ASKED = [
+    "{w}はいつもらえますか",
+    "{w}について教えてください",
+    "{w}の手続きは？",
+    "{w}ってどうなってますか",
+    "{w}の条件を知りたいです",
+    "{w}の規定はありますか",
+    "{w}の決まりを教えて",
+]
+LATER = ["{w}の件で質問があります", "{w}のルールは？", "{w}ってどういう扱い？"]
+
+
+@pytest.fixture
+def services(fast_services, tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "社員規程.md").write_text(RULES, encoding="utf-8")
+    svc = fast_services(docs_dir=docs, adapter_refresh_seconds=0)
+    svc.ingest(paths=[docs])
+    yield svc
+    svc.query_log.close()
+
+
+def teach(services, topics=TOPICS, templates=ASKED, *, cite_of=None) -> None:
+    """Employees ask; the bot cannot answer; the staff answer each question citing the article (the product path)."""
+    for section, word in topics.items():
+        for template in templates:
+            result = answer(question=template.format(w=word), services=services, origin="api", user_id="u1")
+            cited = cite_of(section, result.query_id) if cite_of else section
+            asyncio.run(
+                resolve_questions(
+                    services,
+                    [result.query_id],
+                    answer="規程のとおりです。",
+                    by="staff",
+                    cite={"source": "社員規程.md", "section": cited},
+                )
+            )
+
+
+def dense_rank(services, question: str, section: str, adapter) -> int:
+    """Rank of the article among all passages by dense similarity of the (adapted) question alone."""
+    r = retrieve(question, services=services, k=50, second_stage=False, adapter=adapter)
+    snap = r.snapshot
+    vector = r.query.vector
+    order = np.argsort(-(snap.vectors @ vector), kind="stable")
+    sections = [snap.chunks[i].section for i in order]
+    return next(i for i, s in enumerate(sections) if s.endswith(section))
+
+
+def test_staff_citations_teach_search_new_wordings_of_the_same_topics(services):
+    teach(services)
+    signals = adapt.collect_signals(services)
+    assert len(signals) == len(TOPICS) * len(ASKED)
+    assert {s.kind for s in signals} == {"resolution"}
+
+    before = {(s, w, t): dense_rank(services, t.format(w=w), s, None) for s, w in TOPICS.items() for t in LATER}
+    report = adapt.adapt(services, by="test")
+    assert report.swapped, report
+    assert report.version is not None and report.active_version == report.version
+    assert report.heldout_hit1_after >= report.heldout_hit1_before
+    own = services.adapter.current()
+    assert isinstance(own, QueryAdapter) and own.embedder == services.embedder.name
+    assert served_adapter(services) is own
+    after = {k: dense_rank(services, k[2].format(w=k[1]), k[0], own) for k in before}
+    # New wordings (never fed) of the taught topics now find their article by meaning.
+    assert sum(after.values()) < sum(before.values())
+    assert sum(r == 0 for r in after.values()) > sum(r == 0 for r in before.values())
+    assert sum(r == 0 for r in after.values()) >= 0.8 * len(after)
+
+
+def test_a_worse_adapter_is_refused_and_the_served_one_stays(services):
+    """New training questions cite the wrong article (ボーナス → 在宅勤務 …) while those the split holds out cite
+    the right one: the candidate learns the wrong thing, its held-out rank-1 drops, and it is stored, not served."""
+    sections = list(TOPICS)
+    wrong = {s: sections[(i + 1) % len(sections)] for i, s in enumerate(sections)}
+    teach(services)  # a first, good version
+    good = adapt.adapt(services, by="test")
+    assert good.swapped
+    # Now many more questions per topic, every one cited to the neighbouring topic's article.
+    many = [t + suffix for t in ASKED for suffix in ("", "？", "。お願いします")]
+    teach(
+        services,
+        templates=many,
+        cite_of=lambda section, qid: section if adapt.is_heldout(f"q:{qid}") else wrong[section],
+    )
+    bad = adapt.adapt(services, by="test")
+    assert bad.heldout_hit1_after < bad.heldout_hit1_before
+    assert not bad.swapped and bad.reason == "heldout_dropped"
+    assert bad.active_version == good.version
+    assert services.adapter.current() is not None
+    assert services.adapter.version == good.version
+    versions = services.query_log.adapters.list()
+    assert [v.active for v in versions][:2] == [False, True]
+
+
+def test_rollback_and_a_replica_follows_the_active_version(services, tokenizer):
+    replica = build_services(
+        services.settings.model_copy(update={}), embedder=HashingEmbedder(), tokenizer=tokenizer, load_index=False
+    )
+    assert replica.adapter.current() is None
+    teach(services)
+    first = adapt.adapt(services, by="test")
+    assert first.swapped
+    assert replica.adapter.current() is not None and replica.adapter.version == first.version
+    teach(services, templates=LATER)
+    second = adapt.adapt(services, by="test")
+    assert second.swapped and second.version != first.version
+    assert replica.adapter.current() is not None and replica.adapter.version == second.version
+
+    assert adapt.rollback(services).version == first.version
+    replica.adapter.current()
+    assert replica.adapter.version == first.version
+    assert adapt.rollback(services) is None  # back to the shipped adapter
+    assert replica.adapter.current() is None
+    with pytest.raises(BadRequestError):
+        adapt.rollback(services)
+    replica.query_log.close()
+
+
+def test_too_few_pairs_train_nothing(services):
+    teach(services, topics=dict(list(TOPICS.items())[:1]), templates=ASKED[:2])
+    report = adapt.adapt(services)
+    assert report.reason == "too_few_pairs" and report.version is None and not report.swapped
+    assert services.query_log.adapters.list() == []
+
+
+def test_feedback_and_faq_entries_are_signals(services):
+    from app.ops.faq import create_entry
+
+    ok = answer(question="賞与の支給日はいつですか", services=services, user_id="u2")
+    services.query_log.set_feedback(ok.query_id, True)
+    bad = answer(question="ボーナスの査定は？", services=services, user_id="u3")
+    services.query_log.set_feedback(bad.query_id, False)
+    entry = create_entry(services, question="ノートPCが壊れたら？", answer="情報システム課へ。", category="other")
+    signals = {s.question: s for s in adapt.collect_signals(services)}
+    assert signals["賞与の支給日はいつですか"].kind == "feedback"
+    assert signals["賞与の支給日はいつですか"].right[0].section == ok.sources[0].section
+    assert "ボーナスの査定は？" not in signals  # a negative alone teaches nothing until the staff cite the answer
+    asyncio.run(
+        resolve_questions(
+            services,
+            [bad.query_id],
+            answer="6月と12月です。",
+            cite={"source": "社員規程.md", "section": "第10条（賞与）"},
+        )
+    )
+    signals = {s.question: s for s in adapt.collect_signals(services)}
+    assert signals["ボーナスの査定は？"].right[0].section == "第10条（賞与）"
+    first = bad.sources[0].section
+    assert signals["ボーナスの査定は？"].wrong == (
+        [] if first.endswith("第10条（賞与）") else [adapt.Target.of(bad.sources[0].__dict__)]
+    )
+    assert signals["ノートPCが壊れたら？"].right[0].doc_id == entry.doc_id
+
+
+def test_a_cite_must_name_an_indexed_article_and_reaches_the_asker(services):
+    relayed = []
+    services.resolution_hooks.append(lambda record, text: relayed.append(text) or True)
+    q = answer(question="ボーナスはいつ？", services=services, user_id="u4")
+    with pytest.raises(BadRequestError) as err:
+        asyncio.run(resolve_questions(services, [q.query_id], answer="x", cite={"source": "ない.md", "section": ""}))
+    assert err.value.code == "bad_cite"
+    assert services.query_log.get(q.query_id).resolved_at is None  # nothing written before the check
+    asyncio.run(
+        resolve_questions(
+            services,
+            [q.query_id],
+            answer="6月と12月です。",
+            cite={"source": "社員規程.md", "section": "第10条（賞与）"},
+        )
+    )
+    assert relayed and "6月と12月です。" in relayed[0] and "第10条（賞与）" in relayed[0] and "根拠" in relayed[0]
+    assert services.query_log.get(q.query_id).meta["resolution_cite"]["section"] == "第10条（賞与）"
+
+
+def test_fitting_from_a_base_stays_near_it():
+    rng = np.random.default_rng(0)
+    d = 8
+    base = np.eye(d, dtype=np.float32) + 0.1 * rng.standard_normal((d, d)).astype(np.float32)
+    from app.retrieval.adapter_fit import Pair
+
+    pairs = [
+        Pair(
+            query=rng.standard_normal(d).astype(np.float32),
+            candidates=rng.standard_normal((4, d)).astype(np.float32),
+            right=np.array([True, False, False, False]),
+        )
+        for _ in range(4)
+    ]
+    fitted = fit_adapter(pairs, embedder="x", base=base, penalty=100.0, epochs=1)
+    assert np.abs(fitted.matrix - base).max() < 0.05
+    assert np.abs(fitted.matrix - np.eye(d)).max() > 0.05
