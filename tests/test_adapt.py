@@ -5,6 +5,7 @@ regulations' term is exactly what it cannot match until it learns it), SQLite an
 from __future__ import annotations
 
 import asyncio
+import re
 
 import numpy as np
 import pytest
@@ -240,3 +241,104 @@ def test_fitting_from_a_base_stays_near_it():
     fitted = fit_adapter(pairs, embedder="x", base=base, penalty=100.0, epochs=1)
     assert np.abs(fitted.matrix - base).max() < 0.05
     assert np.abs(fitted.matrix - np.eye(d)).max() > 0.05
+
+
+def test_background_training_waits_for_enough_new_pairs_and_one_replica(services):
+    services.settings = services.settings.model_copy(update={"adapt_min_new_pairs": 20})
+    teach(services, templates=ASKED[:2])  # 10 pairs: not enough
+    assert adapt.maybe_adapt(services, slot="1") is None
+    teach(services, templates=ASKED[2:])  # 35 in all
+    report = adapt.maybe_adapt(services, slot="2")
+    assert report is not None and report.version is not None
+    assert adapt.maybe_adapt(services, slot="2") is None  # nothing new since
+    teach(services, templates=LATER + [t + "？" for t in ASKED])  # 40 more
+    assert adapt.maybe_adapt(services, slot="2") is None  # this interval was claimed already
+    assert adapt.maybe_adapt(services, slot="3") is not None
+
+
+# --- through HTTP: the admin API and the console ---
+TOKEN = "adapter-test-admin-token-0123456789"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+@pytest.fixture
+def client(fast_services, tmp_path):
+    from tests.support.querylog import client_for
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "社員規程.md").write_text(RULES, encoding="utf-8")
+    svc = fast_services(docs_dir=docs, adapter_refresh_seconds=0, admin_token=TOKEN)
+    svc.ingest(paths=[docs])
+    with client_for(svc) as c:
+        yield c, svc
+
+
+def test_api_resolve_with_cite_train_status_and_rollback(client):
+    c, svc = client
+    ids = []
+    for section, word in TOPICS.items():
+        for template in ASKED:
+            r = c.post("/api/ask", json={"question": template.format(w=word), "user_id": f"u-{word}-{template}"})
+            assert r.status_code == 200, r.text
+            ids.append((r.json()["query_id"], section))
+    bad = c.post(
+        f"/api/admin/queries/{ids[0][0]}/resolve",
+        json={"answer": "x", "cite": {"source": "社員規程.md", "section": "第99条"}},
+        headers=AUTH,
+    )
+    assert bad.status_code == 422 and bad.json()["error"] == "bad_cite"
+    for qid, section in ids:
+        r = c.post(
+            f"/api/admin/queries/{qid}/resolve",
+            json={"answer": "規程のとおりです。", "cite": {"source": "社員規程.md", "section": section}},
+            headers=AUTH,
+        )
+        assert r.status_code == 200, r.text
+    assert c.get("/api/admin/adapter").status_code == 401
+    assert c.get("/api/admin/adapter", headers=AUTH).json()["active"] is None
+    report = c.post("/api/admin/adapter/train", headers=AUTH).json()
+    assert set(report) >= {"pairs", "heldout_hit1_before", "heldout_hit1_after", "swapped", "version"}
+    assert report["pairs"] == len(ids) and report["swapped"]
+    status = c.get("/api/admin/adapter", headers=AUTH).json()
+    assert status["active"]["version"] == report["version"]
+    # The console shows it on the dashboard and its own page.
+    from tests.test_console import login
+
+    assert login(c, TOKEN).status_code == 303
+    page = c.get("/console/adapter")
+    assert page.status_code == 200 and f"v{report['version']}" in page.text and "検索の学習" in page.text
+    assert f"v{report['version']}" in c.get("/console").text
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+    done = c.post("/console/adapter/rollback", data={"csrf": csrf}, follow_redirects=False)
+    assert done.status_code == 303
+    assert c.get("/api/admin/adapter", headers=AUTH).json()["active"] is None
+    assert "一つ前に戻しました" in c.get(done.headers["location"]).text
+    again = c.post("/api/admin/adapter/rollback", headers=AUTH)
+    assert again.status_code == 422 and again.json()["error"] == "no_adapter"
+
+
+def test_console_answer_form_offers_the_bots_articles_to_cite(client):
+    c, svc = client
+    from tests.test_console import login
+
+    r = c.post("/api/ask", json={"question": "ボーナスはいつもらえますか", "user_id": "u1"}).json()
+    assert login(c, TOKEN).status_code == 303
+    groups = c.get("/console/gaps").text
+    key = re.search(r'href="/console/gaps/([^"?]+)"', groups).group(1)
+    page = c.get(f"/console/gaps/{key}").text
+    assert 'name="cite"' in page and "第10条（賞与）" in page
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+    sent = c.post(
+        f"/console/gaps/{key}/resolve",
+        data={
+            "csrf": csrf,
+            "query_id": r["query_id"],
+            "answer": "6月と12月です。",
+            "cite": "社員規程.md||第10条（賞与）",
+        },
+        follow_redirects=False,
+    )
+    assert sent.status_code == 303
+    record = svc.query_log.get(r["query_id"])
+    assert record.resolved_at is not None and record.meta["resolution_cite"]["section"] == "第10条（賞与）"

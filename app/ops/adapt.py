@@ -279,7 +279,7 @@ def training_now() -> bool:
 
 
 def rollback(services: Services) -> AdapterVersion | None:
-    """Serve the previous swapped-in version (None: back to the shipped adapter). 409 when nothing to undo."""
+    """Serve the previous swapped-in version (None: back to the shipped adapter); 422 `no_adapter` when none is active."""
     log = services.require_log()
     if log.adapters.active() is None:
         raise BadRequestError(
@@ -309,3 +309,17 @@ def new_pairs_since_last(services: Services) -> int:
     log = services.require_log()
     latest = log.adapters.list(limit=1)
     return len(collect_signals(services)) - (latest[0].pairs if latest else 0)
+
+
+def maybe_adapt(services: Services, *, slot: str) -> AdaptReport | None:
+    """The background retraining (`MADOGUCHI_ADAPT_MIN_NEW_PAIRS` > 0): train when that many new training questions
+    arrived since the latest version. `slot` names the check interval; the first replica to claim it trains, the
+    others skip (the claim lives in the shared database)."""
+    minimum = services.settings.adapt_min_new_pairs
+    if minimum <= 0 or training_now():
+        return None
+    if new_pairs_since_last(services) < minimum:
+        return None
+    if not services.require_log().claim_event(f"adapt:{slot}"):
+        return None
+    return adapt(services, by="auto")

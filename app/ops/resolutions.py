@@ -59,7 +59,7 @@ async def run_resolution_hooks(services: Services, record: QueryRecord, answer_t
 
 
 def check_cite(services: Services, cite: dict) -> dict:
-    """The cited article as stored with the resolution ({"source", "section", "doc_id", "title"}); 400 `bad_cite`
+    """The cited article as stored with the resolution ({"source", "section", "doc_id", "title"}); 422 `bad_cite`
     when no indexed document (or no section of it) has that name, so a typo never teaches the adapter."""
     source = str(cite.get("source") or "").strip()
     section = str(cite.get("section") or "").strip()
