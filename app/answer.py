@@ -177,13 +177,11 @@ def retrieve(
 
 def served_adapter(services, params: RankParams = DEFAULT_PARAMS) -> QueryAdapter | None:
     """The query adapter answers use now: the deployment's active version (`madoguchi adapt`) when one fits the
-    embedder, else the shipped general adapter named by `params.adapter` ("" turns both off, for ablations)."""
-    if not params.adapter:
-        return None
+    embedder, else the shipped general adapter named by `params.adapter` ("": none, for ablations)."""
     own = services.adapter.current()
     if own is not None and own.embedder == services.embedder.name:
         return own
-    return load_adapter(str(resolve_model(params.adapter)))
+    return load_adapter(str(resolve_model(params.adapter))) if params.adapter else None
 
 
 def confidence_of(r: Retrieval, params: RankParams = DEFAULT_PARAMS) -> float:
