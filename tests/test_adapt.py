@@ -342,3 +342,37 @@ def test_console_answer_form_offers_the_bots_articles_to_cite(client):
     assert sent.status_code == 303
     record = svc.query_log.get(r["query_id"])
     assert record.resolved_at is not None and record.meta["resolution_cite"]["section"] == "第10条（賞与）"
+
+
+def test_eval_adapt_reports_before_and_after_on_held_back_wordings(make_settings, tmp_path):
+    import json
+
+    from eval.adapt_eval import format_adapt, run_adapt_eval
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "社員規程.md").write_text(RULES, encoding="utf-8")
+    rows = []
+    for n, (section, word) in enumerate(TOPICS.items()):
+        for m, template in enumerate(ASKED):
+            rows.append(
+                {
+                    "id": f"q{n}-{m}",
+                    "question": template.format(w=word),
+                    "answerable": True,
+                    "source": "社員規程.md",
+                    "section": section,
+                    "rewordings": [LATER[m % 3].format(w=word), LATER[(m + 1) % 3].format(w=word) + "？"],
+                }
+            )
+    questions = tmp_path / "q.jsonl"
+    questions.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
+    settings = make_settings(embedder="hash:256")
+    out = run_adapt_eval(docs=docs, questions=questions, rewordings=None, settings=settings, threshold=0.5)
+    assert out["topics_fed"] + out["topics_other"] == len(TOPICS) and out["topics_fed"] > 0
+    assert out["staff_answered"] == 2 * len(ASKED) * out["topics_fed"]
+    fed = out["fed_topics"]
+    assert fed["before"]["questions"] == len(ASKED) * out["topics_fed"]
+    assert out["adapt"]["swapped"]
+    assert fed["after"]["rank1"] > fed["before"]["rank1"]  # wordings it never saw, of topics the staff answered
+    assert "(a) new wordings of fed topics" in format_adapt(out)
