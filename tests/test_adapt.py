@@ -129,11 +129,19 @@ def test_a_worse_adapter_is_refused_and_the_served_one_stays(services):
     assert good.swapped
     # Now many more questions per topic, every one cited to the neighbouring topic's article.
     many = [t + suffix for t in ASKED for suffix in ("", "？", "。お願いします")]
-    teach(
-        services,
-        templates=many,
-        cite_of=lambda section, qid: section if adapt.is_heldout(f"q:{qid}") else wrong[section],
-    )
+    doc_id = services.index.snapshot.chunks[0].doc_id
+
+    def split(section: str, qid: str) -> str:
+        target = adapt.Target.of({"doc_id": doc_id, "source": "社員規程.md", "section": section})
+        return adapt.split_of(adapt.Signal("", f"q:{qid}", "resolution", right=[target]))
+
+    def cite_of(section: str, qid: str) -> str:
+        # Held-out questions keep the right article; those that will train learn the wrong one.
+        if split(section, qid) != "train":
+            return section
+        return wrong[section] if split(wrong[section], qid) == "train" else section
+
+    teach(services, templates=many, cite_of=cite_of)
     bad = adapt.adapt(services, by="test")
     assert bad.heldout_hit1_after < bad.heldout_hit1_before
     assert not bad.swapped and bad.reason == "heldout_dropped"
