@@ -213,6 +213,8 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
                 await task
             if holder is not None:
                 holder.release()
+            if svc.webhooks is not None:
+                await asyncio.to_thread(svc.webhooks.close)  # pending deliveries get a few seconds, then are logged
             if svc.query_log is not None:
                 svc.query_log.close()
 

@@ -14,6 +14,7 @@ import logging
 from dataclasses import dataclass, field
 
 from app.errors import BadRequestError, NotFoundError
+from app.ops.events import question_resolved
 from app.ops.faq import clean_faq, create_entry
 from app.services import Services
 from app.store.querylog import QueryRecord
@@ -93,6 +94,7 @@ async def resolve_questions(
     for qid in query_ids:
         record = await asyncio.to_thread(log.resolve, qid, answer=text, by=by)
         out.records.append(record)
+        question_resolved(services, record)  # the webhook's `question.resolved` (queued, never blocks)
         n, errs = await run_resolution_hooks(services, record, text)
         out.relayed += n
         out.relay_errors.extend(errs)

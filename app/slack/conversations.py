@@ -103,3 +103,6 @@ class LocalLog:
 
     def resolve(self, query_id: str, *, answer: str, by: str | None = None) -> QueryRecord | None:
         return self._change(query_id, resolution=answer.strip(), resolved_by=by, resolved_at=utcnow())
+
+    def assign(self, query_id: str, assignee: str) -> QueryRecord | None:
+        return self._change(query_id, assignee=assignee, assigned_at=utcnow())
