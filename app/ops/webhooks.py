@@ -24,10 +24,14 @@ import urllib.error
 import urllib.request
 import uuid
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from app.clock import utcnow
 from app.settings import Settings
-from app.store.querylog_webhooks import WebhookDeliveries
+from app.store.querylog_webhooks import DeliveryAttempt, WebhookDeliveries
+
+if TYPE_CHECKING:  # type-only: Services holds a WebhookSender
+    from app.services import Services
 
 logger = logging.getLogger(__name__)
 
@@ -250,3 +254,8 @@ class WebhookSender:
             )
         except Exception:  # noqa: BLE001 - a full disk must not stop deliveries
             logger.exception("could not record webhook attempt %s/%d", job.delivery_id, job.attempt)
+
+
+def recent_deliveries(services: Services, *, limit: int = 200) -> list[DeliveryAttempt]:
+    """The delivery log's newest attempts (the console's 「Webhook 配信履歴」)."""
+    return services.require_log().webhook_deliveries.recent(limit=limit)
