@@ -132,8 +132,9 @@ def register(app: App, bot: SlackBot) -> None:
     app.event("app_mention")(ack=_ack, lazy=[lazy_mention])
     app.event("message")(ack=_ack, lazy=[lazy_message])
     app.command(re.compile(r"^/"))(ack=ack_command, lazy=[lazy_command])
-    for action_id in (blocks.ACTION_RESOLVED, blocks.ACTION_NOT_RESOLVED, blocks.ACTION_ESCALATE):
+    for action_id in (blocks.ACTION_RESOLVED, blocks.ACTION_NOT_RESOLVED, blocks.ACTION_ESCALATE, blocks.ACTION_ASSIGN):
         app.action(action_id)(ack=_ack, lazy=[lazy_button])
+    app.action(blocks.ACTION_OPEN_CONSOLE)(_ack)  # a link button: Slack opens the URL; only the click is acknowledged
 
 
 def _staff_reply(bot: SlackBot, team: str | None, event: dict) -> bool:

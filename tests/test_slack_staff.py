@@ -1,0 +1,175 @@
+"""Questions from every channel reach the staff channel in Slack, with 「担当する」 and 「コンソールで開く」: the real app
+(create_app + lifespan, signed requests into `/slack/events`), real SQLite / Chroma / Sudachi (hashing embedder), and
+the local fake of Slack's Web API (tests/support/slack_api.py)."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.parse
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.support.querylog import AUTH, GAP, build
+from tests.support.slack_api import FakeSlack, block_actions, event_envelope, signed_headers
+from tests.test_console import login
+
+SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+STAFF = "USTAFF01"
+ESCALATION = "C0STAFF1"
+PUBLIC_URL = "https://madoguchi.example.co.jp"
+
+
+@pytest.fixture
+def fake():
+    with FakeSlack() as slack:
+        yield slack
+
+
+@pytest.fixture
+def app(fast_services, tmp_path, fake):
+    services = build(
+        fast_services,
+        tmp_path,
+        slack_bot_token="xoxb-test",
+        slack_signing_secret=SECRET,
+        slack_api_url=fake.api_url,
+        slack_escalation_channel=ESCALATION,
+        public_url=PUBLIC_URL + "/",
+    )
+    from app.main import create_app
+
+    with TestClient(create_app(services.settings, services=services)) as client:
+        yield client, services
+
+
+def slack_post(client, payload: dict):
+    body = urllib.parse.urlencode({"payload": json.dumps(payload)})
+    resp = client.post(
+        "/slack/events",
+        content=body.encode("utf-8"),
+        headers=signed_headers(SECRET, body, content_type="application/x-www-form-urlencoded"),
+    )
+    assert resp.status_code == 200, resp.text
+
+
+def buttons(blocks: list[dict]) -> dict[str, dict]:
+    return {el["text"]["text"]: el for b in blocks if b.get("type") == "actions" for el in b["elements"]}
+
+
+def texts(blocks: list[dict]) -> str:
+    out = []
+    for b in blocks:
+        if isinstance(b.get("text"), dict):
+            out.append(b["text"]["text"])
+        out += [f["text"] for f in b.get("fields", [])]
+        out += [e["text"] for e in b.get("elements", []) if isinstance(e.get("text"), str)]
+    return "\n".join(out)
+
+
+def wait_meta(services, query_id: str, key: str) -> dict:
+    for _ in range(400):
+        rec = services.query_log.get(query_id)
+        if rec and rec.meta.get(key):
+            return rec.meta
+        time.sleep(0.05)
+    raise AssertionError(f"{key} never set on {query_id}")
+
+
+def test_api_escalation_is_posted_to_staff_who_assign_and_answer_it(app, fake):
+    client, services = app
+    asked = client.post("/api/ask", json={"question": GAP, "user_id": "E1001"}).json()
+    assert asked["outcome"] == "escalated"
+    post = fake.wait_for("chat.postMessage", channel=ESCALATION)[0]
+    blocks = post.args["blocks"]
+    shown = texts(blocks)
+    assert GAP in shown and "HTTP API" in shown and "E1001" in shown and asked["query_id"] in shown
+    assert "GET /api/questions/" in shown  # the staff are told how this asker gets the answer (no Slack DM)
+    found = buttons(blocks)
+    assert set(found) == {"担当する", "コンソールで開く"}
+    assert found["コンソールで開く"]["url"] == PUBLIC_URL + "/console/gaps"
+    meta = wait_meta(services, asked["query_id"], "slack_escalation_ts")
+    assert meta["slack_escalation_channel"] == ESCALATION
+
+    # 担当する: the clicking staff member handles it — on the post, in the log, for the asker, in the console.
+    assign = found["担当する"]
+    message = {"type": "message", "ts": meta["slack_escalation_ts"], "text": post.args["text"], "blocks": blocks}
+    action = {
+        "action_id": assign["action_id"],
+        "block_id": "madoguchi_staff",
+        "value": assign["value"],
+        "text": assign["text"],
+    }
+    slack_post(
+        client,
+        block_actions(
+            user=STAFF, channel=ESCALATION, message=message, action=action, response_url=fake.response_url("assign")
+        ),
+    )
+    updated = fake.wait_for("response_url")[0]
+    assert updated.args["replace_original"] is True
+    assert f"<@{STAFF}> が担当しています" in texts(updated.args["blocks"])
+    assert set(buttons(updated.args["blocks"])) == {"担当する", "コンソールで開く"}
+    rec = services.query_log.get(asked["query_id"])
+    assert rec.assignee == f"slack:{STAFF}" and rec.assigned_at is not None
+    status = client.get(f"/api/questions/{asked['query_id']}", headers={"X-Follow-Up-Token": asked["follow_up_token"]})
+    assert status.json()["assignee"] == f"slack:{STAFF}" and status.json()["status"] == "waiting"
+    assert login(client).status_code == 303
+    assert f"slack:{STAFF}" in client.get("/console/gaps").text
+
+    # A reply in the staff thread answers it: recorded, and the HTTP asker fetches it (nothing is sent to a DM).
+    reply = {
+        "type": "message",
+        "channel_type": "channel",
+        "user": STAFF,
+        "text": "受付に掲示しています。",
+        "ts": "1699000100.000001",
+        "thread_ts": meta["slack_escalation_ts"],
+        "channel": ESCALATION,
+    }
+    body = json.dumps(event_envelope(reply))
+    resp = client.post("/slack/events", content=body.encode("utf-8"), headers=signed_headers(SECRET, body))
+    assert resp.status_code == 200
+    fake.wait_for("reactions.add", channel=ESCALATION)
+    got = client.get(f"/api/questions/{asked['query_id']}", headers={"X-Follow-Up-Token": asked["follow_up_token"]})
+    assert got.json()["status"] == "answered" and got.json()["staff_answer"] == "受付に掲示しています。"
+    assert [c.args.get("channel") for c in fake.calls_to("chat.postMessage")] == [ESCALATION]
+
+
+def test_console_answer_to_an_api_question_is_noted_in_the_staff_thread(app, fake):
+    client, services = app
+    asked = client.post("/api/ask", json={"question": GAP}).json()
+    meta = wait_meta(services, asked["query_id"], "slack_escalation_ts")
+    out = client.post(
+        f"/api/admin/queries/{asked['query_id']}/resolve", headers=AUTH, json={"answer": "掲示板にあります。"}
+    )
+    assert out.status_code == 200 and out.json()["relayed"] == 0 and out.json()["relay_errors"] == []
+    note = fake.wait_for("chat.postMessage", channel=ESCALATION, thread_ts=meta["slack_escalation_ts"])[0]
+    assert "API の状況確認で受け取ります" in note.args["text"] and "転送しました" not in note.args["text"]
+
+
+def test_answered_and_evaluation_questions_are_not_posted(app, fake):
+    from app.answer import answer
+
+    client, services = app
+    answer(question=GAP, services=services, origin="eval")
+    fake.quiet(1.0)
+    assert not fake.calls_to("chat.postMessage", channel=ESCALATION)
+
+
+def test_without_a_public_url_there_is_no_console_button(fast_services, tmp_path, fake):
+    from app.main import create_app
+
+    services = build(
+        fast_services,
+        tmp_path,
+        slack_bot_token="xoxb-test",
+        slack_signing_secret=SECRET,
+        slack_api_url=fake.api_url,
+        slack_escalation_channel=ESCALATION,
+    )
+    with TestClient(create_app(services.settings, services=services)) as client:
+        client.post("/api/ask", json={"question": GAP})
+        post = fake.wait_for("chat.postMessage", channel=ESCALATION)[0]
+        assert set(buttons(post.args["blocks"])) == {"担当する"}
