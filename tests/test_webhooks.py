@@ -247,3 +247,22 @@ def test_without_a_secret_deliveries_are_unsigned(fast_services, tmp_path, secre
             d = receiver.wait(1)[0]
             assert SIGNATURE_HEADER.lower() not in {k.lower() for k in d.headers}
             assert header(d, TIMESTAMP_HEADER)
+
+
+def test_an_event_not_yet_delivered_survives_a_restart(fast_services, tmp_path):
+    with Receiver(statuses=[500]) as receiver:
+        # The retry would come only after a minute: the server stops before it.
+        services, client_cm = served(fast_services, tmp_path, receiver, webhook_backoff_s=60)
+        with client_cm as client:
+            asked = client.post("/api/ask", json={"question": GAP}).json()
+            assert receiver.wait(1)[0].status == 500
+        outbox = services.query_log.webhook_deliveries
+        [left] = outbox.pending()
+        assert left.event == "question.escalated" and left.query_id == asked["query_id"] and left.attempts == 1
+
+        with client_for(services):  # the server starts again over the same database
+            second = receiver.wait(2)[1]
+            assert second.status == 200 and second.data["delivery_id"] == left.delivery_id
+            assert services.webhooks.flush(10)
+        assert outbox.pending() == []
+        assert [(a.attempt, a.ok) for a in outbox.recent()] == [(2, True), (1, False)]

@@ -6,8 +6,11 @@ Signed like Slack's requests: `X-Madoguchi-Timestamp: <unix seconds>` and
 event is tried up to MADOGUCHI_WEBHOOK_MAX_ATTEMPTS times (a 2xx answer is success), waiting
 MADOGUCHI_WEBHOOK_BACKOFF_S before the second attempt and twice as long before each further one, each request
 bounded by MADOGUCHI_WEBHOOK_TIMEOUT_S. Every attempt is written to the delivery log (`webhook_deliveries`), which
-the console's 「Webhook 配信履歴」 page lists. Pending deliveries live in memory: a stopped server waits up to a few
-seconds for them, then drops the rest (logged).
+the console's 「Webhook 配信履歴」 page lists.
+
+Nothing is lost to a restart: an event is written to the outbox (`webhook_outbox`) when it is emitted and leaves it
+when it is delivered or given up; a server resumes the outbox's events when it starts (`resume()`). Delivery is
+therefore at least once: a receiver drops repeats by `X-Madoguchi-Delivery` (the body's `delivery_id`).
 """
 
 from __future__ import annotations
@@ -128,21 +131,45 @@ class WebhookSender:
 
     # --- the request path: queue only ---
     def emit(self, event: str, data: dict) -> str:
-        """Queue one event; returns its delivery id. Never blocks on the network."""
+        """Write one event to the outbox and queue it; returns its delivery id. Never waits for the network."""
         delivery_id = uuid.uuid4().hex
         body = {"event": event, "delivery_id": delivery_id, "occurred_at": utcnow().isoformat(), **data}
         raw = json.dumps(body, ensure_ascii=False, separators=(",", ":"), default=str).encode("utf-8")
-        job = _Job(time.monotonic(), next(self._seq), delivery_id, event, data.get("query_id"), raw)
+        query_id = data.get("query_id")
+        if self.deliveries is not None:
+            try:
+                self.deliveries.enqueue(delivery_id=delivery_id, event=event, query_id=query_id, body=raw)
+            except Exception:  # noqa: BLE001 - still sent from memory; only a restart could lose it now
+                logger.exception("could not write webhook %s for %s to the outbox", event, query_id)
+        self._push(_Job(time.monotonic(), next(self._seq), delivery_id, event, query_id, raw))
+        return delivery_id
+
+    def resume(self) -> int:
+        """Queue the outbox's undelivered events (called when a server starts); returns how many."""
+        if self.deliveries is None:
+            return 0
+        with self._cond:
+            self._closed = False
+            queued = {j.delivery_id for j in self._heap}
+        pending = [p for p in self.deliveries.pending() if p.delivery_id not in queued]
+        for p in pending:
+            self._push(
+                _Job(time.monotonic(), next(self._seq), p.delivery_id, p.event, p.query_id, p.body, p.attempts + 1)
+            )
+        if pending:
+            logger.info("resumed %d undelivered webhook event(s)", len(pending))
+        return len(pending)
+
+    def _push(self, job: _Job) -> None:
         with self._cond:
             if self._closed:
-                logger.error("webhook %s for %s dropped: the sender is closed", event, job.query_id)
-                return delivery_id
+                logger.warning("webhook %s for %s stays in the outbox: the sender is stopped", job.event, job.query_id)
+                return
             heapq.heappush(self._heap, job)
-            if self._thread is None:
+            if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="madoguchi-webhook", daemon=True)
                 self._thread.start()
             self._cond.notify_all()
-        return delivery_id
 
     def flush(self, timeout: float = 30.0) -> bool:
         """Wait until nothing is queued or being sent (True), or `timeout` passes (False)."""
@@ -156,15 +183,18 @@ class WebhookSender:
         return True
 
     def close(self, timeout: float = 5.0) -> None:
-        """Stop taking events, give the pending ones up to `timeout` seconds, then stop the thread."""
-        self.flush(timeout)
+        """Stop: the attempt under way may finish (up to `timeout`); queued events stay in the outbox for the next
+        start (without a query log they are dropped, logged)."""
         with self._cond:
             self._closed = True
             left = len(self._heap)
             self._heap.clear()
             self._cond.notify_all()
         if left:
-            logger.error("%d webhook deliveries were still pending at shutdown and are dropped", left)
+            if self.deliveries is not None:
+                logger.info("%d webhook event(s) left in the outbox; resumed at the next start", left)
+            else:
+                logger.error("%d webhook event(s) dropped at shutdown (no query log to keep them)", left)
         if self._thread is not None:
             self._thread.join(timeout)
 
@@ -193,8 +223,10 @@ class WebhookSender:
         ok = status is not None and 200 <= status < 300
         self._record(job, status, error, ok)
         if ok:
+            self._finish(job)
             return
         if job.attempt >= self.max_attempts:
+            self._finish(job)
             logger.error(
                 "webhook %s for %s given up after %d attempts (%s)",
                 job.event,
@@ -238,6 +270,14 @@ class WebhookSender:
             return exc.code, f"HTTP {exc.code}"
         except Exception as exc:  # noqa: BLE001 - refused, timed out, DNS…: recorded and retried
             return None, f"{type(exc).__name__}: {exc}"
+
+    def _finish(self, job: _Job) -> None:
+        if self.deliveries is None:
+            return
+        try:
+            self.deliveries.finish(job.delivery_id)
+        except Exception:  # noqa: BLE001 - at worst it is sent once more after a restart
+            logger.exception("could not mark webhook delivery %s done", job.delivery_id)
 
     def _record(self, job: _Job, status: int | None, error: str | None, ok: bool) -> None:
         if self.deliveries is None:

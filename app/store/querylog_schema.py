@@ -71,3 +71,15 @@ webhook_deliveries = sa.Table(  # 0011: every attempt of the outgoing webhook (a
     sa.Column("ok", sa.Boolean, nullable=False),
     sa.Column("at", sa.DateTime(timezone=True), nullable=False, index=True),
 )
+
+webhook_outbox = sa.Table(  # 0011: webhook events not yet delivered nor given up (resumed when a server starts)
+    "webhook_outbox",
+    metadata,
+    sa.Column("delivery_id", sa.String(64), primary_key=True),
+    sa.Column("event", sa.String(64), nullable=False),
+    sa.Column("query_id", sa.String(64)),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("done_at", sa.DateTime(timezone=True)),
+)

@@ -1,4 +1,5 @@
-"""The outgoing webhook's delivery log in the query-log database: one row per attempt (app/ops/webhooks.py)."""
+"""The outgoing webhook's tables in the query-log database (app/ops/webhooks.py): the outbox (each event until it
+is delivered or given up, so a restart resumes it) and the delivery log (one row per attempt)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import sqlalchemy as sa
 
 from app.clock import as_utc, utcnow
 from app.store.querylog_faq import Transactions
-from app.store.querylog_schema import webhook_deliveries
+from app.store.querylog_schema import webhook_deliveries, webhook_outbox
 
 
 @dataclass
@@ -38,9 +39,48 @@ class DeliveryAttempt:
         }
 
 
+@dataclass
+class PendingEvent:
+    delivery_id: str
+    event: str
+    query_id: str | None
+    body: bytes
+    attempts: int  # made so far
+
+
 class WebhookDeliveries:
     def __init__(self, log: Transactions) -> None:
         self.log = log
+
+    # --- the outbox ---
+    def enqueue(self, *, delivery_id: str, event: str, query_id: str | None, body: bytes) -> None:
+        with self.log.write() as conn:
+            conn.execute(
+                webhook_outbox.insert().values(
+                    delivery_id=delivery_id,
+                    event=event,
+                    query_id=query_id,
+                    body=body.decode("utf-8"),
+                    attempts=0,
+                    created_at=utcnow(),
+                )
+            )
+
+    def finish(self, delivery_id: str) -> None:
+        """Delivered, or given up: out of the outbox."""
+        with self.log.write() as conn:
+            conn.execute(
+                webhook_outbox.update().where(webhook_outbox.c.delivery_id == delivery_id).values(done_at=utcnow())
+            )
+
+    def pending(self) -> list[PendingEvent]:
+        """Events neither delivered nor given up, oldest first."""
+        t = webhook_outbox
+        with self.log.read() as conn:
+            rows = conn.execute(sa.select(t).where(t.c.done_at.is_(None)).order_by(t.c.created_at)).all()
+        return [PendingEvent(r.delivery_id, r.event, r.query_id, r.body.encode("utf-8"), int(r.attempts)) for r in rows]
+
+    # --- the delivery log ---
 
     def add(
         self,
@@ -53,7 +93,11 @@ class WebhookDeliveries:
         error: str | None,
         ok: bool,
     ) -> None:
+        """One attempt (and the outbox's count of attempts)."""
         with self.log.write() as conn:
+            conn.execute(
+                webhook_outbox.update().where(webhook_outbox.c.delivery_id == delivery_id).values(attempts=attempt)
+            )
             conn.execute(
                 webhook_deliveries.insert().values(
                     delivery_id=delivery_id,

@@ -1,4 +1,4 @@
-"""Follow-up tokens (a hash per question), who handles a question, and the outgoing webhook's delivery log.
+"""Follow-up tokens (a hash per question), who handles a question, and the outgoing webhook's outbox and delivery log.
 
 Revision ID: 0011
 Revises: 0001
@@ -32,9 +32,20 @@ def upgrade() -> None:
         sa.Column("at", sa.DateTime(timezone=True), nullable=False),
     )
     op.create_index("ix_webhook_deliveries_at", "webhook_deliveries", ["at"])
+    op.create_table(
+        "webhook_outbox",
+        sa.Column("delivery_id", sa.String(64), primary_key=True),
+        sa.Column("event", sa.String(64), nullable=False),
+        sa.Column("query_id", sa.String(64)),
+        sa.Column("body", sa.Text, nullable=False),
+        sa.Column("attempts", sa.Integer, nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("done_at", sa.DateTime(timezone=True)),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("webhook_outbox")
     op.drop_index("ix_webhook_deliveries_at", table_name="webhook_deliveries")
     op.drop_table("webhook_deliveries")
     with op.batch_alter_table("queries") as batch:
