@@ -173,3 +173,84 @@ def test_without_a_public_url_there_is_no_console_button(fast_services, tmp_path
         client.post("/api/ask", json={"question": GAP})
         post = fake.wait_for("chat.postMessage", channel=ESCALATION)[0]
         assert set(buttons(post.args["blocks"])) == {"担当する"}
+
+
+def test_slack_escalation_by_button_and_the_staff_reply_reach_the_webhook(fast_services, tmp_path, fake):
+    from app.main import create_app
+    from app.ops.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_signature
+    from tests.test_webhooks import Receiver, header
+
+    asker, dm = "UASKER01", "D0ASKER1"
+    with Receiver() as receiver:
+        services = build(
+            fast_services,
+            tmp_path,
+            slack_bot_token="xoxb-test",
+            slack_signing_secret=SECRET,
+            slack_api_url=fake.api_url,
+            slack_escalation_channel=ESCALATION,
+            confidence_threshold=0.0,
+            webhook_url=receiver.url,
+            webhook_secret="s3cret",
+            webhook_backoff_s=0.05,
+        )
+        with TestClient(create_app(services.settings, services=services)) as client:
+            ev = {
+                "type": "message",
+                "channel_type": "im",
+                "user": asker,
+                "text": "年次有給休暇は何日付与されますか",
+                "ts": "1699000200.000001",
+                "channel": dm,
+            }
+            body = json.dumps(event_envelope(ev))
+            assert (
+                client.post("/slack/events", content=body.encode(), headers=signed_headers(SECRET, body)).status_code
+                == 200
+            )
+            reply = fake.wait_for("chat.postMessage", channel=dm)[0]
+            ask_staff = buttons(reply.args["blocks"])["担当者に聞く"]
+            message = {
+                "type": "message",
+                "ts": "1699000200.000002",
+                "text": reply.args["text"],
+                "blocks": reply.args["blocks"],
+            }
+            action = {
+                "action_id": ask_staff["action_id"],
+                "block_id": "madoguchi_feedback",
+                "value": ask_staff["value"],
+                "text": ask_staff["text"],
+            }
+            slack_post(
+                client,
+                block_actions(
+                    user=asker, channel=dm, message=message, action=action, response_url=fake.response_url("esc")
+                ),
+            )
+            escalated = receiver.wait(1)[0]
+            assert escalated.data["event"] == "question.escalated" and escalated.data["channel"] == "slack"
+            assert escalated.data["escalation_reason"] == "user_request"
+            query_id = escalated.data["query_id"]
+            meta = wait_meta(services, query_id, "slack_escalation_ts")
+            staff = {
+                "type": "message",
+                "channel_type": "channel",
+                "user": STAFF,
+                "text": "10日です。",
+                "ts": "1699000300.000001",
+                "thread_ts": meta["slack_escalation_ts"],
+                "channel": ESCALATION,
+            }
+            body = json.dumps(event_envelope(staff))
+            assert (
+                client.post("/slack/events", content=body.encode(), headers=signed_headers(SECRET, body)).status_code
+                == 200
+            )
+            resolved = receiver.wait(2)[1]
+            assert resolved.data["event"] == "question.resolved" and resolved.data["staff_answer"] == "10日です。"
+            assert resolved.data["resolved_by"] == f"slack:{STAFF}"
+            assert verify_signature(
+                "s3cret", header(resolved, TIMESTAMP_HEADER), resolved.body, header(resolved, SIGNATURE_HEADER)
+            )
+            fake.wait_for("chat.postMessage", channel=dm, count=2)  # and the Slack asker got the answer in Slack
