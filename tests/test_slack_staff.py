@@ -254,3 +254,60 @@ def test_slack_escalation_by_button_and_the_staff_reply_reach_the_webhook(fast_s
                 "s3cret", header(resolved, TIMESTAMP_HEADER), resolved.body, header(resolved, SIGNATURE_HEADER)
             )
             fake.wait_for("chat.postMessage", channel=dm, count=2)  # and the Slack asker got the answer in Slack
+
+
+def test_app_home_lists_the_askers_open_questions_and_staff_answers(app, fake):
+    client, services = app
+    asker, dm = "UHOME001", "D0HOME01"
+
+    def event(ev: dict) -> None:
+        body = json.dumps(event_envelope(ev))
+        assert (
+            client.post("/slack/events", content=body.encode(), headers=signed_headers(SECRET, body)).status_code == 200
+        )
+
+    for i, question in enumerate((GAP, "社員食堂のメニューはどこで見られますか")):
+        event(
+            {
+                "type": "message",
+                "channel_type": "im",
+                "user": asker,
+                "text": question,
+                "ts": f"1699000400.00000{i}",
+                "channel": dm,
+            }
+        )
+    fake.wait_for("chat.postMessage", channel=ESCALATION, count=2)
+    mine = services.query_log.of_asker(asker)
+    assert {r.outcome for r in mine} == {"escalated"} and len(mine) == 2
+    cafeteria = next(r for r in mine if "食堂" in r.question)
+    out = client.post(
+        f"/api/admin/queries/{cafeteria.id}/resolve",
+        headers=AUTH,
+        json={"answer": "社内ポータルの「食堂」ページにあります。"},
+    )
+    assert out.status_code == 200 and out.json()["relayed"] == 1
+    services.query_log.assign(next(r for r in mine if r.question == GAP).id, "佐藤 (slack:USTAFF01)")
+
+    event({"type": "app_home_opened", "user": asker, "channel": dm, "tab": "home", "event_ts": "1699000500.000001"})
+    view = fake.wait_for("views.publish", user_id=asker)[0].args["view"]
+    view = json.loads(view) if isinstance(view, str) else view
+    assert view["type"] == "home"
+    shown = texts(view["blocks"])
+    assert "担当者が対応中の質問" in shown and GAP in shown and "担当: 佐藤 (slack:USTAFF01)" in shown
+    assert "担当者が回答した質問" in shown and "社内ポータルの「食堂」ページにあります。" in shown
+    open_part = shown.split("担当者が回答した質問")[0]
+    assert "食堂" not in open_part  # an answered question is no longer open
+
+    event(
+        {
+            "type": "app_home_opened",
+            "user": "UNOBODY1",
+            "channel": "D0NOBODY",
+            "tab": "home",
+            "event_ts": "1699000500.000002",
+        }
+    )
+    empty = fake.wait_for("views.publish", user_id="UNOBODY1")[0].args["view"]
+    empty = json.loads(empty) if isinstance(empty, str) else empty
+    assert "担当者に引き継いだ質問はありません" in texts(empty["blocks"])

@@ -19,6 +19,7 @@ from typing import Any, Literal, TypeVar
 from slack_sdk import WebClient
 
 from app.answer import answer, detect_language, error_result, record_result
+from app.clock import zone
 from app.errors import BadRequestError, NotReadyError
 from app.ops.events import question_escalated, question_resolved
 from app.ports import SlackLogPort
@@ -337,6 +338,27 @@ class SlackBot:
         profile = info.get("profile") or {}
         name = profile.get("display_name") or profile.get("real_name") or info.get("real_name") or ""
         return f"{name} (slack:{user})" if name else f"slack:{user}"
+
+    # --- App Home ---
+    HOME_OPEN, HOME_ANSWERED = 10, 5
+
+    def publish_home(self, user: str) -> None:
+        """The asker's App Home tab: their questions with the staff, and the staff's latest answers to them."""
+        records = self._logged(lambda: self.log.of_asker(user, limit=100), f"of_asker({user})") or []
+        open_ = [r for r in records if r.resolved_at is None and (r.outcome == "escalated" or r.helpful is False)]
+        answered = [r for r in records if r.resolved_at is not None]
+        lang = records[0].language if records else "ja"
+        tz = zone(self.settings)
+        view = blocks.home_view(
+            open_[: self.HOME_OPEN],
+            answered[: self.HOME_ANSWERED],
+            lang=lang or "ja",
+            when=lambda d: d.astimezone(tz).strftime("%Y-%m-%d %H:%M") if d else "",
+        )
+        try:
+            self.client.views_publish(user_id=user, view=view)
+        except Exception:  # noqa: BLE001 - the tab keeps its old content
+            logger.warning("views.publish failed for %s", user, exc_info=True)
 
     def _message_blocks(self, body: dict, rec: QueryRecord | None) -> list[dict]:
         """The clicked message's blocks (ephemeral /faq answers do not carry them: rebuilt from the log as the

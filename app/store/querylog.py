@@ -377,6 +377,17 @@ class QueryLog:
         by_id = {r.id: QueryRecord.from_row(r) for r in rows}
         return [by_id[i] for i in ids if i in by_id]
 
+    def of_asker(self, user_id: str, *, limit: int = 50) -> list[QueryRecord]:
+        """One asker's questions, newest first (the Slack App Home)."""
+        stmt = (
+            sa.select(queries)
+            .where(queries.c.user_id == user_id)
+            .order_by(queries.c.created_at.desc(), queries.c.id)
+            .limit(limit)
+        )
+        with self.read() as conn:
+            return [QueryRecord.from_row(r) for r in conn.execute(stmt)]
+
     def find_by_meta(self, key: str, value) -> QueryRecord | None:
         """The newest question whose meta[key] equals `value` (compared as text)."""
         stmt = (
