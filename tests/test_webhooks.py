@@ -66,7 +66,7 @@ class Receiver:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server.server_address[1]}/hooks/madoguchi"
 
-    def __enter__(self) -> "Receiver":
+    def __enter__(self) -> Receiver:
         self.thread.start()
         return self
 
@@ -129,7 +129,7 @@ def test_escalation_and_resolution_reach_the_receiver_signed_and_retried(fast_se
             assert event["escalated_at"] and event["staff_answer"] is None and event["delivery_id"]
             for d in (first, second):
                 assert verify_signature(SECRET, header(d, TIMESTAMP_HEADER), d.body, header(d, SIGNATURE_HEADER))
-            tampered = second.body.replace(GAP.encode("utf-8"), "別の質問".encode("utf-8"))
+            tampered = second.body.replace(GAP.encode("utf-8"), "別の質問".encode())
             assert not verify_signature(
                 SECRET, header(second, TIMESTAMP_HEADER), tampered, header(second, SIGNATURE_HEADER)
             )
