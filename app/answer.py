@@ -26,7 +26,7 @@ from app.reply import (
     select_sentences,
 )
 from app.result import AnswerResult, Source
-from app.retrieval.adapter import load_adapter
+from app.retrieval.adapter import QueryAdapter, load_adapter
 from app.retrieval.glossary import Glossary
 from app.retrieval.index import Snapshot
 from app.retrieval.learned import resolve_model
@@ -130,9 +130,12 @@ def retrieve(
     mode: str = "hybrid",
     params: RankParams = DEFAULT_PARAMS,
     second_stage: bool = True,
+    adapter: QueryAdapter | None | str = "served",
 ) -> Retrieval:
     """First stage over every field, then the learned second stage (also used by `madoguchi eval retrieval`).
-    `mode` lexical | dense restricts the first stage to those fields and skips the second (ablations)."""
+    `mode` lexical | dense restricts the first stage to those fields and skips the second (ablations).
+    `adapter`: "served" (the deployment's active version, else the shipped file `params.adapter`), or an explicit
+    adapter, or None for the raw question vector (`madoguchi adapt` compares them)."""
     snapshot = services.index.snapshot
     if snapshot is None:
         raise NotReadyError(
@@ -147,9 +150,9 @@ def retrieve(
     if mode in ("hybrid", "dense") and len(snapshot):
         dense_text = f"{question} ({query.formal})" if params.expand_dense and query.formal else question
         vector = services.embedder.encode_query(dense_text).astype(np.float32)
-        adapter = load_adapter(str(resolve_model(params.adapter))) if params.adapter else None
-        if adapter is not None and adapter.fits(services.embedder.name, vector.shape[0]):
-            vector = adapter.apply(vector)
+        used = served_adapter(services, params) if adapter == "served" else adapter
+        if isinstance(used, QueryAdapter) and used.fits(services.embedder.name, vector.shape[0]):
+            vector = used.apply(vector)
         query.vector = vector
         if services.settings.dense_search == "chroma":
             dense = np.full(len(snapshot), -1.0, dtype=np.float32)
@@ -173,6 +176,15 @@ def retrieve(
     if mode == "hybrid" and second_stage:
         passages = rank(query, passages, snapshot=snapshot, params=params)
     return Retrieval(query=query, hits=hits, passages=passages[:k], snapshot=snapshot)
+
+
+def served_adapter(services, params: RankParams = DEFAULT_PARAMS) -> QueryAdapter | None:
+    """The query adapter answers use now: the deployment's active version (`madoguchi adapt`) when one fits the
+    embedder, else the shipped general adapter named by `params.adapter` ("": none, for ablations)."""
+    own = services.adapter.current()
+    if own is not None and own.embedder == services.embedder.name:
+        return own
+    return load_adapter(str(resolve_model(params.adapter))) if params.adapter else None
 
 
 def confidence_of(r: Retrieval, params: RankParams = DEFAULT_PARAMS) -> float:

@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 from threadpoolctl import threadpool_limits
 
+from app.cli_adapt import register as register_adapt
 from app.errors import MadoguchiError
 from app.settings import Settings, get_settings
 from app.store import runfile
@@ -194,6 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_documents)
 
+    register_adapt(sub)  # `madoguchi adapt`
     register_eval(sub)  # `madoguchi eval …`, `madoguchi bench`
     return parser
 

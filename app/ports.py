@@ -24,6 +24,7 @@ import numpy as np
 if TYPE_CHECKING:  # type-only: app.answer and the stores take `Services`, which is typed with these protocols
     from app.answer import Retrieval
     from app.result import AnswerResult
+    from app.store.adapters import AdapterVersions
     from app.store.chroma import ChunkRows, DocRecord
     from app.store.querylog import QueryFilter, QueryRecord
     from app.store.querylog_faq import FaqEntries
@@ -87,6 +88,7 @@ class QueryLogPort(SlackLogPort, Protocol):
     """Every question as a row, read back by the staff: filters, pages, exports, stats, and the FAQ entries table."""
 
     faq: FaqEntries
+    adapters: AdapterVersions
     webhook_deliveries: WebhookDeliveries
 
     def assign(self, query_id: str, assignee: str) -> QueryRecord: ...

@@ -16,6 +16,7 @@ from app.generate import make_generator
 from app.ops.ratelimit import TokenBuckets
 from app.ops.webhooks import WebhookSender
 from app.ports import ChunkStorePort, EmbedderPort, EscalationHook, GeneratorPort, QueryLogPort, ResolutionHook
+from app.retrieval.adapter import ActiveAdapter
 from app.retrieval.embedders import make_embedder
 from app.retrieval.glossary import Glossary
 from app.retrieval.index import CorpusIndex
@@ -47,6 +48,8 @@ class Services:
     # channel (the Slack bot posts them to the staff channel); see app/ops/events.py.
     webhooks: WebhookSender | None = None
     escalation_hooks: list[EscalationHook] = field(default_factory=list)
+    # The deployment's own query adapter (`madoguchi adapt`), followed in the shared database; none: the shipped one.
+    adapter: ActiveAdapter = field(default_factory=ActiveAdapter)
 
     def ingest(
         self,
@@ -115,6 +118,12 @@ def build_services(
         ask_limits=TokenBuckets(per_minute=settings.rate_limit_per_minute),
         webhooks=WebhookSender.from_settings(settings, query_log.webhook_deliveries if query_log else None),
     )
+    if query_log is not None:
+        services.adapter = ActiveAdapter(
+            version_of=query_log.adapters.active_version,
+            load=query_log.adapters.load,
+            ttl=settings.adapter_refresh_seconds,
+        )
     if load_index:
         services.index.refresh()
     return services

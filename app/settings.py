@@ -101,6 +101,17 @@ class Settings(BaseSettings):
         ge=0,
         description="Questions one asker (the `user_id`, else the client address) may send to `/api/ask` per minute, as a token bucket in each server process; more get 429 with `Retry-After`. 0: no limit.",
     )
+    adapter_refresh_seconds: float = Field(
+        10.0,
+        ge=0,
+        description="How often each server checks which query adapter version is active (`madoguchi adapt`, rollback), so every replica follows within this time.",
+    )
+    adapt_min_new_pairs: int = Field(
+        0,
+        ge=0,
+        description="Retrain the query adapter in the background once this many new training pairs (staff answers with a cited article, 解決した/解決しない on answers, FAQ entries) arrived since the last training; checked every `MADOGUCHI_ADAPT_CHECK_MINUTES`. 0: only by `madoguchi adapt` or the console.",
+    )
+    adapt_check_minutes: float = Field(60.0, gt=0, description="Interval of the background adapter check.")
     minutes_per_inquiry: float = Field(5.0, description="Staff minutes an answered question saves (for the stats).")
     timezone: str = Field(
         "Asia/Tokyo", description="Time zone of the stats' day/week buckets, date filters and the console's times."

@@ -15,7 +15,15 @@ from fastapi.responses import FileResponse, RedirectResponse, Response
 
 from app.api.deps import ServicesDep, token_ok
 from app.clock import zone
-from app.console import pages_documents, pages_faq, pages_glossary, pages_queries, pages_unresolved, pages_webhooks
+from app.console import (
+    pages_adapter,
+    pages_documents,
+    pages_faq,
+    pages_glossary,
+    pages_queries,
+    pages_unresolved,
+    pages_webhooks,
+)
 from app.console.charts import bar_chart, category_chart, rate_chart, volume_chart
 from app.console.i18n import category_label, texts
 from app.console.session import (
@@ -31,7 +39,7 @@ from app.console.session import (
 )
 from app.console.web import HERE, csrf_refused, error_page, form_with_csrf, lang_of, render
 from app.errors import MadoguchiError
-from app.ops import review
+from app.ops import adapt, review
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 STATIC = {"console.css": "text/css; charset=utf-8"}
@@ -142,6 +150,7 @@ async def dashboard(request: Request, services: ServicesDep, session: SessionDep
         bucket = "day"
     try:
         stats = await run_in_threadpool(review.stats, services, since=from_, until=to, bucket=bucket)
+        adapter = (await run_in_threadpool(adapt.status, services))["active"]
     except MadoguchiError as exc:
         return error_page(request, session, exc, back="/console")
     t = texts(lang_of(request))
@@ -156,8 +165,17 @@ async def dashboard(request: Request, services: ServicesDep, session: SessionDep
         to=to,
         bucket=bucket,
         minutes=f"{services.settings.minutes_per_inquiry:g}",
+        adapter=adapter,
     )
 
 
-for _pages in (pages_unresolved, pages_queries, pages_documents, pages_faq, pages_glossary, pages_webhooks):
+for _pages in (
+    pages_unresolved,
+    pages_queries,
+    pages_documents,
+    pages_faq,
+    pages_glossary,
+    pages_adapter,
+    pages_webhooks,
+):
     router.include_router(_pages.router)

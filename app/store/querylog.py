@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.clock import as_utc, utcnow
 from app.errors import BadRequestError, NotFoundError
+from app.store.adapters import AdapterVersions
 from app.store.querylog_faq import FaqEntries
 from app.store.querylog_schema import claimed_events, queries
 from app.store.querylog_webhooks import WebhookDeliveries
@@ -194,6 +195,7 @@ class QueryLog:
         self._sqlite_write_lock = threading.Lock()
         self.faq = FaqEntries(self)
         self.webhook_deliveries = WebhookDeliveries(self)
+        self.adapters = AdapterVersions(self)
         if migrate:
             self.migrate()
 

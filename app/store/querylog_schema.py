@@ -83,3 +83,21 @@ webhook_outbox = sa.Table(  # 0011: webhook events not yet delivered nor given u
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("done_at", sa.DateTime(timezone=True)),
 )
+
+adapter_versions = sa.Table(
+    "adapter_versions",
+    metadata,
+    sa.Column("version", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("embedder", sa.String(200), nullable=False),
+    sa.Column("matrix", sa.LargeBinary, nullable=False),  # QueryAdapter.to_bytes()
+    sa.Column("pairs", sa.Integer, nullable=False),  # training pairs it was fitted on
+    sa.Column("heldout", sa.Integer, nullable=False),  # held-out questions of the swap check
+    sa.Column("heldout_hit1_before", sa.Float),
+    sa.Column("heldout_hit1_after", sa.Float),
+    sa.Column("swapped", sa.Boolean, nullable=False),  # passed the held-out check and was swapped in
+    sa.Column("active", sa.Boolean, nullable=False),  # at most one row is active: the one every replica serves
+    sa.Column("rolled_back_at", sa.DateTime(timezone=True)),
+    sa.Column("created_by", sa.String(200)),
+    sa.Column("note", sa.Text),
+)

@@ -1,7 +1,7 @@
 """Follow-up tokens (a hash per question), who handles a question, and the outgoing webhook's outbox and delivery log.
 
 Revision ID: 0011
-Revises: 0001
+Revises: 0016
 Create Date: 2026-12-02
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0011"
-down_revision = "0001"
+down_revision = "0016"  # chained after main's 0016 when main was merged into this branch
 branch_labels = None
 depends_on = None
 
