@@ -266,3 +266,14 @@ def test_an_event_not_yet_delivered_survives_a_restart(fast_services, tmp_path):
             assert services.webhooks.flush(10)
         assert outbox.pending() == []
         assert [(a.attempt, a.ok) for a in outbox.recent()] == [(2, True), (1, False)]
+
+
+def test_a_webhook_url_that_is_not_http_is_refused_at_start(make_settings):
+    from app.errors import ConfigError
+    from app.ops.webhooks import WebhookSender
+
+    with pytest.raises(ConfigError, match="http:// or https://"):
+        WebhookSender.from_settings(make_settings(webhook_url="file:///etc/passwd"), None)
+    assert WebhookSender.from_settings(make_settings(), None) is None
+    sender = WebhookSender.from_settings(make_settings(webhook_url="https://hooks.example.co.jp/x"), None)
+    assert sender is not None and sender.url == "https://hooks.example.co.jp/x"

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from app.clock import utcnow
+from app.errors import ConfigError
 from app.settings import Settings
 from app.store.querylog_webhooks import DeliveryAttempt, WebhookDeliveries
 
@@ -118,6 +119,11 @@ class WebhookSender:
     def from_settings(cls, settings: Settings, deliveries: WebhookDeliveries | None) -> WebhookSender | None:
         if not settings.webhook_url:
             return None
+        if not settings.webhook_url.startswith(("http://", "https://")):
+            raise ConfigError(
+                f"MADOGUCHI_WEBHOOK_URL must be an http:// or https:// URL, not {settings.webhook_url!r}.",
+                f"MADOGUCHI_WEBHOOK_URL は http:// か https:// の URL にしてください（{settings.webhook_url!r}）。",
+            )
         if not settings.webhook_secret:
             logger.warning("MADOGUCHI_WEBHOOK_URL is set without MADOGUCHI_WEBHOOK_SECRET: deliveries are unsigned")
         return cls(
