@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 ACTIONS_BLOCK = "madoguchi_feedback"
@@ -45,13 +45,6 @@ TEXTS = {
         "help_slash": "`/faq 質問` の形でご質問ください。例: `/faq 出張の日当はいくらですか？`",
         "looking": "🔎 社内規程を調べています…",
         "help_dm": "総務（勤怠・経費・備品など）についてのご質問をどうぞ。社内規程から出典つきでお答えします。",
-        "home_title": "あなたの質問",
-        "home_open": "*担当者が対応中の質問*",
-        "home_answered": "*担当者が回答した質問*",
-        "home_none": "担当者に引き継いだ質問はありません。DM やメンションで質問すると、ここに対応状況が表示されます。",
-        "home_asked": "{when} に質問",
-        "home_assignee": "担当: {who}",
-        "home_waiting": "回答をお待ちください。",
         # When the answer itself could not be posted (a Slack API error), in plain text.
         "error": (
             "申し訳ありません。回答の作成中に問題が発生したため、ご質問を総務部の担当者に引き継ぎます。"
@@ -79,13 +72,6 @@ TEXTS = {
         "help_slash": "Ask with `/faq your question`, e.g. `/faq What is the daily travel allowance?`",
         "looking": "🔎 Looking it up in the company's regulations…",
         "help_dm": "Ask me about attendance, expenses, supplies and other general-affairs topics; I answer from the company's regulations with sources.",
-        "home_title": "Your questions",
-        "home_open": "*Questions the staff are working on*",
-        "home_answered": "*Questions the staff answered*",
-        "home_none": "No question of yours is with the staff. Ask in a DM or mention me, and its status shows here.",
-        "home_asked": "asked {when}",
-        "home_assignee": "Handled by {who}",
-        "home_waiting": "Please wait for the staff's answer.",
         "error": (
             "Sorry — something went wrong while preparing the answer, so your question has been passed to the "
             "general-affairs staff. They will get back to you."
@@ -422,30 +408,3 @@ def with_assignee(blocks: list[dict] | None, *, slack_user: str) -> list[dict]:
     line["block_id"] = ASSIGNEE_BLOCK
     at = next((i for i, b in enumerate(kept) if b.get("block_id") == STAFF_ACTIONS_BLOCK), len(kept))
     return kept[:at] + [line] + kept[at:]
-
-
-def home_view(open_questions: Sequence[Any], answered: Sequence[Any], *, lang: str, when: Callable[[Any], str]) -> dict:
-    """The App Home tab: the asker's questions with the staff (open) and the staff's recent answers.
-    Items are `QueryRecord`s; `when(datetime)` formats a time in the staff's time zone."""
-    blocks: list[dict] = [
-        {"type": "header", "text": {"type": "plain_text", "text": t(lang, "home_title"), "emoji": True}}
-    ]
-    if not open_questions and not answered:
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": t(lang, "home_none")}})
-    if open_questions:
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": t(lang, "home_open")}})
-        for r in open_questions:
-            blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": clip(quote(r.question, 500))}})
-            status = [t(lang, "home_asked", when=when(r.created_at))]
-            status.append(t(lang, "home_assignee", who=escape(r.assignee)) if r.assignee else t(lang, "home_waiting"))
-            blocks.append(context(" · ".join(status)))
-    if answered:
-        blocks.append({"type": "divider"})
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": t(lang, "home_answered")}})
-        for r in answered:
-            blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": clip(quote(r.question, 500))}})
-            blocks.append(
-                {"type": "section", "text": {"type": "mrkdwn", "text": clip(_bold(escape(r.resolution or "")))}}
-            )
-            blocks.append(context(t(lang, "home_asked", when=when(r.created_at))))
-    return {"type": "home", "blocks": blocks[:100]}  # Slack takes at most 100 blocks

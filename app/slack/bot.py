@@ -26,7 +26,7 @@ from app.ports import SlackLogPort
 from app.result import AnswerResult
 from app.services import Services
 from app.settings import Settings
-from app.slack import blocks
+from app.slack import blocks, blocks_home
 from app.slack.conversations import LocalLog
 from app.store.querylog import QueryRecord
 
@@ -349,7 +349,7 @@ class SlackBot:
         answered = [r for r in records if r.resolved_at is not None]
         lang = records[0].language if records else "ja"
         tz = zone(self.settings)
-        view = blocks.home_view(
+        view = blocks_home.home_view(
             open_[: self.HOME_OPEN],
             answered[: self.HOME_ANSWERED],
             lang=lang or "ja",
