@@ -172,3 +172,26 @@ def test_a_0001_database_upgrades_to_the_follow_up_schema(tmp_path):
         assert log.webhook_deliveries.recent() == []
     finally:
         log.close()
+
+
+def test_cli_prints_the_follow_up_token_of_an_escalated_question(fast_services, tmp_path, monkeypatch, capsys):
+    from app.cli import main
+
+    services = build(fast_services, tmp_path)
+    monkeypatch.setenv("MADOGUCHI_DATA_DIR", str(services.settings.data_dir))
+    monkeypatch.setenv("MADOGUCHI_EMBEDDER", services.embedder.name)
+    services.query_log.close()
+    assert main(["ask", GAP]) == 0
+    out = capsys.readouterr().out
+    assert "[escalated]" in out and "GET /api/questions/" in out
+    line = next(x for x in out.splitlines() if x.startswith("follow_up_token="))
+    token = line.split()[0].removeprefix("follow_up_token=")
+    query_id = line.split("query_id=")[1].rstrip(")")
+    log = QueryLog(services.settings.sqlalchemy_url)
+    try:
+        from app.ops.follow_up import question_status
+
+        services.query_log = log
+        assert question_status(services, query_id=query_id, token=token).status == "waiting"
+    finally:
+        log.close()
