@@ -117,6 +117,7 @@ def test_api_escalation_is_posted_to_staff_who_assign_and_answer_it(app, fake):
     assert status.json()["assignee"] == f"slack:{STAFF}" and status.json()["status"] == "waiting"
     assert login(client).status_code == 303
     assert f"slack:{STAFF}" in client.get("/console/gaps").text
+    assert f"担当者: slack:{STAFF}" in client.get("/console/queries").text  # the query log shows who handles it
 
     # A reply in the staff thread answers it: recorded, and the HTTP asker fetches it (nothing is sent to a DM).
     reply = {
