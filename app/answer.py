@@ -7,6 +7,7 @@ retrieve (lexical + dense, fused) → passages → confidence → compose (extra
 from __future__ import annotations
 
 import logging
+import secrets
 import time
 import uuid
 from dataclasses import dataclass
@@ -14,10 +15,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from app.errors import BadRequestError, NotReadyError, QueryLogError
+from app.ops.events import question_escalated
 from app.reply import (
     TEXTS,
     compose_answer,
     compose_escalation,
+    escalation_next_steps,
     lead_sentences,
     scope_note,
     select_sentences,
@@ -262,6 +265,14 @@ def answer(
         corpus_version=r.snapshot.version,
         origin=origin,
         user_id=user_id,
+        follow_up_token=new_follow_up_token(),
+    )
+    next_steps = escalation_next_steps(
+        lang=lang,
+        origin=origin,
+        query_id=result.query_id,
+        business_hours=settings.business_hours,
+        urgent_contact=settings.urgent_contact,
     )
     if r.passages and conf >= threshold:
         best = r.passages[0]
@@ -271,14 +282,23 @@ def answer(
         result.answer = compose_answer(best, quote=quote, lead=lead, lang=lang, note=_scope_note(r, lang=lang))
         result.outcome = "answered"
     else:
-        result.answer = compose_escalation(r.passages, lang=lang)
+        result.answer = compose_escalation(r.passages, lang=lang, next_steps=next_steps)
         result.escalation_reason = "low_confidence"
     if services.generator is not None and r.passages:
         result = services.generator.generate(result=result, retrieval=r, threshold=threshold)
+        if result.outcome == "escalated" and next_steps not in result.answer:
+            result.answer = compose_escalation(r.passages, lang=lang, next_steps=next_steps)
     result.latency_ms = (time.perf_counter() - started) * 1000
     if record:
         record_result(services, result, meta=meta)
+        if result.outcome == "escalated":
+            question_escalated(services, result.query_id)
     return result
+
+
+def new_follow_up_token() -> str:
+    """A random secret for one question: whoever holds it may read the question's status and staff answer."""
+    return secrets.token_urlsafe(32)
 
 
 def record_result(services, result: AnswerResult, *, meta: dict | None = None) -> None:
@@ -315,4 +335,5 @@ def error_result(
         escalation_reason="error",
         origin=origin,
         user_id=user_id,
+        follow_up_token=new_follow_up_token(),
     )

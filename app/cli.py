@@ -120,6 +120,8 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
         print(data["answer"])
         print()
         print(f"[{data['outcome']}] confidence={data['confidence']:.2f}")
+        if data["outcome"] == "escalated" and data.get("follow_up_token"):  # the reply tells how to fetch the answer
+            print(f"follow_up_token={data['follow_up_token']}  (query_id={data['query_id']})")
         for i, s in enumerate(data["sources"], 1):
             page = f" p.{s['page']}" if s.get("page") else ""
             print(f"  [{i}] {s['section']}{page}  ({s['source']}, score {s['score']:.3f})")

@@ -206,6 +206,8 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
                 svc = await asyncio.to_thread(build_services, settings, load_index=False)
             app.state.services = svc
             await asyncio.to_thread(svc.index.poll)
+            if svc.webhooks is not None:
+                await asyncio.to_thread(svc.webhooks.resume)  # webhook events a stopped server left undelivered
             if svc.index.ready:
                 svc.check_embedder()
                 await asyncio.to_thread(repair_index_at_start, svc)
@@ -234,6 +236,8 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
                         await running
             if holder is not None:
                 holder.release()
+            if svc.webhooks is not None:
+                await asyncio.to_thread(svc.webhooks.close)  # queued events stay in the outbox for the next start
             if svc.query_log is not None:
                 svc.query_log.close()
 

@@ -10,7 +10,7 @@ import re
 import pytest
 
 from app.answer import answer, retrieve
-from app.reply import compose_escalation
+from app.reply import compose_escalation, escalation_next_steps
 from app.generate import make_generator
 from app.generate_prompt import load_prompt
 from app.services import build_services
@@ -178,7 +178,9 @@ def test_not_answered_marker_escalates(llm_services, openai_server):
     result = answer(question=q, services=services, threshold=0.0, record=False)
     assert len(openai_server.requests) == 1
     assert result.outcome == "escalated" and result.escalation_reason == "low_confidence"
-    assert result.answer == compose_escalation(r.passages, lang="ja")
+    next_steps = escalation_next_steps(lang="ja", origin="api", query_id=result.query_id)
+    assert result.answer == compose_escalation(r.passages, lang="ja", next_steps=next_steps)
+    assert f"GET /api/questions/{result.query_id}" in result.answer  # the LLM's escalation says where the answer comes
     assert result.prompt_version == "answer-ja-v1"
 
 

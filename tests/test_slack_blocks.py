@@ -163,11 +163,13 @@ def test_manifest_is_ready_to_paste_and_matches_the_handlers():
     manifest = yaml.safe_load((ROOT / "app" / "slack" / "manifest.yaml").read_text(encoding="utf-8"))
     settings = manifest["settings"]
     assert set(settings["event_subscriptions"]["bot_events"]) == {
+        "app_home_opened",
         "app_mention",
         "message.im",
         "message.channels",
         "message.groups",
     }
+    assert manifest["features"]["app_home"]["home_tab_enabled"] is True
     assert settings["event_subscriptions"]["request_url"].endswith("/slack/events")
     assert settings["interactivity"]["is_enabled"] and settings["interactivity"]["request_url"].endswith(
         "/slack/events"
@@ -183,6 +185,7 @@ def test_manifest_is_ready_to_paste_and_matches_the_handlers():
         "channels:history",
         "groups:history",
         "reactions:write",
+        "users:read",
     } <= scopes
     assert manifest["features"]["bot_user"]["display_name"]
 

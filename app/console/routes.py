@@ -1,6 +1,6 @@
 """Staff console routes: login/logout, language, static files and the dashboard; the other pages live in
 `pages_unresolved.py` (「未解決の質問」), `pages_queries.py` (the query log), `pages_documents.py`, `pages_faq.py` and
-`pages_glossary.py` (「社内用語」).
+`pages_glossary.py` (「社内用語」), `pages_webhooks.py` (「Webhook 配信履歴」).
 Every page is a thin adapter over the service layer (app/ops/), like the admin API."""
 
 from __future__ import annotations
@@ -15,7 +15,15 @@ from fastapi.responses import FileResponse, RedirectResponse, Response
 
 from app.api.deps import ServicesDep, token_ok
 from app.clock import zone
-from app.console import pages_adapter, pages_documents, pages_faq, pages_glossary, pages_queries, pages_unresolved
+from app.console import (
+    pages_adapter,
+    pages_documents,
+    pages_faq,
+    pages_glossary,
+    pages_queries,
+    pages_unresolved,
+    pages_webhooks,
+)
 from app.console.charts import bar_chart, category_chart, rate_chart, volume_chart
 from app.console.i18n import category_label, texts
 from app.console.session import (
@@ -161,5 +169,13 @@ async def dashboard(request: Request, services: ServicesDep, session: SessionDep
     )
 
 
-for _pages in (pages_unresolved, pages_queries, pages_documents, pages_faq, pages_glossary, pages_adapter):
+for _pages in (
+    pages_unresolved,
+    pages_queries,
+    pages_documents,
+    pages_faq,
+    pages_glossary,
+    pages_adapter,
+    pages_webhooks,
+):
     router.include_router(_pages.router)

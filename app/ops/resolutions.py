@@ -14,6 +14,7 @@ import logging
 from dataclasses import dataclass, field
 
 from app.errors import BadRequestError, NotFoundError
+from app.ops.events import question_resolved
 from app.ops.faq import clean_faq, create_entry
 from app.services import Services
 from app.store.querylog import QueryRecord
@@ -127,6 +128,7 @@ async def resolve_questions(
             )
             record = updated or record
         out.records.append(record)
+        question_resolved(services, record)  # the webhook's `question.resolved` (queued, never blocks)
         relayed = text + cite_line(cited, lang=record.language) if cited else text
         n, errs = await run_resolution_hooks(services, record, relayed)
         out.relayed += n
