@@ -1,4 +1,4 @@
-"""`madoguchi` command line: ingest, ask, serve, documents, and `eval` / `bench` (registered by eval/cli.py).
+"""`madoguchi` command line: ingest, ask, serve, documents, users (app/cli_users.py), and `eval` / `bench` (registered by eval/cli.py).
 
 `ask`, `documents` and `ingest` go through a running server when one holds the embedded store. The serving stack
 (FastAPI, uvicorn, Slack) and the answering stack (stores, embedder) are imported inside the commands that use
@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 from threadpoolctl import threadpool_limits
 
+from app.cli_users import register as register_users
 from app.errors import MadoguchiError
 from app.settings import Settings, get_settings
 from app.store import runfile
@@ -192,6 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_documents)
 
+    register_users(sub)  # `madoguchi users …` (app/cli_users.py)
     register_eval(sub)  # `madoguchi eval …`, `madoguchi bench`
     return parser
 

@@ -24,6 +24,8 @@ import numpy as np
 if TYPE_CHECKING:  # type-only: app.answer and the stores take `Services`, which is typed with these protocols
     from app.answer import Retrieval
     from app.result import AnswerResult
+    from app.store.accounts import StaffAccounts
+    from app.store.audit import AuditTrail
     from app.store.chroma import ChunkRows, DocRecord
     from app.store.querylog import QueryFilter, QueryRecord
     from app.store.querylog_faq import FaqEntries
@@ -84,6 +86,8 @@ class QueryLogPort(SlackLogPort, Protocol):
     """Every question as a row, read back by the staff: filters, pages, exports, stats, and the FAQ entries table."""
 
     faq: FaqEntries
+    accounts: StaffAccounts
+    audit: AuditTrail
 
     def record(self, result: AnswerResult, *, meta: dict | None = None, created_at: datetime | None = None) -> None: ...
     def set_feedback(self, query_id: str, helpful: bool) -> QueryRecord: ...

@@ -23,6 +23,8 @@ from sqlalchemy.exc import IntegrityError
 
 from app.clock import as_utc, utcnow
 from app.errors import BadRequestError, NotFoundError
+from app.store.accounts import StaffAccounts
+from app.store.audit import AuditTrail
 from app.store.querylog_faq import FaqEntries
 from app.store.querylog_schema import claimed_events, queries
 from app.types import ESCALATION_REASONS, OUTCOMES
@@ -183,6 +185,8 @@ class QueryLog:
         self.engine = _make_engine(url)
         self._sqlite_write_lock = threading.Lock()
         self.faq = FaqEntries(self)
+        self.accounts = StaffAccounts(self)  # staff accounts, sessions, tokens, failed logins
+        self.audit = AuditTrail(self)  # who changed what
         if migrate:
             self.migrate()
 
