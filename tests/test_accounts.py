@@ -12,10 +12,11 @@ import pytest
 import sqlalchemy as sa
 
 from app import cli
-from app.errors import ConfigError, RateLimitedError
+from app.errors import BadRequestError, ConfigError, RateLimitedError
 from app.main import create_app
 from app.ops import accounts, login_throttle
 from app.store.querylog import QueryLog
+from tests.conftest import ROOT
 from tests.support.querylog import AUTH, TOKEN, build, client_for
 
 PW_A = "correct horse battery"
@@ -237,3 +238,59 @@ def test_existing_database_upgrades_to_the_accounts_schema(tmp_path):
         assert accounts.verify_password(log, "nakamura", PW_B) is None
     finally:
         log.close()
+
+
+def test_a_person_changes_their_own_password_and_their_sessions_end(app_client):
+    accounts.add_user(app_client.services.query_log, name="honda", role="staff", password=PW_A, actor="test")
+    console_login(app_client, "honda", PW_A)
+    page = app_client.get("/console/account")
+    assert page.status_code == 200 and "パスワードを変更" in page.text
+    csrf = csrf_of(app_client, "/console/account")
+    r = app_client.post(
+        "/console/account/password",
+        data={"csrf": csrf, "current": "not my password", "password": PW_B, "password2": PW_B},
+    )
+    assert r.status_code == 401 and "現在のパスワードが正しくありません" in r.text
+    r = app_client.post(
+        "/console/account/password", data={"csrf": csrf, "current": PW_A, "password": PW_B, "password2": PW_B + "x"}
+    )
+    assert r.status_code == 422 and "一致しません" in r.text
+    r = app_client.post(
+        "/console/account/password",
+        data={"csrf": csrf, "current": PW_A, "password": PW_B, "password2": PW_B},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303 and r.headers["location"] == "/console/login?done=password_changed"
+    assert app_client.get("/console/faq", follow_redirects=False).status_code == 303  # this session ended too
+    assert "新しいパスワードでログインしてください" in app_client.get("/console/login?done=password_changed").text
+    assert "bad=1" in console_login(app_client, "honda", PW_A).headers["location"]
+    assert console_login(app_client, "honda", PW_B).headers["location"] == "/console"
+    got = app_client.get("/api/admin/audit", params={"action": "user.password"}, headers=AUTH).json()["items"]
+    assert [(i["actor"], i["target_id"]) for i in got] == [("honda", "honda")]
+
+
+@pytest.mark.parametrize("name", ["a/b", "two words", "admin-token", "", "x" * 65, "tab\there"])
+def test_bad_account_names_are_refused_in_both_languages(app_client, name):
+    with pytest.raises(BadRequestError) as info:
+        accounts.add_user(app_client.services.query_log, name=name, role="staff", password=PW_A, actor="test")
+    assert info.value.status_code == 422 and info.value.detail_ja != info.value.detail_en
+
+
+def test_the_installed_command_reads_the_password_from_stdin(app_client, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MADOGUCHI_")}
+    env.update(MADOGUCHI_DATA_DIR=str(app_client.services.settings.data_dir), PYTHONPATH=str(ROOT))
+    run = subprocess.run(
+        [sys.executable, "-m", "app.cli", "users", "add", "kudo", "--role", "staff", "--password-stdin"],
+        input=PW_A + "\n",
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr
+    assert accounts.verify_password(app_client.services.query_log, "kudo", PW_A) is not None

@@ -1,5 +1,6 @@
-"""「スタッフ」 (admins only): the staff accounts — add, reset a password, disable and enable. Every change is recorded
-in the audit trail by app/ops/accounts.py."""
+"""「スタッフ」 (admins only): the staff accounts — add, reset a password, disable and enable; and 「アカウント」, where
+anyone signed in with an account changes their own password. Every change is recorded in the audit trail by
+app/ops/accounts.py."""
 
 from __future__ import annotations
 
@@ -10,13 +11,13 @@ from fastapi.responses import RedirectResponse, Response
 from app.api.deps import ServicesDep
 from app.console.session import SessionDep
 from app.console.web import admin_only, csrf_refused, error_page, form_with_csrf, render
-from app.errors import MadoguchiError
+from app.errors import BadRequestError, MadoguchiError
 from app.ops import accounts
 
-router = APIRouter(prefix="/users")
+router = APIRouter()
 
 
-@router.get("")
+@router.get("/users")
 async def users_page(request: Request, services: ServicesDep, session: SessionDep) -> Response:
     if (denied := admin_only(request, session)) is not None:
         return denied
@@ -27,7 +28,7 @@ async def users_page(request: Request, services: ServicesDep, session: SessionDe
     return render(request, "users.html", session=session, nav="users", users=users)
 
 
-@router.post("")
+@router.post("/users")
 async def user_add(request: Request, services: ServicesDep, session: SessionDep) -> Response:
     if (denied := admin_only(request, session)) is not None:
         return denied
@@ -48,7 +49,7 @@ async def user_add(request: Request, services: ServicesDep, session: SessionDep)
     return RedirectResponse("/console/users?done=user_added", status_code=303)
 
 
-@router.post("/{name}/password")
+@router.post("/users/{name}/password")
 async def user_password(request: Request, name: str, services: ServicesDep, session: SessionDep) -> Response:
     if (denied := admin_only(request, session)) is not None:
         return denied
@@ -70,12 +71,12 @@ async def user_password(request: Request, name: str, services: ServicesDep, sess
     return RedirectResponse(target, status_code=303)
 
 
-@router.post("/{name}/disable")
+@router.post("/users/{name}/disable")
 async def user_disable(request: Request, name: str, services: ServicesDep, session: SessionDep) -> Response:
     return await _set_disabled(request, name, services, session, disabled=True)
 
 
-@router.post("/{name}/enable")
+@router.post("/users/{name}/enable")
 async def user_enable(request: Request, name: str, services: ServicesDep, session: SessionDep) -> Response:
     return await _set_disabled(request, name, services, session, disabled=False)
 
@@ -90,3 +91,32 @@ async def _set_disabled(request: Request, name: str, services, session, *, disab
     except MadoguchiError as exc:
         return error_page(request, session, exc, back="/console/users")
     return RedirectResponse("/console/users?done=user_updated", status_code=303)
+
+
+@router.get("/account")
+async def account_page(request: Request, session: SessionDep) -> Response:
+    return render(request, "account.html", session=session, nav="account")
+
+
+@router.post("/account/password")
+async def account_password(request: Request, services: ServicesDep, session: SessionDep) -> Response:
+    """Change one's own password: every session of the account ends, so back to the login page."""
+    form = await form_with_csrf(request, session)
+    if form is None:
+        return csrf_refused(request, session)
+    try:
+        new = str(form.get("password") or "")
+        if new != str(form.get("password2") or ""):
+            raise BadRequestError(
+                "The new passwords differ.", "新しいパスワードが一致しません。", code="password_mismatch"
+            )
+        await run_in_threadpool(
+            accounts.change_own_password,
+            services.require_log(),
+            session.actor,
+            current=str(form.get("current") or ""),
+            new=new,
+        )
+    except MadoguchiError as exc:
+        return error_page(request, session, exc, back="/console/account")
+    return RedirectResponse("/console/login?done=password_changed", status_code=303)

@@ -58,7 +58,7 @@ def _messages(request: Request, t: dict) -> list[dict]:
             out.append({"kind": "error", "text": t["relay_failed_msg"].format(n=num("failed"))})
     elif done == "faq_saved":
         out.append({"kind": "ok", "text": t["faq_saved"]})
-    elif done in ("faq_restored", "user_added", "user_updated", "password_reset"):
+    elif done in ("faq_restored", "user_added", "user_updated", "password_reset", "password_changed"):
         out.append({"kind": "ok", "text": t[done]})
     elif done == "faq_deleted":
         out.append({"kind": "ok", "text": t["faq_deleted"]})

@@ -34,6 +34,7 @@ ROLES: tuple[Role, ...] = ("staff", "admin")
 MIN_PASSWORD = 12
 MAX_PASSWORD = 1024
 MAX_NAME = 64
+NAME_FORBIDDEN = frozenset("/\\?#%")  # a name is part of console URLs (/console/users/NAME/…)
 MIN_ADMIN_TOKEN = 16
 TOKEN_PREFIX = "mdg_"
 RESERVED_NAMES = frozenset({ADMIN_TOKEN_ACTOR, SYSTEM_ACTOR, "cli", "console", "admin-token"})
@@ -79,10 +80,10 @@ def clean_name(name: str | None) -> str:
     text = unicodedata.normalize("NFC", (name or "").strip())
     if not text:
         raise BadRequestError("Enter a name.", "名前を入力してください。", code="user_name_empty")
-    if len(text) > MAX_NAME or any(unicodedata.category(c)[0] in "CZ" for c in text):
+    if len(text) > MAX_NAME or any(unicodedata.category(c)[0] in "CZ" or c in NAME_FORBIDDEN for c in text):
         raise BadRequestError(
-            f"A name is 1–{MAX_NAME} characters without spaces or control characters (e.g. yamada or 山田).",
-            f"名前は空白や制御文字を含まない {MAX_NAME} 文字以内にしてください（例: yamada、山田）。",
+            f"A name is 1–{MAX_NAME} characters without spaces, control characters or / \\ ? # % (e.g. yamada or 山田).",
+            f"名前は空白・制御文字・/ \\ ? # % を含まない {MAX_NAME} 文字以内にしてください（例: yamada、山田）。",
             code="user_name_invalid",
         )
     if text.lower() in RESERVED_NAMES:
@@ -140,6 +141,13 @@ def set_password(log: QueryLogPort, name: str, password: str, *, actor: str) -> 
     _, after = log.accounts.update(name, password_hash=digest)
     audit_to(log, actor=actor, action="user.password", target_type="user", target_id=name, after=_public(after))
     return after
+
+
+def change_own_password(log: QueryLogPort, actor: Actor, *, current: str, new: str) -> StaffUser:
+    """A person changes their own password (the current one is checked first); every session of theirs ends."""
+    if actor.name == ADMIN_TOKEN_ACTOR or verify_password(log, actor.name, current) is None:
+        raise AuthError("The current password is wrong.", "現在のパスワードが正しくありません。", code="wrong_password")
+    return set_password(log, actor.name, new, actor=actor.name)
 
 
 def set_disabled(log: QueryLogPort, name: str, disabled: bool, *, actor: str) -> StaffUser:

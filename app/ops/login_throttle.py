@@ -43,7 +43,9 @@ def check(log: QueryLogPort, settings: Settings, *, name: str, ip: str | None) -
 
 def failed(log: QueryLogPort, settings: Settings, *, name: str, ip: str | None) -> None:
     account_key, ip_key = keys(name, ip)
-    log.accounts.add_failure([k for k in (account_key, ip_key) if k])
+    log.accounts.add_failure(
+        [k for k in (account_key, ip_key) if k], forget_before=utcnow() - timedelta(seconds=settings.login_window_s)
+    )
 
 
 def succeeded(log: QueryLogPort, settings: Settings, *, name: str) -> None:

@@ -160,9 +160,14 @@ class StaffAccounts:
             return int(conn.execute(stmt).scalar() or 0)
 
     # --- failed logins (throttling) ---
-    def add_failure(self, keys: builtins.list[str], *, at: datetime | None = None) -> None:
+    def add_failure(
+        self, keys: builtins.list[str], *, at: datetime | None = None, forget_before: datetime | None = None
+    ) -> None:
+        """Record a failed login under each key; failures older than `forget_before` (everyone's) are deleted."""
         when = at or utcnow()
         with self.log.write() as conn:
+            if forget_before is not None:
+                conn.execute(login_failures.delete().where(login_failures.c.at < forget_before))
             conn.execute(login_failures.insert(), [{"key": k[:255], "at": when} for k in keys])
 
     def failures_since(self, key: str, since: datetime) -> builtins.list[datetime]:
