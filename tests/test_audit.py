@@ -201,3 +201,21 @@ def test_faq_history_and_one_click_restore_through_the_console(client):
     assert r.status_code == 404 and r.json()["error"] == "faq_version_not_found"
     history = client.get(f"/api/admin/faq/{fid}/history", headers=AUTH).json()["items"]
     assert [h["action"] for h in history] == ["faq.restore", "faq.update", "faq.create"]
+
+
+def test_history_page_speaks_japanese_not_field_names(client):
+    r = result("コピー機の場所は", outcome="escalated")
+    client.services.query_log.record(r)
+    client.post(f"/api/admin/queries/{r.query_id}/resolve", json={"answer": "2階の北側です。"}, headers=client.bearer)
+    client.post(
+        "/api/admin/ingest",
+        files=[("files", ("備品規程.md", "# 備品規程\n\n文房具は総務で受け取る。".encode()))],
+        headers=AUTH,
+    )
+    login(client, "aoki", PW)
+    table = client.get("/console/audit").text.split("<table", 1)[1]
+    for ja in ("回答内容", "回答者", "結果", "追加", "質問に回答", "文書アップロード", "変更後"):
+        assert ja in table, ja
+    text = re.sub(r"<[^>]+>", " ", table)
+    for raw in ("resolution:", "resolved_by:", "status:", " added", "query.resolve", "document.upload"):
+        assert raw not in text, raw
