@@ -294,3 +294,20 @@ def test_the_installed_command_reads_the_password_from_stdin(app_client, tmp_pat
     )
     assert run.returncode == 0, run.stderr
     assert accounts.verify_password(app_client.services.query_log, "kudo", PW_A) is not None
+
+
+def test_users_api_for_admins_only(app_client):
+    r = app_client.post("/api/admin/users", json={"name": "oda", "role": "staff", "password": PW_A}, headers=AUTH)
+    assert r.status_code == 201 and r.json() == {**r.json(), "name": "oda", "role": "staff", "disabled": False}
+    assert "password" not in r.text and "argon2" not in r.text
+    r = app_client.post("/api/admin/users", json={"name": "oda", "role": "staff", "password": PW_A}, headers=AUTH)
+    assert r.status_code == 422 and r.json()["error"] == "user_exists"
+    r = app_client.post("/api/admin/users", json={"name": "ono", "role": "root", "password": PW_A}, headers=AUTH)
+    assert r.status_code == 422 and r.json()["error"] == "bad_role"
+    token = app_client.post("/api/admin/users/oda/token", headers=AUTH).json()["token"]
+    staff = {"Authorization": f"Bearer {token}"}
+    assert app_client.get("/api/admin/users", headers=staff).status_code == 403  # a staff account
+    assert app_client.post("/api/admin/users/oda/disable", headers=AUTH).json()["disabled"] is True
+    assert app_client.get("/api/admin/faq", headers=staff).status_code == 401
+    assert app_client.post("/api/admin/users/nobody/disable", headers=AUTH).status_code == 404
+    assert [u["name"] for u in app_client.get("/api/admin/users", headers=AUTH).json()["users"]] == ["oda"]
