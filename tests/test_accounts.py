@@ -311,3 +311,38 @@ def test_users_api_for_admins_only(app_client):
     assert app_client.get("/api/admin/faq", headers=staff).status_code == 401
     assert app_client.post("/api/admin/users/nobody/disable", headers=AUTH).status_code == 404
     assert [u["name"] for u in app_client.get("/api/admin/users", headers=AUTH).json()["users"]] == ["oda"]
+
+
+NASTY_BODIES = [
+    b"{not json",
+    b'{"name": "\\ud800x", "role": "staff", "password": "correct horse battery"}',
+    b"[]",
+    b'{"change_id": 99999999999999999999999}',
+]
+
+
+@pytest.mark.parametrize("body", NASTY_BODIES)
+@pytest.mark.parametrize("path", ["/api/admin/users", "/api/admin/faq/1/restore"])
+def test_bad_bodies_on_the_new_routes_are_4xx_json(app_client, path, body):
+    r = app_client.post(path, content=body, headers={**AUTH, "Content-Type": "application/json"})
+    assert 400 <= r.status_code < 500 and "error" in r.json(), (r.status_code, r.text)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"since": "2026-13-45"},
+        {"until": "nonsense"},
+        {"page": "99999999999999999999"},
+        {"per_page": "0"},
+        {"actor": "\x00", "target_id": "x" * 5000},
+    ],
+)
+def test_bad_audit_filters_are_4xx_or_empty_never_500(app_client, params):
+    r = app_client.get("/api/admin/audit", params=params, headers=AUTH)
+    assert r.status_code in (200, 422) and ("items" in r.json() or "error" in r.json())
+
+
+def test_a_huge_login_form_value_is_no_500(app_client):
+    r = console_login(app_client, "名" * 5000, "x" * 5000)
+    assert r.status_code == 303 and "bad=1" in r.headers["location"]

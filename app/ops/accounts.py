@@ -196,6 +196,8 @@ def _public(user: StaffUser) -> dict:
 # --- credentials ---
 def verify_password(log: QueryLogPort, name: str, password: str) -> Actor | None:
     """The account's actor when the name and password match an enabled account, else None."""
+    if len(password) > MAX_PASSWORD or len(name) > 4 * MAX_NAME:
+        return None  # no account has such a password or name; no need to spend a hash on it
     user = log.accounts.get(unicodedata.normalize("NFC", name.strip()))
     digest = user.password_hash if user is not None else _DUMMY_HASH
     try:
