@@ -47,6 +47,8 @@ def csrf_of(client, path="/console/faq"):
 
 def run_cli(monkeypatch, capsys, settings, argv, stdin=""):
     monkeypatch.setenv("MADOGUCHI_DATA_DIR", str(settings.data_dir))
+    if settings.database_url:  # --stores=server: the session's PostgreSQL
+        monkeypatch.setenv("MADOGUCHI_DATABASE_URL", settings.database_url)
     monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
     code = cli.main(argv)
     out = capsys.readouterr()
@@ -61,7 +63,7 @@ def test_cli_users_add_token_disable_and_the_token_acts_as_the_person(app_client
     assert code == 0 and "sato" in out
     code, out, err = run_cli(monkeypatch, capsys, settings, ["users", "token", "sato"])
     token = out.strip()
-    assert code == 0 and token.startswith("mdg_") and "一度" in err or "once" in err
+    assert code == 0 and token.startswith("mdg_") and "今回だけ" in err and "once" in err
     # hashed at rest: the token itself is nowhere in the database
     with app_client.services.query_log.read() as conn:
         stored = [r[0] for r in conn.execute(sa.text("SELECT id FROM api_tokens"))]
@@ -283,6 +285,8 @@ def test_the_installed_command_reads_the_password_from_stdin(app_client, tmp_pat
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("MADOGUCHI_")}
     env.update(MADOGUCHI_DATA_DIR=str(app_client.services.settings.data_dir), PYTHONPATH=str(ROOT))
+    if app_client.services.settings.database_url:
+        env["MADOGUCHI_DATABASE_URL"] = app_client.services.settings.database_url
     run = subprocess.run(
         [sys.executable, "-m", "app.cli", "users", "add", "kudo", "--role", "staff", "--password-stdin"],
         input=PW_A + "\n",
@@ -346,3 +350,9 @@ def test_bad_audit_filters_are_4xx_or_empty_never_500(app_client, params):
 def test_a_huge_login_form_value_is_no_500(app_client):
     r = console_login(app_client, "名" * 5000, "x" * 5000)
     assert r.status_code == 303 and "bad=1" in r.headers["location"]
+
+
+def test_control_characters_in_a_login_or_a_filter_are_refused_without_reaching_the_database(app_client):
+    assert "bad=1" in console_login(app_client, "a\x00b", "x\x00" * 8).headers["location"]
+    r = app_client.get("/api/admin/audit", params={"actor": "a\x00b"}, headers=AUTH)
+    assert r.status_code == 422 and r.json()["error"] == "bad_filter"

@@ -189,6 +189,10 @@ def new_token(log: QueryLogPort, name: str, *, actor: str) -> str:
     return token
 
 
+def _has_control(text: str) -> bool:
+    return any(unicodedata.category(c) in ("Cc", "Cs") for c in text)
+
+
 def _public(user: StaffUser) -> dict:
     return {"name": user.name, "role": user.role, "disabled": user.disabled}
 
@@ -196,8 +200,8 @@ def _public(user: StaffUser) -> dict:
 # --- credentials ---
 def verify_password(log: QueryLogPort, name: str, password: str) -> Actor | None:
     """The account's actor when the name and password match an enabled account, else None."""
-    if len(password) > MAX_PASSWORD or len(name) > 4 * MAX_NAME:
-        return None  # no account has such a password or name; no need to spend a hash on it
+    if len(password) > MAX_PASSWORD or len(name) > 4 * MAX_NAME or _has_control(name + password):
+        return None  # no account has such a password or name (and PostgreSQL takes no NUL): no hash, no query
     user = log.accounts.get(unicodedata.normalize("NFC", name.strip()))
     digest = user.password_hash if user is not None else _DUMMY_HASH
     try:
@@ -281,7 +285,10 @@ def login(
         login_throttle,  # the throttle is a sibling service; imported here to keep this module's top lean
     )
 
+    # The throttle's key for this attempt; a name no account can have (control characters, too long) counts as one.
     account = name.strip() or ADMIN_TOKEN_ACTOR
+    if _has_control(account) or len(account) > 4 * MAX_NAME:
+        account = "(invalid name)"
     login_throttle.check(log, settings, name=account, ip=ip)
     if not name.strip():
         actor = ADMIN_TOKEN if shared_token_ok(shared_tokens, password.strip()) else None

@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import unicodedata
 from collections.abc import Iterator
 from datetime import datetime
 
@@ -107,11 +108,23 @@ def audit_filter(
     return AuditFilter(
         since=parse_bound(since, tz=tz, end=False),
         until=parse_bound(until, tz=tz, end=True),
-        actor=(actor or "").strip() or None,
-        action=(action or "").strip() or None,
-        target_type=(target_type or "").strip() or None,
-        target_id=(target_id or "").strip() or None,
+        actor=_text(actor, "actor"),
+        action=_text(action, "action"),
+        target_type=_text(target_type, "target_type"),
+        target_id=_text(target_id, "target_id"),
     )
+
+
+def _text(value: str | None, name: str) -> str | None:
+    """A filter value: at most 255 characters, no control characters (PostgreSQL takes no NUL)."""
+    text = (value or "").strip()
+    if len(text) > 255 or any(unicodedata.category(c) in ("Cc", "Cs") for c in text):
+        raise BadRequestError(
+            f"`{name}` must be at most 255 characters without control characters.",
+            f"`{name}` は制御文字を含まない 255 文字以内で指定してください。",
+            code="bad_filter",
+        )
+    return text or None
 
 
 def page_of(services: Services, flt: AuditFilter, *, page: int = 1, per_page: int = 100) -> dict:
