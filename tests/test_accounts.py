@@ -356,3 +356,33 @@ def test_control_characters_in_a_login_or_a_filter_are_refused_without_reaching_
     assert "bad=1" in console_login(app_client, "a\x00b", "x\x00" * 8).headers["location"]
     r = app_client.get("/api/admin/audit", params={"actor": "a\x00b"}, headers=AUTH)
     assert r.status_code == 422 and r.json()["error"] == "bad_filter"
+
+
+def test_an_admin_changes_a_role_and_it_applies_at_once(app_client):
+    log = app_client.services.query_log
+    accounts.add_user(log, name="kimura", role="staff", password=PW_A, actor="test")
+    accounts.add_user(log, name="chief", role="admin", password=PW_B, actor="test")
+    other = app_client.__class__(app_client.app)
+    console_login(other, "kimura", PW_A)
+    assert other.get("/console/documents").status_code == 403
+    console_login(app_client, "chief", PW_B)
+    r = app_client.post(
+        "/console/users/kimura/role", data={"csrf": csrf_of(app_client, "/console/users"), "role": "admin"}
+    )
+    assert r.status_code == 200 and "アカウントを更新しました" in r.text
+    assert other.get("/console/documents", follow_redirects=False).status_code == 303  # the old session ended
+    console_login(other, "kimura", PW_A)
+    assert other.get("/console/documents").status_code == 200
+    r = app_client.post(
+        "/console/users/chief/role", data={"csrf": csrf_of(app_client, "/console/users"), "role": "staff"}
+    )
+    assert r.status_code == 422 and "自分の権限は変更できません" in r.text
+    got = app_client.get("/api/admin/audit", params={"action": "user.role"}, headers=AUTH).json()["items"]
+    assert [(i["actor"], i["before"]["role"], i["after"]["role"]) for i in got] == [("chief", "staff", "admin")]
+
+
+def test_an_admin_token_session_ends_when_the_admin_token_changes(app_client):
+    console_login(app_client, "", TOKEN)
+    assert app_client.get("/console/faq", follow_redirects=False).status_code == 200
+    app_client.app.state.settings.admin_token = "another-long-admin-token"
+    assert app_client.get("/console/faq", follow_redirects=False).status_code == 303

@@ -71,6 +71,22 @@ async def user_password(request: Request, name: str, services: ServicesDep, sess
     return RedirectResponse(target, status_code=303)
 
 
+@router.post("/users/{name}/role")
+async def user_role(request: Request, name: str, services: ServicesDep, session: SessionDep) -> Response:
+    if (denied := admin_only(request, session)) is not None:
+        return denied
+    form = await form_with_csrf(request, session)
+    if form is None:
+        return csrf_refused(request, session)
+    try:
+        await run_in_threadpool(
+            accounts.set_role, services.require_log(), name, str(form.get("role") or ""), actor=session.actor.name
+        )
+    except MadoguchiError as exc:
+        return error_page(request, session, exc, back="/console/users")
+    return RedirectResponse("/console/users?done=user_updated", status_code=303)
+
+
 @router.post("/users/{name}/disable")
 async def user_disable(request: Request, name: str, services: ServicesDep, session: SessionDep) -> Response:
     return await _set_disabled(request, name, services, session, disabled=True)

@@ -150,6 +150,23 @@ def change_own_password(log: QueryLogPort, actor: Actor, *, current: str, new: s
     return set_password(log, actor.name, new, actor=actor.name)
 
 
+def set_role(log: QueryLogPort, name: str, role: str, *, actor: str) -> StaffUser:
+    """Make an account staff or admin; its sessions end so the new role applies at once."""
+    if name == actor:
+        raise BadRequestError("You cannot change your own role.", "自分の権限は変更できません。", code="user_self_role")
+    before, after = log.accounts.update(name, role=clean_role(role))
+    audit_to(
+        log,
+        actor=actor,
+        action="user.role",
+        target_type="user",
+        target_id=name,
+        before=_public(before),
+        after=_public(after),
+    )
+    return after
+
+
 def set_disabled(log: QueryLogPort, name: str, disabled: bool, *, actor: str) -> StaffUser:
     """Disable (its sessions end and its tokens are deleted at once) or enable an account."""
     if disabled and name == actor:

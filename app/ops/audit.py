@@ -41,6 +41,7 @@ ACTIONS = (
     "user.add",
     "user.disable",
     "user.enable",
+    "user.role",
     "user.password",
     "user.token",
 )
