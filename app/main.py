@@ -110,7 +110,8 @@ class BodyLimitMiddleware:
             return
         request = Request(scope)
         # Checking credentials may read the database (personal tokens, console sessions): off the event loop.
-        guarded = request.url.path.startswith(("/api/admin", "/console"))
+        path = request.url.path
+        guarded = path.startswith(("/api/admin", "/console")) and not path.startswith(CONSOLE_OPEN)
         if guarded and not await asyncio.to_thread(has_credentials, request):
             await self.app(scope, _empty_body(), lambda message: send(_closing(message)))
             return
