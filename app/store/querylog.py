@@ -23,7 +23,9 @@ from sqlalchemy.exc import IntegrityError
 
 from app.clock import as_utc, utcnow
 from app.errors import BadRequestError, NotFoundError
+from app.store.accounts import StaffAccounts
 from app.store.adapters import AdapterVersions
+from app.store.audit import AuditTrail
 from app.store.groupcommit import GroupCommit
 from app.store.querylog_faq import FaqEntries
 from app.store.querylog_schema import claimed_events, queries
@@ -198,6 +200,8 @@ class QueryLog:
         self.faq = FaqEntries(self)
         self.webhook_deliveries = WebhookDeliveries(self)
         self.adapters = AdapterVersions(self)
+        self.accounts = StaffAccounts(self)  # staff accounts, sessions, tokens, failed logins
+        self.audit = AuditTrail(self)  # who changed what
         if migrate:
             self.migrate()
 
