@@ -102,6 +102,11 @@ class Settings(BaseSettings):
         description="Questions one asker (the `user_id`, else the client address) may send to `/api/ask` per minute, as a token bucket in each server process; more get 429 with `Retry-After`. 0: no limit.",
     )
     minutes_per_inquiry: float = Field(5.0, description="Staff minutes an answered question saves (for the stats).")
+    staff_hourly_cost_yen: float = Field(
+        3000.0,
+        ge=0,
+        description="Cost of one staff hour in 円: the stats and the monthly report show the time saved as money.",
+    )
     timezone: str = Field(
         "Asia/Tokyo", description="Time zone of the stats' day/week buckets, date filters and the console's times."
     )

@@ -198,7 +198,8 @@ def stats(
     category: str | None = None,
     origin: str | None = None,
 ) -> dict:
-    """Questions, deflection, helpful rate and staff minutes saved, per day/week bucket and per category."""
+    """Questions, deflection, 自己解決率, helpful rate, staff time and 円 saved, staff response time, per
+    day/week/month bucket and per category."""
     log = services.require_log()
     tz = zone(services.settings)
     flt = QueryFilter(
@@ -218,4 +219,5 @@ def stats(
         until=flt.until,
         tz=tz,
         minutes_per_inquiry=services.settings.minutes_per_inquiry,
+        hourly_cost_yen=services.settings.staff_hourly_cost_yen,
     )

@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.clock import as_utc, utcnow
 from app.errors import BadRequestError, NotFoundError
+from app.store.departments import Departments
 from app.store.querylog_faq import FaqEntries
 from app.store.querylog_schema import claimed_events, queries
 from app.types import ESCALATION_REASONS, OUTCOMES
@@ -183,6 +184,7 @@ class QueryLog:
         self.engine = _make_engine(url)
         self._sqlite_write_lock = threading.Lock()
         self.faq = FaqEntries(self)
+        self.departments = Departments(self)  # user → department (the report's 部署別)
         if migrate:
             self.migrate()
 
@@ -319,12 +321,14 @@ class QueryLog:
         """Merge keys into the row's JSON `meta` (e.g. Slack channel / thread / escalation post ids)."""
         return self._update(query_id, lambda r: {"meta": {**r.meta, **values}})
 
-    def resolve(self, query_id: str, *, answer: str, by: str | None = None) -> QueryRecord:
-        """Record the staff's answer. Relaying it (resolution hooks) is the caller's job."""
+    def resolve(self, query_id: str, *, answer: str, by: str | None = None, at: datetime | None = None) -> QueryRecord:
+        """Record the staff's answer (`at`, aware, replaces "now" when importing or seeding an older log).
+        Relaying it (resolution hooks) is the caller's job."""
         text = (answer or "").strip()
         if not text:
             raise BadRequestError("The answer is empty.", "回答が空です。", code="empty_answer")
-        return self._update(query_id, lambda r: {"resolution": text, "resolved_by": by, "resolved_at": utcnow()})
+        when = as_utc(at) if at is not None else utcnow()
+        return self._update(query_id, lambda r: {"resolution": text, "resolved_by": by, "resolved_at": when})
 
     def claim_event(self, key: str) -> bool:
         """True the first time `key` is seen (by any process sharing this database), False afterwards."""
@@ -396,15 +400,16 @@ class QueryLog:
             offset += batch
 
     def stat_rows(self, flt: QueryFilter | None = None) -> list[tuple]:
-        """(created_at, category, outcome, helpful) of matching questions: the input of the stats."""
+        """(created_at, category, outcome, helpful, escalated_at, resolved_at, user_id) of matching questions: the
+        input of the stats."""
         t = queries.c
         stmt = (
-            sa.select(t.created_at, t.category, t.outcome, t.helpful)
+            sa.select(t.created_at, t.category, t.outcome, t.helpful, t.escalated_at, t.resolved_at, t.user_id)
             .where(*(flt or QueryFilter()).where())
             .order_by(t.created_at)
         )
         with self.read() as conn:
-            return [(as_utc(r[0]), r[1], r[2], r[3]) for r in conn.execute(stmt)]
+            return [(as_utc(r[0]), r[1], r[2], r[3], as_utc(r[4]), as_utc(r[5]), r[6]) for r in conn.execute(stmt)]
 
 
 def _make_engine(url: str) -> sa.Engine:

@@ -53,3 +53,12 @@ faq_entries = sa.Table(
     sa.Column("created_by", sa.String(200)),
     sa.Column("source_query_id", sa.String(64)),
 )
+
+departments = sa.Table(
+    "departments",
+    metadata,
+    sa.Column("user_id", sa.String(200), primary_key=True),  # the asker's id as logged (Slack user id, API user_id)
+    sa.Column("department", sa.String(200), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_by", sa.String(200)),
+)
