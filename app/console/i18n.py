@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from app.console.i18n_report import REPORT_TEXTS
+
 TEXTS: dict[str, dict[str, str]] = {
     "ja": {
         "app": "窓口 スタッフコンソール",
@@ -296,6 +298,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "cancel": "Cancel",
     },
 }
+
+
+for _lang, _extra in REPORT_TEXTS.items():  # the report, departments, query detail and document actions
+    TEXTS[_lang].update(_extra)
 
 
 def texts(lang: str) -> dict[str, str]:

@@ -15,7 +15,14 @@ from fastapi.responses import FileResponse, RedirectResponse, Response
 
 from app.api.deps import ServicesDep, token_ok
 from app.clock import zone
-from app.console import pages_documents, pages_faq, pages_glossary, pages_queries, pages_unresolved
+from app.console import (
+    pages_documents,
+    pages_faq,
+    pages_glossary,
+    pages_queries,
+    pages_report,
+    pages_unresolved,
+)
 from app.console.charts import bar_chart, category_chart, rate_chart, volume_chart
 from app.console.i18n import category_label, texts
 from app.console.session import (
@@ -101,7 +108,10 @@ def switch_language(request: Request, code: str, next: str | None = None):
 def _labels(buckets: list[dict], bucket: str) -> list[str]:
     out = []
     for b in buckets:
-        month, day = b["start"][5:7], b["start"][8:10]
+        year, month, day = b["start"][:4], b["start"][5:7], b["start"][8:10]
+        if bucket == "month":
+            out.append(f"{year}/{int(month)}")
+            continue
         out.append(f"{int(month)}/{int(day)}" + ("~" if bucket == "week" else ""))
     return out
 
@@ -109,7 +119,7 @@ def _labels(buckets: list[dict], bucket: str) -> list[str]:
 def dashboard_charts(stats: dict, t: dict) -> dict:
     buckets = stats["buckets"]
     labels = _labels(buckets, stats["bucket"])
-    names = {"answered": t["answered"], "escalated": t["escalated"], "deflection_rate": t["deflection_rate"]}
+    names = {"answered": t["answered"], "escalated": t["escalated"], "deflection_rate": t["self_resolution_rate"]}
     cats = sorted(stats["categories"].items(), key=lambda kv: -kv[1]["questions"])
     return {
         "volume": volume_chart(buckets, labels=labels, title=t["chart_volume"], names=names),
@@ -138,8 +148,10 @@ async def dashboard(request: Request, services: ServicesDep, session: SessionDep
     to = p.get("to") or today.isoformat()
     from_ = p.get("from") or (today - timedelta(days=29)).isoformat()
     bucket = p.get("bucket") or "day"
-    if bucket not in ("day", "week"):
+    if bucket not in ("day", "week", "month"):
         bucket = "day"
+    if bucket == "month" and not p.get("from"):  # 月次: the last twelve months
+        from_ = today.replace(day=1, year=today.year - 1).isoformat()
     try:
         stats = await run_in_threadpool(review.stats, services, since=from_, until=to, bucket=bucket)
     except MadoguchiError as exc:
@@ -156,8 +168,11 @@ async def dashboard(request: Request, services: ServicesDep, session: SessionDep
         to=to,
         bucket=bucket,
         minutes=f"{services.settings.minutes_per_inquiry:g}",
+        yen=f"{services.settings.staff_hourly_cost_yen:,.0f}",
+        mins=lambda v: "—" if v is None else f"{v:.0f} {t['minutes']}",
+        report_month=today.strftime("%Y-%m"),
     )
 
 
-for _pages in (pages_unresolved, pages_queries, pages_documents, pages_faq, pages_glossary):
+for _pages in (pages_unresolved, pages_queries, pages_documents, pages_faq, pages_glossary, pages_report):
     router.include_router(_pages.router)
