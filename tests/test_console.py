@@ -68,7 +68,7 @@ def console(make_services, tmp_path):
         yield client, services
 
 
-PAGES = ["/console", "/console/gaps", "/console/queries", "/console/documents", "/console/faq", "/console/faq/1"]
+PAGES = ["/console", "/console/gaps", "/console/queries", "/console/documents", "/console/faq", "/console/faq/1", "/console/departments"]
 
 
 def test_pages_need_login(console):
@@ -132,6 +132,7 @@ def test_forms_without_csrf_are_refused(console):
         ("/console/logout", {}), (f"/console/gaps/{gap_key}/resolve", {"query_id": ids, "answer": "回答", "add_to_faq": "1"}),
         ("/console/documents/reingest", {}), ("/console/faq", {"question": "q", "answer": "a"}), ("/console/faq/reindex", {}),
         ("/console/faq/1", {"question": "q", "answer": "a"}), ("/console/faq/1/delete", {}),
+        ("/console/documents/delete", {"doc_id": "就業規則.md"}), ("/console/documents/reingest-one", {"doc_id": "就業規則.md"}),
     ]
     for token in (None, "forged-token"):
         for path, data in posts:
@@ -139,7 +140,7 @@ def test_forms_without_csrf_are_refused(console):
             r = client.post(path, data=body, follow_redirects=False)
             assert r.status_code == 403, (path, token)
             assert "フォームを受け付けられません" in r.text
-        for path in ("/console/documents/upload", "/console/faq/import"):
+        for path in ("/console/documents/upload", "/console/faq/import", "/console/documents/replace", "/console/departments"):
             r = client.post(path, data={"csrf": token} if token else {}, files={"files" if "upload" in path else "file": ("a.md", b"# a\n\nb")},
                             follow_redirects=False)
             assert r.status_code == 403, path
@@ -248,10 +249,10 @@ def test_documents_page_upload_and_reingest(console):
     assert r.status_code == 303 and "done=ingest" in r.headers["location"]
     page = client.get(r.headers["location"]).text
     assert "備品管理規程" in page and "壊れた.pdf" in page
-    assert "failed" in page
+    assert "失敗: 1" in page and "追加: 1" in page and "実行: コンソール" in page
     assert "備品管理規程.md" in services.store.manifest()
     r = client.post("/console/documents/reingest", data={"csrf": csrf_of(client)}, follow_redirects=False)
-    assert r.status_code == 303 and "unchanged" in r.headers["location"]
+    assert r.status_code == 303 and "変更なし" in client.get(r.headers["location"]).text
 
 
 def test_faq_page_notices_entries_the_search_does_not_see(console):

@@ -1,4 +1,5 @@
-"""Admin routes for documents (bearer token): ingest (upload, given paths, or the configured folder) and the list."""
+"""Admin routes for documents (bearer token): ingest (upload, given paths, or the configured folder), the list, and
+one document in place: delete, replace (upload over), re-ingest."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ async def ingest(request: Request, services: ServicesDep, _: AdminDep) -> dict:
         uploads = [
             Upload(filename=f.filename, data=await f.read()) for f in form.getlist("files") if not isinstance(f, str)
         ]
-        return await run_in_threadpool(documents.upload_and_ingest, services, uploads, prune=prune)
+        return await run_in_threadpool(documents.upload_and_ingest, services, uploads, prune=prune, by="api")
     paths = None
     if content_type.startswith("application/json"):
         try:
@@ -48,9 +49,35 @@ async def ingest(request: Request, services: ServicesDep, _: AdminDep) -> dict:
             )
         prune = bool(body.get("prune", prune)) if isinstance(body, dict) else prune
         paths = [Path(p) for p in raw] if raw else None
-    return await run_in_threadpool(documents.ingest, services, paths=paths, prune=prune)
+    return await run_in_threadpool(documents.ingest, services, paths=paths, prune=prune, by="api")
 
 
 @router.get("/documents")
 def list_documents(services: ServicesDep, _: AdminDep) -> dict:
     return documents.list_documents(services).to_dict()
+
+
+@router.delete("/documents/{doc_id:path}")
+async def delete_document(doc_id: str, services: ServicesDep, _: AdminDep) -> dict:
+    """Remove the document from answers at once (its chunks, its record and its file in the docs folder)."""
+    return await run_in_threadpool(documents.delete_document, services, doc_id, by="api")
+
+
+@router.post("/documents/{doc_id:path}/reingest")
+async def reingest_document(doc_id: str, services: ServicesDep, _: AdminDep) -> dict:
+    return await run_in_threadpool(documents.reingest_document, services, doc_id, by="api")
+
+
+@router.put("/documents/{doc_id:path}")
+async def replace_document(doc_id: str, request: Request, services: ServicesDep, _: AdminDep) -> dict:
+    """Upload over the document (multipart field `file`, same file type) and ingest it."""
+    form = await request.form()
+    upload = form.get("file")
+    if upload is None or isinstance(upload, str):
+        raise BadRequestError(
+            "Send the new file as the multipart field `file`.",
+            "新しいファイルをフォーム項目 `file` で送ってください。",
+            code="no_files",
+        )
+    data = Upload(filename=upload.filename, data=await upload.read())
+    return await run_in_threadpool(documents.replace_document, services, doc_id, data, by="api")

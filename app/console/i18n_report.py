@@ -72,6 +72,8 @@ REPORT_TEXTS: dict[str, dict[str, str]] = {
         "status_removed": "削除",
         "result": "結果",
         "seconds": "秒",
+        "list_sep": "、",
+        "last_files": "ファイルごとの結果",
     },
     "en": {
         "month": "Month",
@@ -141,5 +143,7 @@ REPORT_TEXTS: dict[str, dict[str, str]] = {
         "status_removed": "removed",
         "result": "Result",
         "seconds": "s",
+        "list_sep": ", ",
+        "last_files": "Per file",
     },
 }
