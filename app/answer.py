@@ -23,6 +23,7 @@ from app.reply import (
     select_sentences,
 )
 from app.result import AnswerResult, Source
+from app.retrieval.categories import category_of
 from app.retrieval.adapter import load_adapter
 from app.retrieval.glossary import Glossary
 from app.retrieval.index import Snapshot
@@ -263,6 +264,9 @@ def answer(
         result.escalation_reason = "low_confidence"
     if services.generator is not None and r.passages:
         result = services.generator.generate(result=result, retrieval=r, threshold=threshold)
+    if category is None and result.outcome == "escalated":
+        # Not answered: the top document may be unrelated, so the question's own words say what it is about.
+        result.category = category_of(question) or "other"
     result.latency_ms = (time.perf_counter() - started) * 1000
     if record:
         record_result(services, result, meta=meta)
