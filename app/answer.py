@@ -23,8 +23,8 @@ from app.reply import (
     select_sentences,
 )
 from app.result import AnswerResult, Source
-from app.retrieval.categories import category_of
 from app.retrieval.adapter import load_adapter
+from app.retrieval.categories import category_of
 from app.retrieval.glossary import Glossary
 from app.retrieval.index import Snapshot
 from app.retrieval.learned import resolve_model
