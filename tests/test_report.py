@@ -185,3 +185,30 @@ def test_bad_input_is_a_422(client):
     assert "1 行目" in str(r.json()["detail"])
     listed = client.get("/api/admin/departments", headers=AUTH).json()
     assert listed["total"] == 4  # the refused file changed nothing
+
+
+def test_a_database_from_before_the_department_table_upgrades(tmp_path):
+    import sqlalchemy as sa
+    from alembic import command
+    from alembic.config import Config
+
+    from app.store.querylog import MIGRATIONS, QueryLog
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0001")
+    engine.dispose()
+    old = QueryLog(url, migrate=False)
+    r = result("移行前の質問", user_id="U1")
+    old.record(r, created_at=aware("2026-11-02T09:00+09:00"))
+    old.close()
+    log = QueryLog(url)  # start-up migrates to head
+    try:
+        assert log.get(r.query_id).question == "移行前の質問"
+        assert log.departments.replace({"U1": "総務部"}) == 1 and log.departments.mapping() == {"U1": "総務部"}
+    finally:
+        log.close()

@@ -73,6 +73,8 @@ REPORT_TEXTS: dict[str, dict[str, str]] = {
         "result": "結果",
         "seconds": "秒",
         "list_sep": "、",
+        "lang_ja": "日本語",
+        "lang_en": "英語",
         "last_files": "ファイルごとの結果",
     },
     "en": {
@@ -144,6 +146,8 @@ REPORT_TEXTS: dict[str, dict[str, str]] = {
         "result": "Result",
         "seconds": "s",
         "list_sep": ", ",
+        "lang_ja": "Japanese",
+        "lang_en": "English",
         "last_files": "Per file",
     },
 }
