@@ -116,3 +116,11 @@ def test_console_documents_in_japanese_with_one_count_of_failures(server):
     )
     html = client.get(r.headers["location"]).text
     assert "実行: コンソール" in html and "更新: 1" in html
+
+
+def test_an_ingest_the_command_line_sends_through_the_server_says_so(server):
+    client, services = server
+    body = {"paths": [str(services.settings.docs_dir)], "by": "cli"}  # what `madoguchi ingest` posts to a server
+    r = client.post("/api/admin/ingest", json=body, headers=AUTH)
+    assert r.status_code == 200 and r.json()["by"] == "cli"
+    assert client.post("/api/admin/ingest", json={"by": "someone"}, headers=AUTH).json()["by"] == "api"

@@ -21,7 +21,8 @@ router = APIRouter(prefix="/api/admin", tags=["admin"])
 async def ingest(request: Request, services: ServicesDep, _: AdminDep) -> dict:
     """Upload files (multipart field `files`) into the docs folder and ingest them, or — with no files — re-ingest
     the configured folder (`MADOGUCHI_DOCS_DIR`). JSON `{"paths": [...], "prune": bool}` ingests server-side paths
-    (what `madoguchi ingest` sends when a server holds the store). Query `?prune=true` removes missing files."""
+    (what `madoguchi ingest` sends when a server holds the store, with `"by": "cli"` so the documents page says who
+    ran it). Query `?prune=true` removes missing files."""
     prune = request.query_params.get("prune", "false").lower() in ("1", "true", "yes")
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/form-data"):
@@ -31,6 +32,7 @@ async def ingest(request: Request, services: ServicesDep, _: AdminDep) -> dict:
         ]
         return await run_in_threadpool(documents.upload_and_ingest, services, uploads, prune=prune, by="api")
     paths = None
+    by = "api"
     if content_type.startswith("application/json"):
         try:
             body = json.loads(await request.body())
@@ -49,7 +51,9 @@ async def ingest(request: Request, services: ServicesDep, _: AdminDep) -> dict:
             )
         prune = bool(body.get("prune", prune)) if isinstance(body, dict) else prune
         paths = [Path(p) for p in raw] if raw else None
-    return await run_in_threadpool(documents.ingest, services, paths=paths, prune=prune, by="api")
+        if isinstance(body, dict) and body.get("by") == "cli":  # `madoguchi ingest` sent it through the server
+            by = "cli"
+    return await run_in_threadpool(documents.ingest, services, paths=paths, prune=prune, by=by)
 
 
 @router.get("/documents")
