@@ -162,6 +162,8 @@ def _trend(ws: Worksheet, report: dict) -> None:
     line.y_axis.scaling.min = 0
     line.y_axis.scaling.max = 1
     line.y_axis.crosses = "max"
+    for axis in (bars.x_axis, bars.y_axis, line.y_axis):
+        axis.delete = False  # openpyxl 3.1 hides chart axes unless told otherwise
     bars += line
     bars.width, bars.height = 24, 11
     ws.add_chart(bars, f"A{n + 4}")
