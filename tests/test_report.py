@@ -137,6 +137,7 @@ def test_monthly_report_figures(client):
     }
     top = [(g["question"], g["count"], g["category"]) for g in rep["unresolved_top"]]
     assert top == [("社内ｗｉ－ｆｉの パスワードは", 2, "other"), ("旅費の精算期限", 1, "expense")]
+    assert rep["unresolved_top"][0]["examples"] == ["社内Wi-Fiのパスワードは？"]  # the same question, written otherwise
     assert [b["start"] for b in rep["trend"]][:1] == ["2025-12-01"] and len(rep["trend"]) == 12
     assert pick(rep["trend"][-1]) == NOVEMBER and rep["trend"][-2]["questions"] == 2
 
@@ -169,6 +170,7 @@ def test_excel_report(client):
     unresolved = list(wb["未解決トップ"].iter_rows(min_row=2, values_only=True))
     assert unresolved[0][1:4] == ("社内ｗｉ－ｆｉの パスワードは", 2, "その他")
     assert unresolved[0][4] == datetime(2026, 11, 7, 15, 0) and unresolved[0][5] == datetime(2026, 11, 8, 16, 0)
+    assert unresolved[0][6] == "社内Wi-Fiのパスワードは？"
     trend = wb["推移"]
     assert trend["A2"].value == datetime(2025, 12, 1) and trend["A13"].value == datetime(2026, 11, 1)
     assert trend["B13"].value == 9 and trend["B12"].value == 2 and len(trend._charts) == 1

@@ -5,6 +5,7 @@ as a trend. `monthly_report` gives the figures as data; `report_xlsx.workbook_by
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import unicodedata
 from datetime import date, datetime, time
@@ -12,7 +13,7 @@ from typing import Any
 
 from app.clock import utcnow, zone
 from app.errors import BadRequestError
-from app.ops import departments
+from app.ops import departments, unresolved
 from app.services import Services
 from app.store.querylog import QueryFilter
 from app.store.querylog_stats import compute_stats, next_bucket
@@ -42,30 +43,31 @@ def _months_back(first: date, n: int) -> date:
 
 
 def _normalized(question: str) -> str:
-    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", question)).lower().rstrip("?？。")
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", question)).lower().rstrip("?？。") or question
 
 
 def unresolved_top(services: Services, *, since: datetime, until: datetime, limit: int = TOP_UNRESOLVED) -> list:
-    """Unresolved questions of the period (escalated or marked unhelpful, no staff answer yet), the same question
-    (ignoring width, case, spaces and a trailing ?) counted once with how often it was asked; most asked first."""
+    """Unresolved questions of the period (escalated or marked unhelpful, no staff answer yet) grouped by meaning as
+    on the 「未解決の質問」 page (the same question — ignoring width, case, spaces and a trailing ? — always in one
+    group); biggest group first. At most the newest `unresolved.MAX_QUESTIONS` questions are grouped."""
     log = services.require_log()
-    groups: dict[str, dict[str, Any]] = {}
-    for r in log.iter_records(QueryFilter(since=since, until=until, unresolved=True)):
-        key = _normalized(r.question)
-        g = groups.get(key)
-        if g is None:  # records come newest first: the first one seen is the latest
-            groups[key] = {
-                "question": r.question,
-                "count": 1,
-                "category": r.category or "other",
-                "first_at": r.created_at,
-                "last_at": r.created_at,
+    records = log.search(QueryFilter(since=since, until=until, unresolved=True), limit=unresolved.MAX_QUESTIONS)
+    originals = {r.id: r for r in records}
+    normalized = [dataclasses.replace(r, question=_normalized(r.question)) for r in records]
+    out = []
+    for g in unresolved.cluster(normalized, embedder=services.embedder)[:limit]:
+        times = [r.created_at for r in g.records]
+        out.append(
+            {
+                "question": originals[g.representative.id].question,
+                "count": g.size,
+                "category": g.category or "other",
+                "first_at": min(times),
+                "last_at": max(times),
+                "examples": [originals[r.id].question for r in g.records[1:4]],
             }
-        else:
-            g["count"] += 1
-            g["first_at"] = r.created_at
-    ordered = sorted(groups.values(), key=lambda g: (-g["count"], -g["last_at"].timestamp()))
-    return ordered[:limit]
+        )
+    return out
 
 
 def monthly_report(services: Services, *, month: str | None) -> dict:

@@ -121,7 +121,8 @@ def _breakdown(ws: Worksheet, first_header: str, items: list[tuple[str, dict]]) 
 
 
 def _unresolved(ws: Worksheet, report: dict, tz: ZoneInfo) -> None:
-    _header(ws, ["順位", "質問", "件数", "カテゴリ", "最初の質問日時", "最新の質問日時"], [6, 60, 8, 10, 18, 18])
+    headers = ["順位", "質問", "件数", "カテゴリ", "最初の質問日時", "最新の質問日時", "同じ内容の質問（例）"]
+    _header(ws, headers, [6, 50, 8, 10, 18, 18, 60])
     for rank, g in enumerate(report["unresolved_top"], start=1):
         ws.append(
             [
@@ -131,6 +132,7 @@ def _unresolved(ws: Worksheet, report: dict, tz: ZoneInfo) -> None:
                 category_ja(g["category"]),
                 _local(g["first_at"], tz),
                 _local(g["last_at"], tz),
+                spreadsheet_text(" / ".join(g.get("examples", []))),
             ]
         )
         ws.cell(row=ws.max_row, column=5).number_format = DATETIME
