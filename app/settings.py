@@ -108,7 +108,8 @@ class Settings(BaseSettings):
         description="Cost of one staff hour in 円: the stats and the monthly report show the time saved as money.",
     )
     timezone: str = Field(
-        "Asia/Tokyo", description="Time zone of the stats' day/week buckets, date filters and the console's times."
+        "Asia/Tokyo",
+        description="Time zone of the stats' day/week/month buckets, the monthly report, date filters, the console's times and the Japanese CSV.",
     )
 
     # --- LLM (optional) ---
