@@ -194,6 +194,8 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
             await asyncio.to_thread(svc.index.poll)
             if svc.index.ready:
                 svc.check_embedder()
+                if not settings.chroma_url:  # an embedded store is ours alone: finish a write a crash cut short
+                    await asyncio.to_thread(svc.repair_store)
                 await asyncio.to_thread(repair_index_at_start, svc)
         except BaseException:
             if holder is not None:

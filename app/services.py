@@ -22,7 +22,7 @@ from app.retrieval.tokenizer import Tokenizer
 from app.settings import Settings
 from app.store.chroma import ChunkStore
 from app.store.querylog import QueryLog
-from ingest.pipeline import IngestReport, ingest
+from ingest.pipeline import IngestReport, ingest, repair_store
 
 logger = logging.getLogger(__name__)
 
@@ -62,10 +62,18 @@ class Services:
                 prune=prune,
                 progress=progress,
                 source_names=source_names,
+                default_root=self.settings.docs_dir,
             )
             self.last_ingest = report.to_dict()
         self.index.refresh()
         return report
+
+    def repair_store(self) -> None:
+        """Delete chunks left by an ingest that stopped half-way and bump the version (ingest.pipeline.repair_store)."""
+        with self.ingest_lock:
+            version = repair_store(store=self.store, embedder=self.embedder)
+        if version is not None:
+            self.index.refresh()
 
     def require_log(self) -> QueryLogPort:
         """The query log, or a 404 `no_query_log` for the routes and pages that need one."""

@@ -37,7 +37,10 @@ def index_corpus(dataset: BeirDataset, *, services) -> int:
     from ingest.chunker import chunk_document
     from ingest.loaders import Block, FaqRow, LoadedDocument
     from ingest.pipeline import index_document
+    from ingest.writer import EditionWriter, check_store
 
+    # Written in groups of documents (one upsert of chunks and one of records per group), as the ingest does.
+    writer = EditionWriter(services.store, ids_by_doc=check_store(services.store, services.store.manifest()).ids_by_doc)
     chunks = 0
     for doc_id, entry in dataset.corpus.items():
         title, text = entry["title"].strip(), entry["text"].strip()
@@ -64,8 +67,10 @@ def index_corpus(dataset: BeirDataset, *, services) -> int:
             doc_hash=digest,
             category="other",
             kind=kind,
+            writer=writer,
         )
         chunks += len(drafts)
+    writer.flush()
     services.store.bump_version(embedder=services.embedder.name)
     services.index.refresh()
     return chunks

@@ -1,18 +1,19 @@
-"""The ingest road: discover → (skip unchanged by hash) → load → chunk → embed → upsert → drop old → manifest.
+"""The ingest road: check the store → discover → (skip unchanged by hash) → load → chunk → embed → write in groups
+(new chunks → manifest records → drop old chunks) → bump the version.
 
-Exactness: chunk ids carry the document's content hash, the new chunks are written before the old ones are
-deleted, and the manifest (the record of which hash is current) is written last; a server only serves chunks of
-the current hash, so a reader never sees a half-ingested document. Every run that changed anything bumps the
-corpus version so other processes reload.
+Exactness: chunk ids carry the document's content hash, the new chunks are written before the manifest (the record
+of which hash is current) and the old ones are deleted last; a server only serves chunks of the current hash, so a
+reader never sees a half-ingested document. Every run that changed or repaired anything bumps the corpus version so
+other processes reload; a run stopped half-way is repaired by the next one (ingest/writer.py).
 """
 
 from __future__ import annotations
 
-import fnmatch
 import hashlib
 import logging
 import sys
 import time
+import unicodedata
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -22,49 +23,15 @@ from app.retrieval.index import encode_head_vector
 from app.retrieval.scope import document_classes, scope_article_text
 from app.retrieval.tokenizer import Tokenizer
 from app.store.chroma import ChunkRows, DocRecord, dumps_tokens
-from app.types import CATEGORY_NAMES
+from ingest.categories import CATEGORIES, category_for, normalize_category
 from ingest.chunker import ChunkDraft, chunk_document
 from ingest.loaders import SUPPORTED, LoadedDocument, load
 from ingest.structure import caption_of
+from ingest.writer import EditionWriter, Fault, check_store
 
 logger = logging.getLogger(__name__)
 
-CATEGORIES = CATEGORY_NAMES
-_CATEGORY_ALIASES = {
-    "勤怠": "attendance",
-    "就業": "attendance",
-    "休暇": "attendance",
-    "attendance": "attendance",
-    "経費": "expense",
-    "精算": "expense",
-    "出張": "expense",
-    "expense": "expense",
-    "expenses": "expense",
-    "備品": "supplies",
-    "消耗品": "supplies",
-    "supplies": "supplies",
-    "supply": "supplies",
-    "その他": "other",
-    "other": "other",
-}
-
-
-def normalize_category(value: str | None) -> str | None:
-    if not value:
-        return None
-    value = str(value).strip()
-    return _CATEGORY_ALIASES.get(value.lower(), _CATEGORY_ALIASES.get(value))
-
-
-def category_for(path: str, hint: str | None, patterns: dict[str, str]) -> str:
-    """Front matter (`hint`) wins; then the first matching path pattern; else `other`."""
-    cat = normalize_category(hint)
-    if cat:
-        return cat
-    for pattern, category in patterns.items():
-        if fnmatch.fnmatch(path, pattern) or fnmatch.fnmatch(Path(path).name, pattern):
-            return normalize_category(category) or "other"
-    return "other"
+__all__ = ["CATEGORIES", "category_for", "normalize_category", "ingest", "index_document", "remove_document"]
 
 
 @dataclass
@@ -105,12 +72,18 @@ class IngestReport:
         }
 
 
-def discover(paths: list[Path]) -> list[tuple[Path, str]]:
-    """(file, doc_id) pairs. A folder's files get ids relative to it; a single file's id is its name."""
-    found: list[tuple[Path, str]] = []
+def nfc(text: str) -> str:
+    return unicodedata.normalize("NFC", text)
+
+
+def discover(paths: list[Path]) -> list[tuple[Path, str, str]]:
+    """(file, doc_id, root) triples. A folder's files get ids relative to it; a single file's id is its name. Ids
+    are NFC (a name spelled NFD by macOS and NFC elsewhere is one document); `root` is the absolute folder."""
+    found: list[tuple[Path, str, str]] = []
     for root in paths:
         root = Path(root)
         if root.is_dir():
+            base = str(root.resolve())
             for p in sorted(root.rglob("*")):
                 rel = p.relative_to(root)
                 if (
@@ -118,11 +91,9 @@ def discover(paths: list[Path]) -> list[tuple[Path, str]]:
                     and p.suffix.lower() in SUPPORTED
                     and not any(part.startswith((".", "~$")) for part in rel.parts)
                 ):
-                    found.append((p, rel.as_posix()))
-        elif root.exists():
-            found.append((root, root.name))
-        else:
-            found.append((root, root.name))  # reported as failed: not found
+                    found.append((p, nfc(rel.as_posix()), base))
+        else:  # a single file (a missing one is reported as failed: not found)
+            found.append((root, nfc(root.name), str(root.resolve())))
     return found
 
 
@@ -200,6 +171,35 @@ def chunk_rows(
     return ChunkRows(ids=ids, documents=[d.text for d in drafts], metadatas=metadatas, embeddings=vectors)
 
 
+def document_record(
+    *,
+    embedder: EmbedderPort,
+    doc_id: str,
+    source: str,
+    doc: LoadedDocument,
+    rows: ChunkRows,
+    doc_hash: str,
+    category: str,
+    kind: str = "doc",
+    root: str = "",
+) -> DocRecord:
+    return DocRecord(
+        doc_id=doc_id,
+        source=source,
+        title=doc.title,
+        category=category,
+        hash=doc_hash,
+        chunks=len(rows.ids),
+        ingested_at=time.time(),
+        kind=kind,
+        url=doc.url,
+        embedder=embedder.name,
+        chars=doc.chars,
+        schema=INDEX_SCHEMA,
+        root=root,
+    )
+
+
 def index_document(
     *,
     store: ChunkStorePort,
@@ -212,8 +212,10 @@ def index_document(
     doc_hash: str,
     category: str,
     kind: str = "doc",
+    writer: EditionWriter | None = None,
 ) -> DocRecord:
-    """Write one document's chunks and its manifest record; remove its chunks of any older hash."""
+    """Write one document's chunks and its manifest record; remove its chunks of any older hash. With `writer`, the
+    writes join its group (the caller flushes); without, they are written now (the caller bumps the version)."""
     rows = chunk_rows(
         embedder=embedder,
         tokenizer=tokenizer,
@@ -224,28 +226,22 @@ def index_document(
         doc_hash=doc_hash,
         category=category,
     )
-    ids, vectors, metadatas = rows.ids, rows.embeddings, rows.metadatas
-    old = set(store.chunk_ids_of(doc_id))
-    if ids and vectors is not None:
-        store.add_chunks(ids=ids, embeddings=vectors, documents=[d.text for d in drafts], metadatas=metadatas)
-    stale = sorted(old - set(ids))
-    record = DocRecord(
+    record = document_record(
+        embedder=embedder,
         doc_id=doc_id,
         source=source,
-        title=doc.title,
+        doc=doc,
+        rows=rows,
+        doc_hash=doc_hash,
         category=category,
-        hash=doc_hash,
-        chunks=len(ids),
-        ingested_at=time.time(),
         kind=kind,
-        url=doc.url,
-        embedder=embedder.name,
-        chars=doc.chars,
-        schema=INDEX_SCHEMA,
     )
-    store.put_record(record)
-    if stale:
-        store.delete_chunks(stale)
+    if writer is not None:
+        writer.put(record, rows)
+        return record
+    own = EditionWriter(store, ids_by_doc={doc_id: store.chunk_ids_of(doc_id)})
+    own.put(record, rows)
+    own.flush()
     return record
 
 
@@ -254,6 +250,13 @@ def remove_document(*, store: ChunkStorePort, doc_id: str) -> None:
     ids = store.chunk_ids_of(doc_id)
     if ids:
         store.delete_chunks(ids)
+
+
+def _within(path: str, roots: list[Path]) -> bool:
+    if not path:
+        return False
+    p = Path(path)
+    return any(p == r or r in p.parents for r in roots)
 
 
 def ingest(
@@ -266,8 +269,16 @@ def ingest(
     prune: bool = False,
     progress: bool = False,
     source_names: dict[str, str] | None = None,
+    default_root: Path | None = None,
+    batch_docs: int = 256,
+    fault: Fault | None = None,
 ) -> IngestReport:
-    """Ingest files and folders. `source_names` maps a doc id to the source path to show (uploads)."""
+    """Ingest files and folders. `source_names` maps a doc id to the source path to show (uploads).
+
+    `prune` removes the documents that were ingested from one of the folders in `paths` and whose files are gone;
+    documents from other folders stay (`default_root`: the folder of records written before roots were kept).
+    The store is first checked against the manifest: chunks no record points at are deleted, documents with
+    missing chunks re-indexed, and the version bumped when anything was repaired (ingest/writer.py)."""
     started = time.perf_counter()
     stored = str(store.corpus_info().get("embedder") or "")
     if stored and stored != embedder.name:  # refuse before writing: vectors of two models cannot share a collection
@@ -279,17 +290,33 @@ def ingest(
         )
     report = IngestReport()
     manifest = store.manifest()
+    check = check_store(store, manifest)
+    if check.needs_repair:
+        logger.warning(
+            "repairing the chunk store: %d stale chunks, %d incomplete documents, unfinished write: %s",
+            len(check.stale),
+            len(check.incomplete),
+            check.dirty,
+        )
+    writer = EditionWriter(store, ids_by_doc=check.ids_by_doc, batch_docs=batch_docs, fault=fault)
+    writer.discard(check.stale)
     files = discover(paths)
+    folder_roots = [Path(p).resolve() for p in paths if Path(p).is_dir()]
+    legacy_root = str(Path(default_root).resolve()) if default_root is not None else ""
     seen: set[str] = set()
-    changed = False
     iterator = files
     if progress and sys.stderr.isatty() and len(files) > 1:
         from tqdm import tqdm
 
         iterator = tqdm(files, desc="ingest", unit="file", file=sys.stderr)
-    for path, doc_id in iterator:
+    for path, doc_id, root in iterator:
+        if doc_id in seen:
+            logger.warning("ingest: %s has the same name as another file (in another Unicode spelling); skipped", path)
+            continue
         seen.add(doc_id)
         source = (source_names or {}).get(doc_id, doc_id)
+        pending: tuple[DocRecord, ChunkRows] | None = None
+        failed: DocRecord | None = None
         try:
             if not path.exists():
                 raise IngestError(f"File not found: {path}", f"ファイルが見つかりません: {path}")
@@ -302,6 +329,7 @@ def ingest(
                 and previous.status == "ok"
                 and previous.embedder == embedder.name
                 and previous.schema == INDEX_SCHEMA
+                and doc_id not in check.incomplete
             ):
                 report.files.append(FileResult(str(path), doc_id, "unchanged", previous.chunks, previous.chars))
                 continue
@@ -310,8 +338,7 @@ def ingest(
             if not drafts:
                 raise IngestError("No text to index was found.", "取り込める本文が見つかりません。")
             category = category_for(doc_id, doc.category, category_patterns)
-            record = index_document(
-                store=store,
+            rows = chunk_rows(
                 embedder=embedder,
                 tokenizer=tokenizer,
                 doc_id=doc_id,
@@ -321,52 +348,81 @@ def ingest(
                 doc_hash=digest,
                 category=category,
             )
-            changed = True
+            record = document_record(
+                embedder=embedder,
+                doc_id=doc_id,
+                source=source,
+                doc=doc,
+                rows=rows,
+                doc_hash=digest,
+                category=category,
+                root=root,
+            )
+            pending = (record, rows)
             status = "updated" if previous else "added"
             report.files.append(FileResult(str(path), doc_id, status, record.chunks, record.chars))
         except IngestError as exc:
             logger.warning("ingest failed for %s: %s", path, exc.detail_en)
             report.files.append(FileResult(str(path), doc_id, "failed", error=exc.detail_en, error_ja=exc.detail_ja))
-            changed |= _mark_failed(store=store, manifest=manifest, doc_id=doc_id, source=source, path=path, error=exc)
+            failed = _failed_record(manifest=manifest, doc_id=doc_id, source=source, path=path, error=exc, root=root)
         except Exception as exc:  # noqa: BLE001 - one broken file must not stop the others
             logger.exception("unexpected error while ingesting %s", path)
             err = IngestError(f"Unexpected error: {exc}", f"予期しないエラー: {exc}")
             report.files.append(FileResult(str(path), doc_id, "failed", error=err.detail_en, error_ja=err.detail_ja))
-            changed |= _mark_failed(store=store, manifest=manifest, doc_id=doc_id, source=source, path=path, error=err)
+            failed = _failed_record(manifest=manifest, doc_id=doc_id, source=source, path=path, error=err, root=root)
+        # Store writes happen outside the per-file handler: a store failure stops the ingest instead of being
+        # reported as this file's failure.
+        if pending is not None:
+            writer.put(*pending)
+        elif failed is not None:
+            writer.fail(failed)
+    for doc_id in manifest:  # a record of another Unicode spelling of a name ingested now: one document
+        if doc_id != nfc(doc_id) and nfc(doc_id) in seen:
+            writer.remove(doc_id)
+            report.files.append(FileResult(manifest[doc_id].source, doc_id, "removed"))
     if prune:
         for doc_id, record in manifest.items():
-            if doc_id not in seen and record.kind == "doc":
-                remove_document(store=store, doc_id=doc_id)
+            if nfc(doc_id) not in seen and record.kind == "doc" and _within(record.root or legacy_root, folder_roots):
+                writer.remove(doc_id)
                 report.files.append(FileResult(record.source, doc_id, "removed"))
-                changed = True
-    report.version = (
-        store.bump_version(embedder=embedder.name) if changed else int(store.corpus_info().get("version", 0))
-    )
+    version = writer.finish(embedder=embedder.name, repaired=check.needs_repair)
+    report.version = version if version is not None else int(store.corpus_info().get("version", 0))
     report.seconds = time.perf_counter() - started
     return report
 
 
-def _mark_failed(
-    *, store: ChunkStorePort, manifest: dict[str, DocRecord], doc_id: str, source: str, path: Path, error: IngestError
-) -> bool:
-    """A file that fails leaves no chunks behind (an old version must never be quoted) and a failed record."""
+def repair_store(*, store: ChunkStorePort, embedder: EmbedderPort) -> int | None:
+    """The start-up check: delete chunks no manifest record points at and bump the version when a writer stopped
+    half-way (documents with missing chunks are re-indexed by the next ingest). Returns the new version, or None
+    when nothing needed repair. Only for a store this process alone writes (an embedded one)."""
+    check = check_store(store, store.manifest())
+    if not check.needs_repair:
+        return None
+    logger.warning(
+        "repairing the chunk store at start-up: %d stale chunks, unfinished write: %s", len(check.stale), check.dirty
+    )
+    writer = EditionWriter(store, ids_by_doc=check.ids_by_doc)
+    writer.discard(check.stale)
+    return writer.finish(embedder=embedder.name, repaired=True)
+
+
+def _failed_record(
+    *, manifest: dict[str, DocRecord], doc_id: str, source: str, path: Path, error: IngestError, root: str
+) -> DocRecord | None:
+    """A file that fails leaves no chunks behind (an old version must never be quoted) and a failed record
+    (None for a missing file that was never ingested: nothing to record)."""
     previous = manifest.get(doc_id)
     if previous is None and not path.exists():
-        return False
-    ids = store.chunk_ids_of(doc_id)
-    if ids:
-        store.delete_chunks(ids)
-    store.put_record(
-        DocRecord(
-            doc_id=doc_id,
-            source=source,
-            title=previous.title if previous else path.stem,
-            category=previous.category if previous else "other",
-            hash="",
-            chunks=0,
-            ingested_at=time.time(),
-            status="failed",
-            error=error.detail_en,
-        )
+        return None
+    return DocRecord(
+        doc_id=doc_id,
+        source=source,
+        title=previous.title if previous else path.stem,
+        category=previous.category if previous else "other",
+        hash="",
+        chunks=0,
+        ingested_at=time.time(),
+        status="failed",
+        error=error.detail_en,
+        root=root,
     )
-    return True

@@ -1,0 +1,271 @@
+"""Crash windows, scoping and batching of the ingest (issue 13): a run stopped at any step boundary leaves each
+document in its old or new edition, the next run repairs the store and moves the version so every replica reloads;
+`--prune` only touches the folder being ingested; NFD and NFC spellings of a name are one document."""
+
+from __future__ import annotations
+
+import unicodedata
+
+import pytest
+
+from app.retrieval.index import CorpusIndex
+from app.store.chroma import ChunkStore
+from ingest.pipeline import chunk_id, ingest
+from ingest.writer import split_chunk_id
+
+
+class Crash(Exception):
+    """Stands in for kill -9: raised by the test hook, nothing in the pipeline catches it."""
+
+
+def run(services, paths, **kw):
+    return ingest(
+        paths=paths,
+        store=services.store,
+        embedder=services.embedder,
+        tokenizer=services.tokenizer,
+        category_patterns={},
+        **kw,
+    )
+
+
+def article(title: str, n: int, word: str) -> str:
+    return f"# {title}\n\n" + "\n\n".join(
+        f"## 第{i}条 {word}\n{word}の規定その{i}。申請は{i}日前までに行う。" for i in range(1, n + 1)
+    )
+
+
+def first_edition(folder):
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "a.md").write_text(article("規程A", 3, "旧版"), encoding="utf-8")
+    (folder / "b.md").write_text(article("規程B", 2, "旧版"), encoding="utf-8")
+    (folder / "c.md").write_text(article("規程C", 1, "旧版"), encoding="utf-8")
+    (folder / "e.md").write_text(article("規程E", 1, "残す"), encoding="utf-8")
+
+
+def second_edition(folder):
+    (folder / "a.md").write_text(article("規程A", 4, "新版"), encoding="utf-8")  # more chunks
+    (folder / "b.md").write_text(article("規程B", 1, "新版"), encoding="utf-8")  # fewer chunks
+    (folder / "c.md").unlink()  # pruned
+    (folder / "d.md").write_text(article("規程D", 2, "新版"), encoding="utf-8")  # added
+    (folder / "e.md").write_bytes(b"")  # turns bad: its old edition must go
+
+
+def assert_consistent(store):
+    """No stale chunk and no missing chunk: the stored ids are exactly the manifest's current editions."""
+    manifest = store.manifest()
+    wanted = {chunk_id(d, r.hash, p) for d, r in manifest.items() if r.status == "ok" for p in range(r.chunks)}
+    stored = set(store.all_chunk_ids())
+    assert stored - wanted == set(), "stale chunks stayed"
+    assert wanted - stored == set(), "chunks are missing"
+    assert not store.corpus_info().get("dirty")
+
+
+def editions_served(store) -> dict[str, set[str]]:
+    """What a reader starting now would serve: per document, the set of chunk hashes."""
+    index = CorpusIndex(store)
+    index.refresh(force=True)
+    out: dict[str, set[str]] = {}
+    for c in index.snapshot.chunks:
+        out.setdefault(c.doc_id, set()).add(split_chunk_id(c.id)[1])
+    return out
+
+
+def _steps(fast_services, tmp_path) -> list[str]:
+    services = fast_services()
+    docs = tmp_path / "probe"
+    first_edition(docs)
+    run(services, [docs])
+    second_edition(docs)
+    calls: list[str] = []
+    run(services, [docs], prune=True, batch_docs=2, fault=calls.append)
+    return calls
+
+
+def test_the_hook_sees_every_step_boundary(fast_services, tmp_path):
+    steps = _steps(fast_services, tmp_path)
+    assert {"chunks", "records", "stale", "removed", "before_version", "version"} <= set(steps)
+    assert steps.count("records") >= 2, "several groups of documents"
+
+
+def test_a_crash_at_every_step_boundary_is_repaired_by_the_next_ingest(fast_services, tmp_path):
+    steps = _steps(fast_services, tmp_path)
+    for n, step in enumerate(steps):
+        services = fast_services()
+        docs = tmp_path / f"docs{n}"
+        first_edition(docs)
+        run(services, [docs])
+        replica = CorpusIndex(ChunkStore(services.settings))  # a second reader of the same store
+        replica.refresh()
+        old_version = replica.snapshot.version
+        old = editions_served(services.store)
+        second_edition(docs)
+
+        calls = iter(range(len(steps)))
+
+        def fault(name: str, at=n) -> None:
+            if next(calls) == at:
+                raise Crash(name)
+
+        with pytest.raises(Crash):
+            run(services, [docs], prune=True, batch_docs=2, fault=fault)
+
+        # At the crash: every document a reader serves is in exactly one edition, the old or the new one.
+        for doc_id, hashes in editions_served(services.store).items():
+            assert len(hashes) == 1, f"crash at {step} (#{n}): {doc_id} served in two editions"
+            if doc_id in old and hashes != old[doc_id]:
+                assert doc_id in ("a.md", "b.md"), f"crash at {step}: {doc_id} changed"
+
+        report = run(services, [docs], prune=True)  # the next ingest repairs
+
+        assert_consistent(services.store)
+        assert report.version > old_version, f"crash at {step} (#{n}): the version did not move"
+        assert replica.refresh() is True, "the replica sees a new edition"
+        served = {c.doc_id: c.text for c in replica.snapshot.chunks}
+        assert set(served) == {"a.md", "b.md", "d.md"}, f"crash at {step} (#{n}): {sorted(served)}"
+        assert all("新版" in text for text in served.values())
+        assert services.store.manifest()["e.md"].status == "failed"
+
+
+def test_a_stale_chunk_left_by_an_old_crash_is_deleted_and_the_version_bumped(fast_services, tmp_path):
+    services = fast_services()
+    docs = tmp_path / "docs"
+    first_edition(docs)
+    first = run(services, [docs])
+    rows = services.store.load_chunks(["a.md"])
+    orphan = "a.md#0123456789abcdef#0"  # an edition no record points at (the old code's crash window)
+    services.store.add_chunks(
+        ids=[orphan], embeddings=rows.embeddings[:1], documents=rows.documents[:1], metadatas=rows.metadatas[:1]
+    )
+
+    second = run(services, [docs])
+
+    assert orphan not in services.store.all_chunk_ids()
+    assert second.version == first.version + 1
+    assert_consistent(services.store)
+
+
+def test_a_crash_just_before_the_version_bump_is_not_unchanged_next_time(fast_services, tmp_path):
+    services = fast_services()
+    docs = tmp_path / "docs"
+    first_edition(docs)
+    first = run(services, [docs])
+    (docs / "a.md").write_text(article("規程A", 2, "新版"), encoding="utf-8")
+
+    def fault(name: str) -> None:
+        if name == "before_version":
+            raise Crash(name)
+
+    with pytest.raises(Crash):
+        run(services, [docs], fault=fault)
+    assert services.store.corpus_info()["version"] == first.version
+
+    again = run(services, [docs])
+
+    assert again.counts() == {"unchanged": 4}
+    assert again.version == first.version + 1, "the unfinished write is finished by a version bump"
+    assert run(services, [docs]).version == again.version, "and only once"
+
+
+def test_prune_of_another_folder_leaves_the_docs_folder_alone(fast_services, tmp_path):
+    services = fast_services()
+    docs = services.settings.docs_dir
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "x.md").write_text(article("別フォルダ", 1, "別"), encoding="utf-8")
+    (other / "y.md").write_text(article("別フォルダY", 1, "別"), encoding="utf-8")
+    services.ingest(paths=[docs])
+    services.ingest(paths=[other])
+    (other / "y.md").unlink()
+    before = set(services.store.manifest())
+
+    report = services.ingest(paths=[other], prune=True)
+
+    assert [f.doc_id for f in report.files if f.status == "removed"] == ["y.md"]
+    assert set(services.store.manifest()) == before - {"y.md"}
+    assert_consistent(services.store)
+
+
+def test_records_written_before_roots_were_kept_count_as_the_docs_folder(fast_services, tmp_path):
+    services = fast_services()
+    docs = services.settings.docs_dir
+    services.ingest(paths=[docs])
+    manifest = services.store.manifest()
+    for record in manifest.values():  # as an older version wrote them
+        record.root = ""
+    services.store.put_records(list(manifest.values()))
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "x.md").write_text(article("別フォルダ", 1, "別"), encoding="utf-8")
+
+    report = services.ingest(paths=[other], prune=True)
+
+    assert not [f for f in report.files if f.status == "removed"]
+    assert set(manifest) < set(services.store.manifest())
+
+
+def test_nfd_and_nfc_spellings_of_one_name_are_one_document(fast_services, tmp_path):
+    services = fast_services()
+    name = "就業規則ガイド.md"  # ガ and ド decompose in NFD
+    nfd = unicodedata.normalize("NFD", name)
+    assert nfd != name
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / nfd).write_text(article("ガイド", 1, "旧版"), encoding="utf-8")
+    first = run(services, [docs])
+    assert [f.doc_id for f in first.files] == [name]
+    (docs / nfd).unlink()
+    (docs / name).write_text(article("ガイド", 1, "新版"), encoding="utf-8")
+
+    second = run(services, [docs])
+
+    assert [(f.doc_id, f.status) for f in second.files] == [(name, "updated")]
+    assert list(services.store.manifest()) == [name]
+
+
+def test_a_record_of_an_nfd_id_from_an_older_version_is_replaced_by_the_nfc_one(fast_services, tmp_path):
+    services = fast_services()
+    name = "就業規則ガイド.md"
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / name).write_text(article("ガイド", 1, "旧版"), encoding="utf-8")
+    run(services, [docs])
+    record = services.store.manifest()[name]
+    record.doc_id = unicodedata.normalize("NFD", name)
+    services.store.put_record(record)  # the NFD-keyed record an older version wrote
+
+    run(services, [docs])
+
+    assert list(services.store.manifest()) == [name]
+
+
+def test_a_server_start_repairs_what_a_crashed_ingest_left(fast_services, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from app.main import create_app
+
+    services = fast_services()
+    docs = tmp_path / "docs"
+    first_edition(docs)
+    first = run(services, [docs])
+    second_edition(docs)
+
+    def fault(name: str) -> None:
+        if name == "records":
+            raise Crash(name)
+
+    with pytest.raises(Crash):
+        run(services, [docs], fault=fault)
+    assert services.store.corpus_info().get("dirty")
+
+    with TestClient(create_app(services.settings, services=services)) as client:
+        ready = client.get("/readyz").json()
+
+    assert ready["corpus_version"] == first.version + 1
+    assert not services.store.corpus_info().get("dirty")
+    assert set(services.store.all_chunk_ids()) <= {
+        chunk_id(d, r.hash, p)
+        for d, r in services.store.manifest().items()
+        if r.status == "ok"
+        for p in range(r.chunks)
+    }
