@@ -22,6 +22,7 @@ from app.console.routes import router as console_router
 from app.console.session import read_session
 from app.errors import ConfigError, MadoguchiError, PayloadTooLargeError
 from app.ops.faq import repair_index_at_start
+from app.ops.retention import retention_loop
 from app.services import Services, build_services
 from app.settings import Settings, get_settings
 from app.slack.mount import mount_slack
@@ -202,6 +203,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
                 holder.release()  # a server that fails to start leaves the data dir free
             raise
         task = asyncio.create_task(_refresher(svc))
+        purger = asyncio.create_task(retention_loop(svc))  # MADOGUCHI_LOG_RETENTION_DAYS (a no-op when unset)
         slack = getattr(app.state, "slack_lifespan", None)
         try:
             if slack is not None:
@@ -210,9 +212,10 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
             else:
                 yield
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            for background in (task, purger):
+                background.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await background
             if holder is not None:
                 holder.release()
             if svc.query_log is not None:

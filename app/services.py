@@ -21,6 +21,7 @@ from app.retrieval.index import CorpusIndex
 from app.retrieval.tokenizer import Tokenizer
 from app.settings import Settings
 from app.store.chroma import ChunkStore
+from app.store.private import private_dir
 from app.store.querylog import QueryLog
 from ingest.pipeline import IngestReport, ingest, repair_store
 
@@ -104,7 +105,7 @@ def build_services(
     tokenizer: Tokenizer | None = None,
 ) -> Services:
     """Build every long-lived part. `embedder` / `tokenizer` may be passed in to share them (tests, eval)."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.data_dir)
     store = ChunkStore(settings)
     services = Services(
         settings=settings,

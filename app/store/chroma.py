@@ -22,6 +22,7 @@ import numpy as np
 
 from app.errors import StoreUnavailableError
 from app.settings import Settings
+from app.store.private import private_dir
 
 logger = logging.getLogger(__name__)
 
@@ -91,7 +92,7 @@ class ChunkStore:
             )
             self.location = settings.chroma_url
         else:
-            settings.chroma_path.mkdir(parents=True, exist_ok=True)
+            private_dir(settings.chroma_path)
             self._client = chromadb.PersistentClient(path=str(settings.chroma_path), settings=chroma_settings)
             self.location = str(settings.chroma_path)
         self.prefix = settings.collection

@@ -53,3 +53,17 @@ faq_entries = sa.Table(
     sa.Column("created_by", sa.String(200)),
     sa.Column("source_query_id", sa.String(64)),
 )
+
+# Counts of questions no longer in `queries` (purged by MADOGUCHI_LOG_RETENTION_DAYS or forgotten on request), per
+# month of the configured time zone ("YYYY-MM"), origin, category ("" for none) and outcome: the stats keep them.
+monthly_aggregates = sa.Table(
+    "monthly_aggregates",
+    metadata,
+    sa.Column("month", sa.String(7), primary_key=True),
+    sa.Column("channel", sa.String(32), primary_key=True),
+    sa.Column("category", sa.String(32), primary_key=True),
+    sa.Column("outcome", sa.String(16), primary_key=True),
+    sa.Column("helpful_yes", sa.Integer, nullable=False),
+    sa.Column("helpful_no", sa.Integer, nullable=False),
+    sa.Column("count", sa.Integer, nullable=False),
+)
