@@ -78,6 +78,14 @@ def _ingest_via_server(server: dict, paths: list[Path], prune: bool) -> dict:
         headers={"Authorization": f"Bearer {server['token']}"},
         timeout=None,
     )
+    if 400 <= resp.status_code < 500:  # e.g. 403: a path outside the server's docs folder
+        try:
+            data = resp.json()
+        except ValueError:
+            data = {}
+        raise MadoguchiError(
+            str(data.get("detail_en") or resp.text), str(data.get("detail") or resp.text), code=data.get("error")
+        )
     resp.raise_for_status()
     return resp.json()
 

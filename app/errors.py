@@ -60,6 +60,11 @@ class AuthError(MadoguchiError):
     status_code = 401
 
 
+class ForbiddenError(MadoguchiError):
+    code = "forbidden"
+    status_code = 403
+
+
 class PayloadTooLargeError(MadoguchiError):
     code = "payload_too_large"
     status_code = 413

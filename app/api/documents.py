@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
@@ -20,7 +19,7 @@ router = APIRouter(prefix="/api/admin", tags=["admin"])
 async def ingest(request: Request, services: ServicesDep, _: AdminDep) -> dict:
     """Upload files (multipart field `files`) into the docs folder and ingest them, or — with no files — re-ingest
     the configured folder (`MADOGUCHI_DOCS_DIR`). JSON `{"paths": [...], "prune": bool}` ingests server-side paths
-    (what `madoguchi ingest` sends when a server holds the store). Query `?prune=true` removes missing files."""
+    inside that folder (what `madoguchi ingest` sends when a server holds the store; others are a 403). Query `?prune=true` removes missing files."""
     prune = request.query_params.get("prune", "false").lower() in ("1", "true", "yes")
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/form-data"):
@@ -47,7 +46,7 @@ async def ingest(request: Request, services: ServicesDep, _: AdminDep) -> dict:
                 "`paths` must be a list of strings.", "`paths` は文字列のリストで指定してください。", code="bad_paths"
             )
         prune = bool(body.get("prune", prune)) if isinstance(body, dict) else prune
-        paths = [Path(p) for p in raw] if raw else None
+        paths = documents.paths_in_docs_dir(services, raw) if raw else None
     return await run_in_threadpool(documents.ingest, services, paths=paths, prune=prune)
 
 
