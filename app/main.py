@@ -13,10 +13,12 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app import __version__
 from app.api.deps import VALIDATION_JA, token_ok
+from app.api.http_errors import http_error
 from app.api.router import api_router
 from app.console.routes import router as console_router
 from app.console.session import read_session
@@ -247,6 +249,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
             status_code=422,
         )
 
+    app.add_exception_handler(StarletteHTTPException, http_error)  # a body FastAPI cannot parse, 404, 405
     app.add_middleware(BodyLimitMiddleware)
     app.include_router(api_router)
     app.include_router(console_router)

@@ -32,7 +32,7 @@ async def ingest(request: Request, services: ServicesDep, _: AdminDep) -> dict:
     if content_type.startswith("application/json"):
         try:
             body = json.loads(await request.body())
-        except ValueError:  # JSONDecodeError and UnicodeDecodeError
+        except (ValueError, RecursionError):  # JSONDecodeError, UnicodeDecodeError, nesting too deep
             raise BadRequestError(
                 'The body is not valid JSON: send `{"paths": [...], "prune": false}` or no body.',
                 '本文が正しい JSON ではありません。`{"paths": [...], "prune": false}` を送るか、本文なしで送ってください。',
