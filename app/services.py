@@ -43,6 +43,8 @@ class Services:
     resolution_hooks: list[ResolutionHook] = field(default_factory=list)
     # Questions per asker per minute (app/ops/ratelimit.py); build_services sets MADOGUCHI_RATE_LIMIT_PER_MINUTE.
     ask_limits: TokenBuckets = field(default_factory=lambda: TokenBuckets(per_minute=0))
+    # 👍/👎 per client per minute on /api/feedback (the same setting, its own buckets: clicks do not spend questions).
+    feedback_limits: TokenBuckets = field(default_factory=lambda: TokenBuckets(per_minute=0))
 
     def ingest(
         self,
@@ -116,6 +118,7 @@ def build_services(
         query_log=QueryLog.from_settings(settings) if with_log else None,
         generator=_make_generator(settings),
         ask_limits=TokenBuckets(per_minute=settings.rate_limit_per_minute),
+        feedback_limits=TokenBuckets(per_minute=settings.rate_limit_per_minute),
     )
     if load_index:
         services.index.refresh()
