@@ -13,7 +13,7 @@ from pathlib import Path
 
 from app.errors import ConfigError, NotFoundError
 from app.generate import make_generator
-from app.ops.ratelimit import TokenBuckets
+from app.ops.ratelimit import Buckets, TokenBuckets
 from app.ports import ChunkStorePort, EmbedderPort, GeneratorPort, QueryLogPort, ResolutionHook
 from app.retrieval.embedders import make_embedder
 from app.retrieval.glossary import Glossary
@@ -23,6 +23,7 @@ from app.settings import Settings
 from app.store.chroma import ChunkStore
 from app.store.private import private_dir
 from app.store.querylog import QueryLog
+from app.store.ratebuckets import SharedBuckets
 from ingest.pipeline import IngestReport, ingest, repair_store
 
 logger = logging.getLogger(__name__)
@@ -42,9 +43,9 @@ class Services:
     # Called when staff resolve a question (the Slack bot relays the answer to the asker); see app/ops/resolutions.py.
     resolution_hooks: list[ResolutionHook] = field(default_factory=list)
     # Questions per asker per minute (app/ops/ratelimit.py); build_services sets MADOGUCHI_RATE_LIMIT_PER_MINUTE.
-    ask_limits: TokenBuckets = field(default_factory=lambda: TokenBuckets(per_minute=0))
+    ask_limits: Buckets = field(default_factory=lambda: TokenBuckets(per_minute=0))
     # 👍/👎 per client per minute on /api/feedback (the same setting, its own buckets: clicks do not spend questions).
-    feedback_limits: TokenBuckets = field(default_factory=lambda: TokenBuckets(per_minute=0))
+    feedback_limits: Buckets = field(default_factory=lambda: TokenBuckets(per_minute=0))
 
     def ingest(
         self,
@@ -120,6 +121,10 @@ def build_services(
         ask_limits=TokenBuckets(per_minute=settings.rate_limit_per_minute),
         feedback_limits=TokenBuckets(per_minute=settings.rate_limit_per_minute),
     )
+    if settings.rate_limit_shared and isinstance(services.query_log, QueryLog):  # every replica spends one bucket
+        per_minute = settings.rate_limit_per_minute
+        services.ask_limits = SharedBuckets(services.query_log, per_minute=per_minute, prefix="ask")
+        services.feedback_limits = SharedBuckets(services.query_log, per_minute=per_minute, prefix="feedback")
     if load_index:
         services.index.refresh()
     return services

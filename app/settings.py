@@ -101,7 +101,11 @@ class Settings(BaseSettings):
     rate_limit_per_minute: int = Field(
         30,
         ge=0,
-        description="Questions one asker (the `user_id`, else the client address) may send to `/api/ask` per minute, as a token bucket in each server process; more get 429 with `Retry-After`. 0: no limit.",
+        description="Questions one asker (the `user_id`, else the client address; Slack: the Slack user) may send per minute to `/api/ask` or the Slack bot, and feedback clicks per client to `/api/feedback`, as token buckets in each server process (or shared: MADOGUCHI_RATE_LIMIT_SHARED); more get 429 with `Retry-After` (Slack: a polite reply). 0: no limit.",
+    )
+    rate_limit_shared: bool = Field(
+        False,
+        description="Keep the rate-limit buckets in the query log database, so replicas behind a load balancer share them (one short write per question and per feedback click). Off: each server process counts alone.",
     )
     log_retention_days: int | None = Field(
         None,

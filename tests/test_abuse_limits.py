@@ -165,3 +165,33 @@ def test_the_faq_xlsx_import_stops_at_the_row_limit(tmp_path, monkeypatch):
     with pytest.raises(BadRequestError) as err:
         read_faq_file("faq.xlsx", buf.getvalue())
     assert "5" in err.value.detail_en and "行数" in err.value.detail_ja
+
+
+def test_shared_buckets_are_one_bucket_for_every_replica(tmp_path):
+    from app.store.querylog import QueryLog
+    from app.store.ratebuckets import SharedBuckets
+
+    url = f"sqlite:///{tmp_path / 'log.db'}"
+    now = [1000.0]
+    a = SharedBuckets(QueryLog(url), per_minute=4, prefix="ask", clock=lambda: now[0])
+    b = SharedBuckets(QueryLog(url), per_minute=4, prefix="ask", clock=lambda: now[0])  # another replica
+    taken = [a.take("user:U1"), b.take("user:U1"), a.take("user:U1"), b.take("user:U1")]
+    assert taken == [None] * 4
+    wait = b.take("user:U1")
+    assert wait is not None and 14 < wait <= 15, "4 a minute: the next token in 15 s"
+    assert a.take("user:U2") is None, "other askers have their own bucket"
+    assert SharedBuckets(QueryLog(url), per_minute=4, prefix="feedback").take("user:U1") is None, "and other limits"
+    now[0] += 15
+    assert a.take("user:U1") is None and b.take("user:U1") is not None
+
+
+def test_the_shared_setting_puts_the_api_limit_in_the_database(fast_services, tmp_path):
+    from app.store.ratebuckets import SharedBuckets
+
+    services = build(fast_services, tmp_path, ingest=False, rate_limit_per_minute=2, rate_limit_shared=True)
+    assert isinstance(services.ask_limits, SharedBuckets)
+    with TestClient(create_app(services.settings, services=services)) as client:
+        codes = [client.post("/api/ask", json={"question": "有給は？", "user_id": "U9"}).status_code for _ in range(2)]
+    assert 429 not in codes
+    replica = SharedBuckets(services.query_log, per_minute=2, prefix="ask")
+    assert replica.take("user:U9") is not None, "another replica sees the spent bucket"

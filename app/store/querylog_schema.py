@@ -67,3 +67,13 @@ monthly_aggregates = sa.Table(
     sa.Column("helpful_no", sa.Integer, nullable=False),
     sa.Column("count", sa.Integer, nullable=False),
 )
+
+# Token buckets of the abuse limits when every replica shares them (MADOGUCHI_RATE_LIMIT_SHARED): key → tokens left
+# at `at` (Unix time). app/store/ratebuckets.py.
+rate_buckets = sa.Table(
+    "rate_buckets",
+    metadata,
+    sa.Column("key", sa.String(255), primary_key=True),
+    sa.Column("tokens", sa.Float, nullable=False),
+    sa.Column("at", sa.Float, nullable=False, index=True),
+)

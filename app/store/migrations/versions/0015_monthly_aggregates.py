@@ -1,4 +1,5 @@
-"""Monthly aggregates: the counts of questions purged by retention or forgotten on request.
+"""Monthly aggregates (the counts of questions purged by retention or forgotten on request) and rate-limit buckets
+shared by every replica (MADOGUCHI_RATE_LIMIT_SHARED).
 
 Revision ID: 0015
 Revises: 0001
@@ -26,6 +27,16 @@ def upgrade() -> None:
         sa.Column("count", sa.Integer, nullable=False),
     )
 
+    op.create_table(
+        "rate_buckets",
+        sa.Column("key", sa.String(255), primary_key=True),
+        sa.Column("tokens", sa.Float, nullable=False),
+        sa.Column("at", sa.Float, nullable=False),
+    )
+    op.create_index("ix_rate_buckets_at", "rate_buckets", ["at"])
+
 
 def downgrade() -> None:
+    op.drop_index("ix_rate_buckets_at", table_name="rate_buckets")
+    op.drop_table("rate_buckets")
     op.drop_table("monthly_aggregates")
