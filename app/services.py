@@ -67,6 +67,7 @@ class Services:
                 progress=progress,
                 source_names=source_names,
                 default_root=self.settings.docs_dir,
+                shared=bool(self.settings.chroma_url),
             )
             self.last_ingest = report.to_dict()
         self.index.refresh()

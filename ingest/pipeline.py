@@ -270,6 +270,7 @@ def ingest(
     progress: bool = False,
     source_names: dict[str, str] | None = None,
     default_root: Path | None = None,
+    shared: bool = False,
     batch_docs: int = 256,
     fault: Fault | None = None,
 ) -> IngestReport:
@@ -277,6 +278,7 @@ def ingest(
 
     `prune` removes the documents that were ingested from one of the folders in `paths` and whose files are gone;
     documents from other folders stay (`default_root`: the folder of records written before roots were kept).
+    `shared`: other processes write this store too (a Chroma server), so a recent unfinished write may be theirs.
     The store is first checked against the manifest: chunks no record points at are deleted, documents with
     missing chunks re-indexed, and the version bumped when anything was repaired (ingest/writer.py)."""
     started = time.perf_counter()
@@ -299,7 +301,10 @@ def ingest(
             check.dirty,
         )
     writer = EditionWriter(store, ids_by_doc=check.ids_by_doc, batch_docs=batch_docs, fault=fault)
-    writer.discard(check.stale)
+    if shared and check.writer_may_be_running(now=time.time()):
+        logger.warning("another process may be ingesting into this shared store: its unrecorded chunks are left alone")
+    else:
+        writer.discard(check.stale)
     files = discover(paths)
     folder_roots = [Path(p).resolve() for p in paths if Path(p).is_dir()]
     legacy_root = str(Path(default_root).resolve()) if default_root is not None else ""

@@ -27,6 +27,7 @@ from app.store.chroma import ChunkRows, DocRecord
 logger = logging.getLogger(__name__)
 
 Fault = Callable[[str], None]
+IN_FLIGHT_S = 900.0  # a dirty mark younger than this on a shared store may be another replica's ingest in flight
 
 
 def split_chunk_id(cid: str) -> tuple[str, str]:
@@ -44,6 +45,12 @@ class StoreCheck:
     stale: list[str] = field(default_factory=list)
     incomplete: set[str] = field(default_factory=set)
     dirty: bool = False
+    dirty_at: float = 0.0  # when the unfinished write began (Unix time)
+
+    def writer_may_be_running(self, *, now: float) -> bool:
+        """On a store other processes write too (a Chroma server), a recent dirty mark may be another replica's
+        ingest in flight: its new chunks have no record yet and must not be taken for stale ones."""
+        return self.dirty and now - self.dirty_at < IN_FLIGHT_S
 
     @property
     def needs_repair(self) -> bool:
@@ -52,7 +59,8 @@ class StoreCheck:
 
 def check_store(store: ChunkStorePort, manifest: dict[str, DocRecord]) -> StoreCheck:
     """Compare the stored chunk ids with the manifest (ids only: they carry doc id and hash)."""
-    check = StoreCheck(dirty=bool(store.corpus_info().get("dirty")))
+    info = store.corpus_info()
+    check = StoreCheck(dirty=bool(info.get("dirty")), dirty_at=float(info.get("dirty_at") or 0.0))
     current: dict[str, int] = {}
     for cid in store.all_chunk_ids():
         doc_id, prefix = split_chunk_id(cid)

@@ -269,3 +269,25 @@ def test_a_server_start_repairs_what_a_crashed_ingest_left(fast_services, tmp_pa
         if r.status == "ok"
         for p in range(r.chunks)
     }
+
+
+def test_on_a_shared_store_a_recent_unfinished_write_may_be_another_replicas_and_is_left_alone(fast_services, tmp_path):
+    services = fast_services()
+    docs = tmp_path / "docs"
+    first_edition(docs)
+    run(services, [docs])
+    rows = services.store.load_chunks(["a.md"])
+    in_flight = "a.md#fedcba9876543210#0"  # another replica wrote it and has not written its record yet
+    services.store.mark_dirty()
+    services.store.add_chunks(
+        ids=[in_flight], embeddings=rows.embeddings[:1], documents=rows.documents[:1], metadatas=rows.metadatas[:1]
+    )
+
+    run(services, [docs], shared=True)
+    assert in_flight in services.store.all_chunk_ids(), "a replica's ingest in flight is not undone"
+
+    info = services.store.corpus_info()
+    services.store.meta.upsert(ids=["corpus"], embeddings=[[0.0]], metadatas=[{**info, "dirty": 1, "dirty_at": 1.0}])
+    run(services, [docs], shared=True)
+    assert in_flight not in services.store.all_chunk_ids(), "an unfinished write long ago is repaired"
+    assert_consistent(services.store)

@@ -163,7 +163,13 @@ class ChunkStore:
             ids=["corpus"],
             embeddings=[[0.0]],
             metadatas=[
-                {**info, "version": int(info.get("version", 0)), "embedder": info.get("embedder") or "", "dirty": 1}
+                {
+                    **info,
+                    "version": int(info.get("version", 0)),
+                    "embedder": info.get("embedder") or "",
+                    "dirty": 1,
+                    "dirty_at": time.time(),
+                }
             ],
         )
 
