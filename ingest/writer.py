@@ -36,6 +36,13 @@ def split_chunk_id(cid: str) -> tuple[str, str]:
     return (parts[0], parts[1]) if len(parts) == 3 else (cid, "")
 
 
+def ids_by_document(ids: list[str]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for cid in ids:
+        out.setdefault(split_chunk_id(cid)[0], []).append(cid)
+    return out
+
+
 @dataclass
 class StoreCheck:
     """What the store holds beside the manifest: chunk ids per document, chunks nothing points at, documents whose

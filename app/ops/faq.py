@@ -21,6 +21,7 @@ from app.store.querylog_faq import FaqEntry
 from ingest.chunker import chunk_document
 from ingest.loaders import FaqRow, LoadedDocument
 from ingest.pipeline import index_document, remove_document
+from ingest.writer import EditionWriter, ids_by_document
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +64,10 @@ def get_entry(services: Services, entry_id: int) -> FaqEntry:
 
 # --- the searchable copy ---
 def _index_entries(services: Services, entries: Sequence[FaqEntry]) -> None:
+    """Index entries; many at once (an import, a re-index) are written in groups, as the ingest writes."""
+    writer = None
+    if len(entries) > 1:
+        writer = EditionWriter(services.store, ids_by_doc=ids_by_document(services.store.all_chunk_ids()))
     for e in entries:
         doc = LoadedDocument(
             title="FAQ", faq=[FaqRow(question=e.question, answer=e.answer, category=e.category)], category=e.category
@@ -78,7 +83,10 @@ def _index_entries(services: Services, entries: Sequence[FaqEntry]) -> None:
             doc_hash=faq_hash(e.question, e.answer, e.category),
             category=e.category,
             kind="faq",
+            writer=writer,
         )
+    if writer is not None:
+        writer.flush()
 
 
 def _publish(services: Services, *, index: Sequence[FaqEntry] = (), remove: Sequence[str] = ()) -> None:
