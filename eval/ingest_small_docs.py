@@ -18,6 +18,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--docs", type=int, default=200)
     parser.add_argument("--embedder", default="hash", help="hash | use-m3 | …")
+    parser.add_argument("--threads", type=int, default=2, help="MADOGUCHI_EMBEDDER_THREADS for a model")
     args = parser.parse_args(argv)
 
     from app.retrieval.embedders import HashingEmbedder, make_embedder
@@ -34,14 +35,14 @@ def main(argv: list[str] | None = None) -> int:
                 encoding="utf-8",
             )
         settings = get_settings(data_dir=root / "data", docs_dir=docs)
-        embedder = HashingEmbedder() if args.embedder == "hash" else make_embedder(args.embedder, threads=2)
+        embedder = HashingEmbedder() if args.embedder == "hash" else make_embedder(args.embedder, threads=args.threads)
         services = build_services(settings, load_index=False, with_log=False, embedder=embedder)
         started = time.perf_counter()
         report = services.ingest(paths=[docs])
         seconds = time.perf_counter() - started
         counts = report.counts()
         print(
-            f"{args.docs} one-chunk documents, embedder {embedder.name}: {seconds:.2f} s, "
+            f"{args.docs} one-chunk documents, embedder {embedder.name} ({args.threads} threads): {seconds:.2f} s, "
             f"{args.docs / seconds:.1f} documents/s ({counts})"
         )
     return 0

@@ -118,8 +118,27 @@ def head_text(d: ChunkDraft, title: str) -> str:
     return d.heading if d.heading == title else f"{d.heading} {title}"
 
 
+# Documents (or chunks) embedded in one call during an ingest: a model encodes a batch far faster than one document's
+# few texts at a time, and the memory held is bounded.
+EMBED_DOCS = 64
+EMBED_CHUNKS = 512
+
 # Bumped when chunks gain fields the ranker reads: documents indexed under an older schema are re-indexed.
 INDEX_SCHEMA = 4
+
+
+@dataclass
+class Prepared:
+    """A document loaded and chunked, waiting for its embeddings (computed for many documents in one call)."""
+
+    doc_id: str
+    source: str
+    doc: LoadedDocument
+    drafts: list[ChunkDraft]
+    doc_hash: str
+    category: str
+    root: str = ""
+    result: FileResult | None = None  # its line in the report (turned into a failure if its rows cannot be built)
 
 
 def chunk_rows(
@@ -135,10 +154,30 @@ def chunk_rows(
 ) -> ChunkRows:
     """What the store keeps for each chunk: text, embedding and the fields the ranker reads (body and heading tokens,
     the caption's tokens, the heading's embedding, the document's employee-class scope)."""
-    ids = [chunk_id(doc_id, doc_hash, d.position) for d in drafts]
-    vectors = embedder.encode([embed_text(d) for d in drafts])
-    heads = list(dict.fromkeys(head_text(d, doc.title) for d in drafts))
+    item = Prepared(doc_id=doc_id, source=source, doc=doc, drafts=drafts, doc_hash=doc_hash, category=category)
+    return chunk_rows_many(embedder=embedder, tokenizer=tokenizer, items=[item])[0]
+
+
+def chunk_rows_many(*, embedder: EmbedderPort, tokenizer: Tokenizer, items: list[Prepared]) -> list[ChunkRows]:
+    """`chunk_rows` of several documents with one encoding call for their chunks and one for their headings: a
+    model encodes a batch far faster than the same texts one document at a time."""
+    texts = [embed_text(d) for it in items for d in it.drafts]
+    vectors = embedder.encode(texts) if texts else None
+    heads = list(dict.fromkeys(head_text(d, it.doc.title) for it in items for d in it.drafts))
     head_vectors = dict(zip(heads, embedder.encode(heads))) if heads else {}
+    out: list[ChunkRows] = []
+    offset = 0
+    for it in items:
+        n = len(it.drafts)
+        mine = vectors[offset : offset + n] if vectors is not None else None
+        offset += n
+        out.append(_rows(it, tokenizer=tokenizer, vectors=mine, head_vectors=head_vectors))
+    return out
+
+
+def _rows(item: Prepared, *, tokenizer: Tokenizer, vectors, head_vectors: dict) -> ChunkRows:
+    doc, drafts, doc_id = item.doc, item.drafts, item.doc_id
+    ids = [chunk_id(doc_id, item.doc_hash, d.position) for d in drafts]
     scope = ",".join(
         document_classes(doc.title, scope_article_text([(d.heading, d.text) for d in drafts if d.kind == "doc"]))
     )
@@ -151,15 +190,15 @@ def chunk_rows(
         metadatas.append(
             {
                 "doc_id": doc_id,
-                "source": source,
+                "source": item.source,
                 "title": doc.title,
                 "section": d.section,
                 "page": d.page if d.page is not None else -1,
-                "category": normalize_category(d.category) or category,
+                "category": normalize_category(d.category) or item.category,
                 "kind": d.kind,
                 "question": d.question or "",
                 "url": doc.url or "",
-                "doc_hash": doc_hash,
+                "doc_hash": item.doc_hash,
                 "position": d.position,
                 "tokens": dumps_tokens(tokens),
                 "head_tokens": dumps_tokens(head_tokens),
@@ -309,6 +348,7 @@ def ingest(
     folder_roots = [Path(p).resolve() for p in paths if Path(p).is_dir()]
     legacy_root = str(Path(default_root).resolve()) if default_root is not None else ""
     seen: set[str] = set()
+    prepared: list[Prepared] = []  # loaded and chunked, waiting to be embedded together
     iterator = files
     if progress and sys.stderr.isatty() and len(files) > 1:
         from tqdm import tqdm
@@ -320,7 +360,6 @@ def ingest(
             continue
         seen.add(doc_id)
         source = (source_names or {}).get(doc_id, doc_id)
-        pending: tuple[DocRecord, ChunkRows] | None = None
         failed: DocRecord | None = None
         try:
             if not path.exists():
@@ -342,30 +381,20 @@ def ingest(
             drafts = chunk_document(doc)
             if not drafts:
                 raise IngestError("No text to index was found.", "取り込める本文が見つかりません。")
-            category = category_for(doc_id, doc.category, category_patterns)
-            rows = chunk_rows(
-                embedder=embedder,
-                tokenizer=tokenizer,
-                doc_id=doc_id,
-                source=source,
-                doc=doc,
-                drafts=drafts,
-                doc_hash=digest,
-                category=category,
+            result = FileResult(str(path), doc_id, "updated" if previous else "added", len(drafts), doc.chars)
+            report.files.append(result)
+            prepared.append(
+                Prepared(
+                    doc_id=doc_id,
+                    source=source,
+                    doc=doc,
+                    drafts=drafts,
+                    doc_hash=digest,
+                    category=category_for(doc_id, doc.category, category_patterns),
+                    root=root,
+                    result=result,
+                )
             )
-            record = document_record(
-                embedder=embedder,
-                doc_id=doc_id,
-                source=source,
-                doc=doc,
-                rows=rows,
-                doc_hash=digest,
-                category=category,
-                root=root,
-            )
-            pending = (record, rows)
-            status = "updated" if previous else "added"
-            report.files.append(FileResult(str(path), doc_id, status, record.chunks, record.chars))
         except IngestError as exc:
             logger.warning("ingest failed for %s: %s", path, exc.detail_en)
             report.files.append(FileResult(str(path), doc_id, "failed", error=exc.detail_en, error_ja=exc.detail_ja))
@@ -377,10 +406,12 @@ def ingest(
             failed = _failed_record(manifest=manifest, doc_id=doc_id, source=source, path=path, error=err, root=root)
         # Store writes happen outside the per-file handler: a store failure stops the ingest instead of being
         # reported as this file's failure.
-        if pending is not None:
-            writer.put(*pending)
-        elif failed is not None:
+        if failed is not None:
             writer.fail(failed)
+        if len(prepared) >= EMBED_DOCS or sum(len(it.drafts) for it in prepared) >= EMBED_CHUNKS:
+            _embed_and_put(prepared, embedder=embedder, tokenizer=tokenizer, manifest=manifest, writer=writer)
+            prepared = []
+    _embed_and_put(prepared, embedder=embedder, tokenizer=tokenizer, manifest=manifest, writer=writer)
     for doc_id in manifest:  # a record of another Unicode spelling of a name ingested now: one document
         if doc_id != nfc(doc_id) and nfc(doc_id) in seen:
             writer.remove(doc_id)
@@ -394,6 +425,58 @@ def ingest(
     report.version = version if version is not None else int(store.corpus_info().get("version", 0))
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _embed_and_put(
+    items: list[Prepared],
+    *,
+    embedder: EmbedderPort,
+    tokenizer: Tokenizer,
+    manifest: dict[str, DocRecord],
+    writer: EditionWriter,
+) -> None:
+    """Embed the prepared documents together and hand them to the writer. If the batch fails, each document is
+    tried alone, so one bad document fails alone (its report line says why) and the others go in."""
+    if not items:
+        return
+    try:
+        rows = chunk_rows_many(embedder=embedder, tokenizer=tokenizer, items=items)
+    except Exception:  # noqa: BLE001 - find the document that broke it, one at a time
+        logger.warning("embedding %d documents together failed; trying them one by one", len(items), exc_info=True)
+        for item in items:
+            try:
+                one = chunk_rows_many(embedder=embedder, tokenizer=tokenizer, items=[item])[0]
+            except Exception as exc:  # noqa: BLE001 - one broken file must not stop the others
+                logger.exception("unexpected error while indexing %s", item.doc_id)
+                err = IngestError(f"Unexpected error: {exc}", f"予期しないエラー: {exc}")
+                if item.result is not None:
+                    item.result.status, item.result.chunks, item.result.chars = "failed", 0, 0
+                    item.result.error, item.result.error_ja = err.detail_en, err.detail_ja
+                path = Path(item.result.path) if item.result is not None else Path(item.doc_id)
+                failed = _failed_record(
+                    manifest=manifest, doc_id=item.doc_id, source=item.source, path=path, error=err, root=item.root
+                )
+                if failed is not None:
+                    writer.fail(failed)
+                continue
+            _put(item, one, embedder=embedder, writer=writer)
+        return
+    for item, r in zip(items, rows):
+        _put(item, r, embedder=embedder, writer=writer)
+
+
+def _put(item: Prepared, rows: ChunkRows, *, embedder: EmbedderPort, writer: EditionWriter) -> None:
+    record = document_record(
+        embedder=embedder,
+        doc_id=item.doc_id,
+        source=item.source,
+        doc=item.doc,
+        rows=rows,
+        doc_hash=item.doc_hash,
+        category=item.category,
+        root=item.root,
+    )
+    writer.put(record, rows)
 
 
 def repair_store(*, store: ChunkStorePort, embedder: EmbedderPort) -> int | None:
