@@ -291,3 +291,27 @@ def test_on_a_shared_store_a_recent_unfinished_write_may_be_another_replicas_and
     run(services, [docs], shared=True)
     assert in_flight not in services.store.all_chunk_ids(), "an unfinished write long ago is repaired"
     assert_consistent(services.store)
+
+
+def test_a_document_that_breaks_the_batch_embedding_fails_alone(make_settings, tokenizer, tmp_path):
+    from app.retrieval.embedders import HashingEmbedder
+    from app.services import build_services
+
+    class Poisoned(HashingEmbedder):  # the real hashing embedder, failing on one text (a fault at the model's edge)
+        def encode(self, texts):
+            if any("毒" in t for t in texts):
+                raise RuntimeError("the model choked")
+            return super().encode(texts)
+
+    services = build_services(make_settings(), embedder=Poisoned(), tokenizer=tokenizer, with_log=False)
+    docs = tmp_path / "docs"
+    first_edition(docs)
+    (docs / "p.md").write_text(article("規程P", 1, "毒"), encoding="utf-8")
+
+    report = run(services, [docs])
+
+    statuses = {f.doc_id: f.status for f in report.files}
+    assert statuses == {"a.md": "added", "b.md": "added", "c.md": "added", "e.md": "added", "p.md": "failed"}
+    assert "the model choked" in next(f.error for f in report.files if f.doc_id == "p.md")
+    assert services.store.manifest()["p.md"].status == "failed"
+    assert_consistent(services.store)
