@@ -139,6 +139,7 @@ class Prepared:
     category: str
     root: str = ""
     result: FileResult | None = None  # its line in the report (turned into a failure if its rows cannot be built)
+    kind: str = "doc"  # doc | faq
 
 
 def chunk_rows(
@@ -474,9 +475,19 @@ def _put(item: Prepared, rows: ChunkRows, *, embedder: EmbedderPort, writer: Edi
         rows=rows,
         doc_hash=item.doc_hash,
         category=item.category,
+        kind=item.kind,
         root=item.root,
     )
     writer.put(record, rows)
+
+
+def index_many(items: list[Prepared], *, embedder: EmbedderPort, tokenizer: Tokenizer, writer: EditionWriter) -> None:
+    """Index documents built elsewhere (FAQ entries, an evaluation corpus): embedded EMBED_DOCS at a time, written
+    in the writer's groups (the caller flushes the writer and bumps the version)."""
+    for start in range(0, len(items), EMBED_DOCS):
+        part = items[start : start + EMBED_DOCS]
+        for item, rows in zip(part, chunk_rows_many(embedder=embedder, tokenizer=tokenizer, items=part)):
+            _put(item, rows, embedder=embedder, writer=writer)
 
 
 def repair_store(*, store: ChunkStorePort, embedder: EmbedderPort) -> int | None:
