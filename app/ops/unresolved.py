@@ -23,7 +23,7 @@ from app.store.querylog_unresolved import unresolved_per_asker
 
 SIMILARITY = 0.6
 MAX_QUESTIONS = 1000
-PER_ASKER = 5  # newest unresolved questions shown per asker: a flood is one line with a count, not the whole page
+PER_ASKER = 20  # newest unresolved questions shown per asker: a flood is a count on its group, not the whole page
 
 
 @dataclass
