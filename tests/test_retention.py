@@ -187,3 +187,14 @@ def test_a_database_at_the_first_revision_upgrades_and_keeps_its_rows(tmp_path):
     with log.read() as conn:
         assert conn.execute(sa.select(sa.func.sum(monthly_aggregates.c.count))).scalar() == 1
     log.close()
+
+
+def test_any_logged_user_id_can_be_forgotten_through_the_api(served):
+    seed_asker(served.query_log, "社員/001", days_ago=0, n=2)
+    with client_for(served) as client:
+        resp = client.delete(
+            "/api/admin/askers/" + __import__("urllib.parse").parse.quote("社員/001", safe=""), headers=AUTH
+        )
+        too_long = client.delete("/api/admin/askers/" + "x" * 300, headers=AUTH)
+    assert resp.json() == {"deleted": 2}
+    assert too_long.status_code == 422 and too_long.json()["error"] == "bad_user_id"

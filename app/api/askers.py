@@ -13,7 +13,7 @@ from app.ops import retention
 router = APIRouter(prefix="/api/admin", tags=["admin"])
 
 
-@router.delete("/askers/{user_id}")
+@router.delete("/askers/{user_id:path}")  # any id a client logged, slashes included
 async def forget_asker(user_id: str, services: ServicesDep, _: AdminDep) -> dict:
     if has_lone_surrogate(user_id):
         raise BadRequestError(

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 
 from app.clock import as_utc
 from app.store.querylog_schema import monthly_aggregates, queries
@@ -59,15 +60,24 @@ def _delete_where(log: QueryLog, where, tz: ZoneInfo) -> int:
     """Count the matching rows into the aggregates and delete them, a batch per transaction. Returns the rows."""
     q = queries.c
     total = 0
+    conflicts = 0
     while True:
-        with log.write() as conn:
-            rows = conn.execute(
-                sa.select(q.id, q.created_at, q.channel, q.category, q.outcome, q.helpful).where(where).limit(_BATCH)
-            ).all()
-            if not rows:
-                return total
-            _fold(conn, [tuple(r)[1:] for r in rows], tz)
-            conn.execute(queries.delete().where(q.id.in_([r[0] for r in rows])))
+        try:
+            with log.write() as conn:
+                rows = conn.execute(
+                    sa.select(q.id, q.created_at, q.channel, q.category, q.outcome, q.helpful)
+                    .where(where)
+                    .limit(_BATCH)
+                ).all()
+                if not rows:
+                    return total
+                _fold(conn, [tuple(r)[1:] for r in rows], tz)
+                conn.execute(queries.delete().where(q.id.in_([r[0] for r in rows])))
+        except IntegrityError:  # another process created the same aggregate row first: this batch was rolled back
+            conflicts += 1
+            if conflicts > 5:
+                raise
+            continue
         total += len(rows)
 
 
