@@ -315,3 +315,27 @@ def test_a_document_that_breaks_the_batch_embedding_fails_alone(make_settings, t
     assert "the model choked" in next(f.error for f in report.files if f.doc_id == "p.md")
     assert services.store.manifest()["p.md"].status == "failed"
     assert_consistent(services.store)
+
+
+def test_madoguchi_ingest_other_dir_prune_through_the_cli(tmp_path, monkeypatch, capsys):
+    import json
+
+    from app.cli import main
+
+    docs, other = tmp_path / "docs", tmp_path / "other"
+    first_edition(docs)
+    other.mkdir()
+    (other / "x.md").write_text(article("別フォルダ", 1, "別"), encoding="utf-8")
+    monkeypatch.setenv("MADOGUCHI_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("MADOGUCHI_DOCS_DIR", str(docs))
+    monkeypatch.setenv("MADOGUCHI_EMBEDDER", "hash")
+    assert main(["ingest", str(docs), "--json"]) == 0
+    capsys.readouterr()
+
+    assert main(["ingest", str(other), "--prune", "--json"]) == 0
+
+    report = json.loads(capsys.readouterr().out)
+    assert report["counts"] == {"added": 1}, "nothing of the docs folder was pruned"
+    assert main(["documents", "--json"]) == 0
+    listed = {d["doc_id"] for d in json.loads(capsys.readouterr().out)}
+    assert listed == {"a.md", "b.md", "c.md", "e.md", "x.md"}
