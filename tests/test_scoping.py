@@ -76,3 +76,19 @@ def test_readyz_does_not_reveal_paths(served):
     text = json.dumps(body, ensure_ascii=False)
     assert str(services.settings.data_dir) not in text and "chroma" not in text.lower()
     assert "store" not in body
+
+
+def test_a_public_error_for_an_unreachable_store_names_no_host(make_settings):
+    from fastapi.testclient import TestClient
+
+    from app.main import create_app
+    from tests.conftest import free_port
+
+    port = free_port()
+    settings = make_settings(chroma_url=f"http://127.0.0.1:{port}", refresh_interval_s=60, embedder="hash")
+    with TestClient(create_app(settings)) as client:
+        ask = client.post("/api/ask", json={"question": "有給は？"}, headers={"Accept-Language": "en"})
+        ready = client.get("/readyz")
+    for resp in (ask, ready):
+        assert resp.status_code == 503
+        assert "127.0.0.1" not in resp.text and str(port) not in resp.text
