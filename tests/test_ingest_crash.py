@@ -245,6 +245,8 @@ def test_a_server_start_repairs_what_a_crashed_ingest_left(fast_services, tmp_pa
     from app.main import create_app
 
     services = fast_services()
+    if services.settings.chroma_url:
+        pytest.skip("a shared Chroma server is repaired by the next ingest, not by one replica's start-up")
     docs = tmp_path / "docs"
     first_edition(docs)
     first = run(services, [docs])
