@@ -341,3 +341,76 @@ def test_madoguchi_ingest_other_dir_prune_through_the_cli(tmp_path, monkeypatch,
     assert main(["documents", "--json"]) == 0
     listed = {d["doc_id"] for d in json.loads(capsys.readouterr().out)}
     assert listed == {"a.md", "b.md", "c.md", "e.md", "x.md"}
+
+
+KILLED_INGEST = """
+import json, os, sys
+from pathlib import Path
+from app.retrieval.embedders import HashingEmbedder
+from app.retrieval.tokenizer import Tokenizer
+from app.services import build_services
+from app.settings import Settings
+from ingest.pipeline import ingest
+from tests.test_ingest_crash import assert_consistent, editions_served, first_edition, second_edition
+
+data, docs, step = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
+services = build_services(Settings(_env_file=None, data_dir=data, docs_dir=docs), embedder=HashingEmbedder(),
+                          tokenizer=Tokenizer(), with_log=False, load_index=False)
+
+def run(fault=None):
+    return ingest(paths=[docs], store=services.store, embedder=services.embedder, tokenizer=services.tokenizer,
+                  category_patterns={}, prune=True, batch_docs=2, fault=fault)
+
+def fault(name):
+    if name == step:
+        os._exit(9)  # no exception handling, no cleanup, Chroma's buffers as they are: as kill -9 here
+
+if step != "check":
+    first_edition(docs)
+    print(json.dumps({"first": run().version}), flush=True)
+    second_edition(docs)
+    run(fault)
+    os._exit(0)
+report = run()  # the next ingest, in a new process
+assert_consistent(services.store)
+served = editions_served(services.store)
+print(json.dumps({"version": report.version, "served": sorted(served)}), flush=True)
+"""
+
+
+@pytest.mark.parametrize("step", ["chunks", "records", "before_version"])  # the three windows of issue 13
+def test_a_process_killed_at_a_step_boundary_leaves_a_store_the_next_ingest_repairs(make_settings, tmp_path, step):
+    """The same with a real process exit at the step (os._exit), and the next ingest in a new process; each process
+    alone on the embedded store, as the run file makes it in production."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    settings = make_settings()
+    if settings.chroma_url:
+        pytest.skip("a killed process can leave the embedded store's files half-written; a server is not killed here")
+    docs = tmp_path / "docs"
+
+    def child(mode: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-c", KILLED_INGEST, str(settings.data_dir), str(docs), mode],
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+
+    killed = child(step)
+    assert killed.returncode == 9, killed.stderr[-2000:]
+    first = json.loads(killed.stdout.splitlines()[0])["first"]
+
+    checked = child("check")
+
+    assert checked.returncode == 0, checked.stderr[-3000:]
+    result = json.loads(checked.stdout.strip().splitlines()[-1])
+    assert result["version"] > first
+    assert result["served"] == ["a.md", "b.md", "d.md"]
