@@ -14,7 +14,7 @@ from pathlib import Path
 from app.clock import utcnow
 from app.errors import ConfigError, NotFoundError, StoreUnavailableError
 from app.generate import make_generator
-from app.ops.ratelimit import TokenBuckets
+from app.ops.ratelimit import Buckets, TokenBuckets
 from app.ops.webhooks import WebhookSender
 from app.ports import ChunkStorePort, EmbedderPort, EscalationHook, GeneratorPort, QueryLogPort, ResolutionHook
 from app.retrieval.adapter import ActiveAdapter
@@ -24,8 +24,10 @@ from app.retrieval.index import CorpusIndex
 from app.retrieval.tokenizer import Tokenizer
 from app.settings import Settings
 from app.store.chroma import ChunkStore
+from app.store.private import private_dir
 from app.store.querylog import QueryLog
-from ingest.pipeline import IngestReport, ingest
+from app.store.ratebuckets import SharedBuckets
+from ingest.pipeline import IngestReport, ingest, repair_store
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +46,9 @@ class Services:
     # Called when staff resolve a question (the Slack bot relays the answer to the asker); see app/ops/resolutions.py.
     resolution_hooks: list[ResolutionHook] = field(default_factory=list)
     # Questions per asker per minute (app/ops/ratelimit.py); build_services sets MADOGUCHI_RATE_LIMIT_PER_MINUTE.
-    ask_limits: TokenBuckets = field(default_factory=lambda: TokenBuckets(per_minute=0))
+    ask_limits: Buckets = field(default_factory=lambda: TokenBuckets(per_minute=0))
+    # 👍/👎 per client per minute on /api/feedback (the same setting, its own buckets: clicks do not spend questions).
+    feedback_limits: Buckets = field(default_factory=lambda: TokenBuckets(per_minute=0))
     # The outgoing webhook (MADOGUCHI_WEBHOOK_URL; app/ops/webhooks.py), and what else hears of escalations from any
     # channel (the Slack bot posts them to the staff channel); see app/ops/events.py.
     webhooks: WebhookSender | None = None
@@ -73,6 +77,8 @@ class Services:
                 prune=prune,
                 progress=progress,
                 source_names=source_names,
+                default_root=self.settings.docs_dir,
+                shared=bool(self.settings.chroma_url),
             )
             self.last_ingest = {**report.to_dict(), "at": utcnow().isoformat(timespec="seconds"), "by": by}
             try:
@@ -81,6 +87,13 @@ class Services:
                 logger.exception("could not record the last ingest in the store")
         self.index.refresh()
         return report
+
+    def repair_store(self) -> None:
+        """Delete chunks left by an ingest that stopped half-way and bump the version (ingest.pipeline.repair_store)."""
+        with self.ingest_lock:
+            version = repair_store(store=self.store, embedder=self.embedder)
+        if version is not None:
+            self.index.refresh()
 
     def require_log(self) -> QueryLogPort:
         """The query log, or a 404 `no_query_log` for the routes and pages that need one."""
@@ -111,7 +124,7 @@ def build_services(
     tokenizer: Tokenizer | None = None,
 ) -> Services:
     """Build every long-lived part. `embedder` / `tokenizer` may be passed in to share them (tests, eval)."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.data_dir)
     store = ChunkStore(settings)
     query_log = QueryLog.from_settings(settings) if with_log else None
     services = Services(
@@ -124,6 +137,7 @@ def build_services(
         generator=_make_generator(settings),
         ask_limits=TokenBuckets(per_minute=settings.rate_limit_per_minute),
         webhooks=WebhookSender.from_settings(settings, query_log.webhook_deliveries if query_log else None),
+        feedback_limits=TokenBuckets(per_minute=settings.rate_limit_per_minute),
     )
     if query_log is not None:
         services.adapter = ActiveAdapter(
@@ -131,6 +145,10 @@ def build_services(
             load=query_log.adapters.load,
             ttl=settings.adapter_refresh_seconds,
         )
+    if settings.rate_limit_shared and isinstance(services.query_log, QueryLog):  # every replica spends one bucket
+        per_minute = settings.rate_limit_per_minute
+        services.ask_limits = SharedBuckets(services.query_log, per_minute=per_minute, prefix="ask")
+        services.feedback_limits = SharedBuckets(services.query_log, per_minute=per_minute, prefix="feedback")
     if load_index:
         services.index.refresh()
     return services

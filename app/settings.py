@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from app.errors import ConfigError
 
 DEFAULT_CATEGORY_PATTERNS: dict[str, str] = {
     "*勤怠*": "attendance",
@@ -112,7 +114,15 @@ class Settings(BaseSettings):
     rate_limit_per_minute: int = Field(
         30,
         ge=0,
-        description="Questions one asker (the `user_id`, else the client address) may send to `/api/ask` per minute, as a token bucket in each server process; more get 429 with `Retry-After`. 0: no limit.",
+        description="Questions one asker (the `user_id`, else the client address; Slack: the Slack user) may send per minute to `/api/ask` or the Slack bot, and feedback clicks per client to `/api/feedback`, as token buckets in each server process (or shared: MADOGUCHI_RATE_LIMIT_SHARED); more get 429 with `Retry-After` (Slack: a polite reply). 0: no limit.",
+    )
+    rate_limit_shared: bool = Field(
+        False,
+        description="Keep the rate-limit buckets in the query log database, so replicas behind a load balancer share them (one short write per question and per feedback click). Off: each server process counts alone.",
+    )
+    log_retention_days: int | None = Field(
+        None,
+        description="Questions (with answers, user ids, feedback and Slack metadata) older than this many days are deleted from the query log at start-up, every hour, and by `madoguchi purge`; their counts stay in the monthly aggregates of the stats. Unset: kept. 0 is refused.",
     )
     adapter_refresh_seconds: float = Field(
         10.0,
@@ -197,6 +207,16 @@ class Settings(BaseSettings):
         None, description="User group id mentioned in escalation posts (e.g. S0123ABC)."
     )
     slack_slash_public: bool = Field(False, description="Post /faq answers publicly instead of only to the asker.")
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _retention_positive(cls, value: int | None) -> int | None:
+        if value is not None and value < 1:
+            raise ConfigError(
+                f"MADOGUCHI_LOG_RETENTION_DAYS must be at least 1 (got {value}); leave it unset to keep the log.",
+                f"MADOGUCHI_LOG_RETENTION_DAYS は 1 以上で指定してください（{value} が指定されました）。記録を消さない場合は未設定にします。",
+            )
+        return value
 
     @property
     def chroma_path(self) -> Path:

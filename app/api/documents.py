@@ -4,7 +4,6 @@ the configured folder), the list, and one document in place: delete, replace (up
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
@@ -22,7 +21,7 @@ async def ingest(request: Request, services: ServicesDep, actor: AdminOnlyDep) -
     """Upload files (multipart field `files`) into the docs folder and ingest them, or — with no files — re-ingest
     the configured folder (`MADOGUCHI_DOCS_DIR`). JSON `{"paths": [...], "prune": bool}` ingests server-side paths
     (what `madoguchi ingest` sends when a server holds the store, with `"by": "cli"` so the documents page says who
-    ran it). Query `?prune=true` removes missing files."""
+    ran it), inside that folder only (others are a 403). Query `?prune=true` removes missing files."""
     prune = request.query_params.get("prune", "false").lower() in ("1", "true", "yes")
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/form-data"):
@@ -36,7 +35,7 @@ async def ingest(request: Request, services: ServicesDep, actor: AdminOnlyDep) -
     if content_type.startswith("application/json"):
         try:
             body = json.loads(await request.body())
-        except ValueError:  # JSONDecodeError and UnicodeDecodeError
+        except (ValueError, RecursionError):  # JSONDecodeError, UnicodeDecodeError, nesting too deep
             raise BadRequestError(
                 'The body is not valid JSON: send `{"paths": [...], "prune": false}` or no body.',
                 '本文が正しい JSON ではありません。`{"paths": [...], "prune": false}` を送るか、本文なしで送ってください。',
@@ -50,7 +49,7 @@ async def ingest(request: Request, services: ServicesDep, actor: AdminOnlyDep) -
                 "`paths` must be a list of strings.", "`paths` は文字列のリストで指定してください。", code="bad_paths"
             )
         prune = bool(body.get("prune", prune)) if isinstance(body, dict) else prune
-        paths = [Path(p) for p in raw] if raw else None
+        paths = documents.paths_in_docs_dir(services, raw) if raw else None
         if isinstance(body, dict) and body.get("by") == "cli":  # `madoguchi ingest` sent it through the server
             by = "cli"
     return await run_in_threadpool(documents.ingest, services, paths=paths, prune=prune, by=by)

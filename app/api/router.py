@@ -7,6 +7,7 @@ from fastapi import APIRouter
 from app.api import (
     adapter,
     ask,
+    askers,
     audit,
     documents,
     faq,
@@ -35,5 +36,6 @@ for _module in (
     adapter,
     audit,
     users,
+    askers,
 ):
     api_router.include_router(_module.router)

@@ -31,7 +31,14 @@ def parse_csv(data: bytes) -> dict[str, str]:
     """`user_id,department` per line (a header line `user_id,department` or `ユーザーID,部署` is skipped).
     Every problem is named with its line number; nothing is kept from a file with one."""
     text = _decode(data)
-    rows = list(csv.reader(io.StringIO(text)))
+    try:
+        rows = list(csv.reader(io.StringIO(text)))
+    except csv.Error as exc:  # e.g. a field longer than the csv module takes, or a NUL byte
+        raise BadRequestError(
+            f"The file is not a readable CSV ({exc}). Nothing was changed.",
+            f"CSV として読めないファイルです（{exc}）。何も変更していません。",
+            code="bad_department_csv",
+        ) from exc
     if rows and rows[0] and rows[0][0].strip().lower() in USER_HEADERS:
         rows = rows[1:]
         first_line = 2

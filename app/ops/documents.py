@@ -11,7 +11,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.errors import BadRequestError, IngestError, NotFoundError
+from app.errors import BadRequestError, ForbiddenError, IngestError, NotFoundError
 from app.ops.audit import record_audit
 from app.services import Services
 from app.store.chroma import DocRecord
@@ -171,6 +171,27 @@ def save_uploads(services: Services, uploads: list[Upload]) -> list[str]:
     for temp, final in staged:
         os.replace(temp, final)
     return [name for name, _ in accepted]
+
+
+def paths_in_docs_dir(services: Services, raw: list[str]) -> list[Path]:
+    """The server-side paths an admin asked to ingest, each inside MADOGUCHI_DOCS_DIR (relative ones are taken from
+    it); anything else on the server is refused (403) — what is ingested is served to every employee."""
+    docs_dir = Path(services.settings.docs_dir).resolve()
+    out: list[Path] = []
+    for text in raw:
+        if not text.strip() or "\x00" in text:
+            raise BadRequestError(f"Bad path {text!r}.", f"パスが不正です: {text!r}", code="bad_paths")
+        path = (docs_dir / text).resolve()  # an absolute `text` replaces docs_dir; `..` and symlinks are resolved
+        if path != docs_dir and docs_dir not in path.parents:
+            raise ForbiddenError(
+                f"Only files and folders inside the docs folder (MADOGUCHI_DOCS_DIR) can be ingested by path: {text}. "
+                "Upload the file instead, or copy it into the docs folder.",
+                f"パス指定で取り込めるのは文書フォルダ（MADOGUCHI_DOCS_DIR）内のファイルとフォルダだけです: {text}。"
+                "ファイルをアップロードするか、文書フォルダにコピーしてください。",
+                code="path_outside_docs_dir",
+            )
+        out.append(path)
+    return out
 
 
 def ingest(services: Services, *, paths: list[Path] | None = None, prune: bool = False, by: str = "api") -> dict:

@@ -23,6 +23,7 @@ import numpy as np
 
 from app.errors import StoreUnavailableError
 from app.settings import Settings
+from app.store.private import private_dir
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +49,7 @@ class DocRecord:
     embedder: str = ""
     chars: int = 0
     schema: int = 0  # ingest.pipeline.INDEX_SCHEMA that wrote the chunks: an older one is re-indexed
+    root: str = ""  # the folder it was ingested from (absolute): `--prune` only touches documents under its folder
 
     def to_metadata(self) -> dict:
         data = {k: v for k, v in asdict(self).items() if v is not None}
@@ -93,7 +95,7 @@ class ChunkStore:
             )
             self.location = settings.chroma_url
         else:
-            settings.chroma_path.mkdir(parents=True, exist_ok=True)
+            private_dir(settings.chroma_path)
             self._client = chromadb.PersistentClient(path=str(settings.chroma_path), settings=chroma_settings)
             self.location = str(settings.chroma_path)
         self.prefix = settings.collection
@@ -147,13 +149,32 @@ class ChunkStore:
         return dict(got["metadatas"][0])
 
     def bump_version(self, *, embedder: str) -> int:
+        """A new corpus version (servers reload); also clears the `dirty` mark of an unfinished write."""
         version = int(self.corpus_info().get("version", 0)) + 1
         self.meta.upsert(
             ids=["corpus"],
             embeddings=[[0.0]],
-            metadatas=[{"version": version, "embedder": embedder, "updated_at": time.time()}],
+            metadatas=[{"version": version, "embedder": embedder, "updated_at": time.time(), "dirty": 0}],
         )
         return version
+
+    def mark_dirty(self) -> None:
+        """Say that a write has begun: until `bump_version` clears it, the next ingest (or start-up) knows the last
+        writer may have stopped half-way, checks the chunks against the manifest and bumps the version."""
+        info = self.corpus_info()
+        self.meta.upsert(
+            ids=["corpus"],
+            embeddings=[[0.0]],
+            metadatas=[
+                {
+                    **info,
+                    "version": int(info.get("version", 0)),
+                    "embedder": info.get("embedder") or "",
+                    "dirty": 1,
+                    "dirty_at": time.time(),
+                }
+            ],
+        )
 
     # --- the staff's company vocabulary (社内用語) ---
     def glossary(self) -> dict[str, str]:
@@ -233,8 +254,22 @@ class ChunkStore:
         meta["record"] = "doc"
         self.meta.upsert(ids=[f"doc:{record.doc_id}"], embeddings=[[0.0]], metadatas=[meta])
 
+    def put_records(self, records: list[DocRecord]) -> None:
+        """Several manifest records in one write."""
+        for start in range(0, len(records), 2000):
+            part = records[start : start + 2000]
+            self.meta.upsert(
+                ids=[f"doc:{r.doc_id}" for r in part],
+                embeddings=[[0.0]] * len(part),
+                metadatas=[{**r.to_metadata(), "record": "doc"} for r in part],
+            )
+
     def delete_record(self, doc_id: str) -> None:
         self.meta.delete(ids=[f"doc:{doc_id}"])
+
+    def delete_records(self, doc_ids: list[str]) -> None:
+        for start in range(0, len(doc_ids), 2000):
+            self.meta.delete(ids=[f"doc:{d}" for d in doc_ids[start : start + 2000]])
 
     # --- chunks ---
     def add_chunks(
@@ -252,6 +287,17 @@ class ChunkStore:
 
     def chunk_ids_of(self, doc_id: str) -> list[str]:
         return list(self.chunks.get(where={"doc_id": doc_id}, include=[])["ids"])
+
+    def all_chunk_ids(self) -> list[str]:
+        """Every chunk id (ids only, paged): the ingest's check of the store against the manifest."""
+        ids: list[str] = []
+        offset = 0
+        while True:
+            got = self.chunks.get(limit=10_000, offset=offset, include=[])["ids"]
+            ids.extend(got)
+            if len(got) < 10_000:
+                return ids
+            offset += 10_000
 
     def delete_chunks(self, ids: list[str]) -> None:
         for start in range(0, len(ids), 2000):

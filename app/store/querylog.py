@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -28,7 +29,9 @@ from app.store.adapters import AdapterVersions
 from app.store.audit import AuditTrail
 from app.store.departments import Departments
 from app.store.groupcommit import GroupCommit
+from app.store.private import private_dir, private_file
 from app.store.querylog_faq import FaqEntries
+from app.store.querylog_retention import aggregate_stat_rows, forget_asker, purge_before
 from app.store.querylog_schema import claimed_events, queries
 from app.store.querylog_webhooks import WebhookDeliveries
 from app.types import ESCALATION_REASONS, OUTCOMES
@@ -211,7 +214,7 @@ class QueryLog:
     def from_settings(cls, settings: Settings) -> QueryLog:
         """SQLite file `madoguchi.db` in MADOGUCHI_DATA_DIR, or MADOGUCHI_DATABASE_URL; migrated to head."""
         if not settings.database_url:
-            Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
+            private_file(private_dir(Path(settings.data_dir)) / "madoguchi.db")  # 0700 folder, 0600 database
         return cls(settings.sqlalchemy_url)
 
     @property
@@ -477,7 +480,16 @@ class QueryLog:
             .order_by(t.created_at)
         )
         with self.read() as conn:
-            return [(as_utc(r[0]), r[1], r[2], r[3], as_utc(r[4]), as_utc(r[5]), r[6]) for r in conn.execute(stmt)]
+            rows = [(as_utc(r[0]), r[1], r[2], r[3], as_utc(r[4]), as_utc(r[5]), r[6]) for r in conn.execute(stmt)]
+        kept = aggregate_stat_rows(self, flt)  # counts of purged or forgotten questions (querylog_retention.py)
+        return sorted(rows + kept, key=lambda r: r[0]) if kept else rows
+
+    # --- retention and deletion (app/store/querylog_retention.py) ---
+    def purge_before(self, cutoff: datetime, *, tz: ZoneInfo) -> int:
+        return purge_before(self, cutoff, tz=tz)
+
+    def forget_asker(self, user_id: str, *, tz: ZoneInfo) -> int:
+        return forget_asker(self, user_id, tz=tz)
 
 
 def _make_engine(url: str) -> sa.Engine:
