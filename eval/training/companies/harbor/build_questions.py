@@ -7,6 +7,7 @@ import questions_part1
 import questions_part2
 import questions_part3
 import questions_part4
+import questions_part5
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE.parents[1] / "questions" / "harbor.jsonl"
@@ -16,7 +17,7 @@ KEYS = ["id", "question", "answerable", "source", "section", "caption", "answer_
 
 
 def main() -> None:
-    items = questions_part1.Q + questions_part2.Q + questions_part3.Q + questions_part4.Q
+    items = questions_part1.Q + questions_part2.Q + questions_part3.Q + questions_part4.Q + questions_part5.Q
     random.Random(20261202).shuffle(items)
     with OUT.open("w", encoding="utf-8") as f:
         for n, item in enumerate(items, 1):

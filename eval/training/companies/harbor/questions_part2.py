@@ -1,5 +1,5 @@
 # Harbor & Pine questions, part 2: travel & expense (DOCX), IT (text), benefits, safety, equipment, FAQ sheet.
-from qhelpers import BEN, EH, EQ, FAQ, IT, SAG, TE, WSR, A
+from qhelpers import BEN, EH, EQ, FAQ, IT, TE, WSR, A
 
 PD = "Per Diem by City Tier"
 

@@ -1,5 +1,5 @@
 # Harbor & Pine questions, part 4: class-dependent questions, formal and misspelled wordings, more near misses.
-from qhelpers import BEN, EH, EQ, FAQ, IT, SAG, TE, WSR, A, U
+from qhelpers import BEN, EH, EQ, IT, SAG, TE, WSR, A, U
 
 Q = [
 A("casual", "benefits", "can part-timers get life insurance?", BEN, "Eligibility",
