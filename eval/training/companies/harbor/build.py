@@ -67,7 +67,7 @@ def build_pdf(blocks, out: Path) -> None:
         canvas.drawString(inch, 0.5 * inch, "Internal use only")
         canvas.restoreState()
 
-    doc = SimpleDocTemplate(str(out), pagesize=LETTER, title=title, author=COMPANY)
+    doc = SimpleDocTemplate(str(out), pagesize=LETTER, title=title, author=COMPANY, invariant=1)
     doc.build(story, onFirstPage=furniture, onLaterPages=furniture)
 
 
