@@ -45,7 +45,7 @@ EMBED_DOCS = 64
 EMBED_CHUNKS = 512
 
 # Bumped when chunks gain fields the ranker reads: documents indexed under an older schema are re-indexed.
-INDEX_SCHEMA = 4
+INDEX_SCHEMA = 5  # 5: English numbered and labelled headings in PDF and text
 
 
 @dataclass
