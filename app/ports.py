@@ -27,6 +27,7 @@ if TYPE_CHECKING:  # type-only: app.answer and the stores take `Services`, which
     from app.store.chroma import ChunkRows, DocRecord
     from app.store.querylog import QueryFilter, QueryRecord
     from app.store.querylog_faq import FaqEntries
+    from app.store.querylog_proposals import WordingProposals
 
 
 class ChunkStorePort(Protocol):
@@ -84,6 +85,7 @@ class QueryLogPort(SlackLogPort, Protocol):
     """Every question as a row, read back by the staff: filters, pages, exports, stats, and the FAQ entries table."""
 
     faq: FaqEntries
+    proposals: WordingProposals  # proposed FAQ wordings waiting for a staff decision
 
     def record(self, result: AnswerResult, *, meta: dict | None = None, created_at: datetime | None = None) -> None: ...
     def set_feedback(self, query_id: str, helpful: bool) -> QueryRecord: ...

@@ -8,7 +8,7 @@ from fastapi.responses import Response
 from pydantic import Field
 
 from app.api.deps import AdminDep, JsonBody, ServicesDep, download_response
-from app.ops import faq
+from app.ops import faq, wordings
 
 router = APIRouter(prefix="/api/admin/faq", tags=["admin", "faq"])
 
@@ -19,6 +19,13 @@ class FaqBody(JsonBody):
     category: str | None = Field(
         None, description="attendance | expense | supplies | other (or 勤怠 / 経費 / 備品 / その他); default other."
     )
+    wordings: list[str] = Field(
+        default_factory=list, max_length=200, description="Alternative wordings (言い換え), matched like the question."
+    )
+
+
+class WordingBody(JsonBody):
+    wording: str = Field(..., min_length=1, max_length=2000, description="An alternative wording of the question.")
 
 
 @router.get("")
@@ -36,6 +43,7 @@ async def create_faq(body: FaqBody, services: ServicesDep, _: AdminDep) -> dict:
         answer=body.answer,
         category=body.category,
         created_by="admin",
+        wordings=body.wordings,
     )
     return entry.to_dict()
 
@@ -62,6 +70,35 @@ async def import_faq(file: UploadFile, services: ServicesDep, _: AdminDep) -> di
 async def reindex_faq(services: ServicesDep, _: AdminDep) -> dict:
     """Make the searchable copy match the database (after restoring a backup or resetting the chunk store)."""
     return await run_in_threadpool(faq.sync_index, services)
+
+
+@router.get("/proposals")
+async def list_proposals(services: ServicesDep, _: AdminDep, status: str | None = "pending") -> dict:
+    """Wordings proposed from 解決した feedback on FAQ answers (status pending | accepted | rejected | empty: all)."""
+    found = await run_in_threadpool(wordings.list_proposals, services, status=status)
+    return {"proposals": [p.to_dict() for p in found], "total": len(found)}
+
+
+@router.post("/proposals/{proposal_id}/accept")
+async def accept_proposal(proposal_id: int, services: ServicesDep, _: AdminDep) -> dict:
+    return (await run_in_threadpool(wordings.accept, services, proposal_id, by="admin")).to_dict()
+
+
+@router.post("/proposals/{proposal_id}/reject")
+async def reject_proposal(proposal_id: int, services: ServicesDep, _: AdminDep) -> dict:
+    return (await run_in_threadpool(wordings.reject, services, proposal_id, by="admin")).to_dict()
+
+
+@router.post("/{entry_id}/wordings", status_code=201)
+async def add_wording(entry_id: int, body: WordingBody, services: ServicesDep, _: AdminDep) -> dict:
+    entry = await run_in_threadpool(faq.add_wordings, services, entry_id, [body.wording], created_by="admin")
+    return entry.to_dict()
+
+
+@router.delete("/{entry_id}/wordings")
+async def remove_wording(entry_id: int, body: WordingBody, services: ServicesDep, _: AdminDep) -> dict:
+    entry = await run_in_threadpool(faq.remove_wording, services, entry_id, body.wording)
+    return entry.to_dict()
 
 
 @router.get("/{entry_id}")

@@ -7,6 +7,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import Field
 
 from app.api.deps import JsonBody, ServicesDep
+from app.ops.wordings import record_feedback
 
 router = APIRouter(prefix="/api", tags=["feedback"])
 
@@ -18,6 +19,6 @@ class FeedbackRequest(JsonBody):
 
 @router.post("/feedback")
 async def feedback(body: FeedbackRequest, services: ServicesDep) -> dict:
-    log = services.require_log()
-    record = await run_in_threadpool(log.set_feedback, body.query_id, body.helpful)
+    # Helpful feedback on an FAQ answer proposes the asker's wording for staff review (app/ops/wordings.py).
+    record = await run_in_threadpool(record_feedback, services, body.query_id, body.helpful)
     return {"query_id": record.id, "helpful": record.helpful, "feedback": record.feedback}

@@ -13,10 +13,17 @@ from app.api.deps import ServicesDep, download_response
 from app.console.session import SessionDep
 from app.console.web import csrf_refused, error_page, form_with_csrf, render
 from app.errors import BadRequestError, MadoguchiError
-from app.ops import faq
+from app.ops import faq, wordings
 from app.services import Services
 
 router = APIRouter(prefix="/faq")
+
+
+def _proposals(services: Services) -> list:
+    try:
+        return wordings.list_proposals(services)
+    except MadoguchiError:
+        return []
 
 
 def _drift(services: Services) -> int:
@@ -41,6 +48,7 @@ async def faq_page(request: Request, services: ServicesDep, session: SessionDep,
         q=q or "",
         report=None,
         drift=await run_in_threadpool(_drift, services),
+        proposals=await run_in_threadpool(_proposals, services),
     )
 
 
@@ -100,6 +108,7 @@ async def faq_import(request: Request, services: ServicesDep, session: SessionDe
         q="",
         report=report.to_dict(),
         drift=await run_in_threadpool(_drift, services),
+        proposals=await run_in_threadpool(_proposals, services),
     )
 
 
@@ -113,6 +122,52 @@ async def faq_reindex(request: Request, services: ServicesDep, session: SessionD
         return error_page(request, session, exc, back="/console/faq")
     done = {"done": "reindexed", "indexed": counts["indexed"], "removed": counts["removed"]}
     return RedirectResponse(f"/console/faq?{urlencode(done)}", status_code=303)
+
+
+@router.post("/proposals/{proposal_id}/{decision}")
+async def faq_proposal(
+    request: Request, proposal_id: int, decision: str, services: ServicesDep, session: SessionDep
+) -> Response:
+    """One click: 採用 (the wording joins its entry, searchable at once) or 却下."""
+    if await form_with_csrf(request, session) is None:
+        return csrf_refused(request, session)
+    decide = {"accept": wordings.accept, "reject": wordings.reject}.get(decision)
+    try:
+        if decide is None:
+            raise BadRequestError(
+                "Unknown decision (accept or reject).", "不明な操作です（採用か却下）。", code="bad_decision"
+            )
+        await run_in_threadpool(decide, services, proposal_id, by="console")
+    except MadoguchiError as exc:
+        return error_page(request, session, exc, back="/console/faq")
+    done = "proposal_accepted" if decision == "accept" else "proposal_rejected"
+    return RedirectResponse(f"/console/faq?done={done}", status_code=303)
+
+
+@router.post("/{entry_id}/wordings")
+async def faq_add_wording(request: Request, entry_id: int, services: ServicesDep, session: SessionDep) -> Response:
+    form = await form_with_csrf(request, session)
+    if form is None:
+        return csrf_refused(request, session)
+    try:
+        await run_in_threadpool(
+            faq.add_wordings, services, entry_id, [str(form.get("wording") or "")], created_by="console"
+        )
+    except MadoguchiError as exc:
+        return error_page(request, session, exc, back=f"/console/faq/{entry_id}")
+    return RedirectResponse(f"/console/faq/{entry_id}?done=wording_saved", status_code=303)
+
+
+@router.post("/{entry_id}/wordings/remove")
+async def faq_remove_wording(request: Request, entry_id: int, services: ServicesDep, session: SessionDep) -> Response:
+    form = await form_with_csrf(request, session)
+    if form is None:
+        return csrf_refused(request, session)
+    try:
+        await run_in_threadpool(faq.remove_wording, services, entry_id, str(form.get("wording") or ""))
+    except MadoguchiError as exc:
+        return error_page(request, session, exc, back=f"/console/faq/{entry_id}")
+    return RedirectResponse(f"/console/faq/{entry_id}?done=wording_saved", status_code=303)
 
 
 @router.get("/{entry_id}")

@@ -69,7 +69,8 @@ async def resolve_questions(
     category: str | None = None,
 ) -> Resolution:
     """Resolve one or more questions with one staff answer, relay it to each asker, and optionally save one FAQ entry
-    (its question: `faq_question` or the first question; its category: `category` or the first one's)."""
+    (its question: `faq_question` or the first question; its category: `category` or the first one's; every question
+    of the group becomes a wording of it)."""
     log = services.require_log()
     text = (answer or "").strip()
     if not text:
@@ -106,5 +107,7 @@ async def resolve_questions(
             category=category or first.category,
             created_by=by,
             source_query_id=first.id,
+            # Every asker's wording is a way to ask this: all of them are matched from now on.
+            wordings=[r.question for r in out.records],
         )
     return out

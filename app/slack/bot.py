@@ -20,6 +20,7 @@ from slack_sdk import WebClient
 
 from app.answer import answer, detect_language, error_result, record_result
 from app.errors import BadRequestError, NotReadyError
+from app.ops.wordings import record_feedback
 from app.ports import SlackLogPort
 from app.result import AnswerResult
 from app.services import Services
@@ -276,7 +277,7 @@ class SlackBot:
         current = self._message_blocks(body, rec)
         meta = (rec.meta if rec else None) or {}
         if action_id == blocks.ACTION_RESOLVED:
-            self._logged(lambda: self.log.set_feedback(query_id, True), f"set_feedback({query_id})")
+            self._logged(lambda: self._helpful(query_id), f"set_feedback({query_id})")
             new = blocks.with_status(current, blocks.t(lang, "thanks"))
         elif action_id == blocks.ACTION_NOT_RESOLVED:
             self._logged(lambda: self.log.set_feedback(query_id, False), f"set_feedback({query_id})")
@@ -292,6 +293,13 @@ class SlackBot:
             return
         text = (body.get("message") or {}).get("text") or blocks.t(lang, "question")
         respond(replace_original=True, text=text, blocks=new)
+
+    def _helpful(self, query_id: str):
+        """解決した: the feedback, and the asker's wording proposed to the staff when an FAQ entry answered it."""
+        services = self.services
+        if services is not None and services.query_log is not None:
+            return record_feedback(services, query_id, True)
+        return self.log.set_feedback(query_id, True)
 
     def _message_blocks(self, body: dict, rec: QueryRecord | None) -> list[dict]:
         """The clicked message's blocks (ephemeral /faq answers do not carry them: rebuilt from the log as the

@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from app.clock import as_utc, utcnow
 from app.errors import BadRequestError, NotFoundError
 from app.store.querylog_faq import FaqEntries
+from app.store.querylog_proposals import WordingProposals
 from app.store.querylog_schema import claimed_events, queries
 from app.types import ESCALATION_REASONS, OUTCOMES
 
@@ -183,6 +184,7 @@ class QueryLog:
         self.engine = _make_engine(url)
         self._sqlite_write_lock = threading.Lock()
         self.faq = FaqEntries(self)
+        self.proposals = WordingProposals(self)
         if migrate:
             self.migrate()
 

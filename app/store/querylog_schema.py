@@ -53,3 +53,27 @@ faq_entries = sa.Table(
     sa.Column("created_by", sa.String(200)),
     sa.Column("source_query_id", sa.String(64)),
 )
+
+faq_wordings = sa.Table(
+    "faq_wordings",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("entry_id", sa.Integer, sa.ForeignKey("faq_entries.id", ondelete="CASCADE"), nullable=False, index=True),
+    sa.Column("question", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("created_by", sa.String(200)),
+    sa.Column("source_query_id", sa.String(64)),
+)
+
+faq_wording_proposals = sa.Table(
+    "faq_wording_proposals",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("entry_id", sa.Integer, sa.ForeignKey("faq_entries.id", ondelete="CASCADE"), nullable=False, index=True),
+    sa.Column("question", sa.Text, nullable=False),
+    sa.Column("query_id", sa.String(64)),
+    sa.Column("status", sa.String(16), nullable=False, index=True),  # pending | accepted | rejected
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("decided_at", sa.DateTime(timezone=True)),
+    sa.Column("decided_by", sa.String(200)),
+)

@@ -1,0 +1,48 @@
+"""FAQ wordings (言い換え) and the review queue of proposed wordings.
+
+Revision ID: 0012
+Revises: 0001
+Create Date: 2026-12-02
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0012"
+down_revision = "0001"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "faq_wordings",
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("entry_id", sa.Integer, sa.ForeignKey("faq_entries.id", ondelete="CASCADE"), nullable=False),
+        sa.Column("question", sa.Text, nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("created_by", sa.String(200)),
+        sa.Column("source_query_id", sa.String(64)),
+    )
+    op.create_index("ix_faq_wordings_entry_id", "faq_wordings", ["entry_id"])
+    op.create_table(
+        "faq_wording_proposals",
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("entry_id", sa.Integer, sa.ForeignKey("faq_entries.id", ondelete="CASCADE"), nullable=False),
+        sa.Column("question", sa.Text, nullable=False),
+        sa.Column("query_id", sa.String(64)),
+        sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("decided_at", sa.DateTime(timezone=True)),
+        sa.Column("decided_by", sa.String(200)),
+    )
+    op.create_index("ix_faq_wording_proposals_status", "faq_wording_proposals", ["status"])
+    op.create_index("ix_faq_wording_proposals_entry_id", "faq_wording_proposals", ["entry_id"])
+
+
+def downgrade() -> None:
+    op.drop_index("ix_faq_wording_proposals_entry_id", table_name="faq_wording_proposals")
+    op.drop_index("ix_faq_wording_proposals_status", table_name="faq_wording_proposals")
+    op.drop_table("faq_wording_proposals")
+    op.drop_index("ix_faq_wordings_entry_id", table_name="faq_wordings")
+    op.drop_table("faq_wordings")
