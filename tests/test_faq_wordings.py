@@ -178,3 +178,33 @@ def test_console_shows_edits_wordings_and_accepts_a_proposal_in_one_click(fast_a
     assert "言い換えを採用しました。" in client.get(r.headers["location"]).text
     r = client.post(f"/console/faq/proposals/{proposal.id}/maybe", data={"csrf": csrf_of(client)})
     assert r.status_code == 422
+
+
+def test_a_database_at_0001_upgrades_and_keeps_its_faq_entries(tmp_path):
+    from alembic import command
+    from alembic.config import Config
+
+    from app.store.querylog import MIGRATIONS
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = sa.create_engine(url)
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0001")
+        conn.execute(
+            sa.text(
+                "INSERT INTO faq_entries (question, answer, category, created_at, updated_at) "
+                "VALUES ('q', 'a', 'other', '2026-01-01', '2026-01-01')"
+            )
+        )
+    engine.dispose()
+    log = QueryLog(url)  # migrates to head
+    try:
+        [entry] = log.faq.list()
+        assert entry.wordings == []
+        entry, added = log.faq.add_wordings(entry.id, ["q2"])
+        assert added == ["q2"] and log.faq.get(entry.id).wordings == ["q2"]
+    finally:
+        log.close()
