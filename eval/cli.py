@@ -95,6 +95,19 @@ def cmd_eval_qa(args, settings: Settings) -> int:
     return 0
 
 
+def cmd_eval_loop(args, settings: Settings) -> int:
+    from eval.loop import format_loop, run_loop
+
+    run = run_loop(
+        docs=Path(args.docs), questions=Path(args.questions), rewordings=Path(args.rewordings), settings=settings
+    )
+    if args.json:
+        _print_json({**run.summary, "meta": run.meta})
+    else:
+        print(format_loop(run))
+    return 0
+
+
 def cmd_bench(args, settings: Settings) -> int:
     from eval.bench import format_bench, run_bench
 
@@ -158,6 +171,17 @@ def register(subparsers) -> None:
         help="a ranking parameter (app.retrieval.ranking.RankParams), repeatable",
     )
     q.set_defaults(func=cmd_eval_qa)
+
+    lp = sub.add_parser(
+        "loop",
+        help="the improvement loop replayed: round 1 asks the questions, the staff resolve every miss with "
+        "「FAQ に登録」, round 2 asks the rewordings",
+    )
+    lp.add_argument("--docs", required=True, help="folder of documents to ingest (into a temporary store)")
+    lp.add_argument("--questions", required=True, help="golden set, JSON Lines (as for `eval qa`)")
+    lp.add_argument("--rewordings", required=True, help='JSON Lines {"id", "of", "question"}: new wordings')
+    lp.add_argument("--json", action="store_true", help="print one JSON object")
+    lp.set_defaults(func=cmd_eval_loop)
 
     b = subparsers.add_parser(
         "bench", help="ingest / retrieval / HTTP /api/ask speed and server memory on the shared corpora"
