@@ -108,6 +108,17 @@ def cmd_eval_loop(args, settings: Settings) -> int:
     return 0
 
 
+def cmd_eval_groups(args, settings: Settings) -> int:
+    from eval.groups import format_groups, run_groups
+
+    summary = run_groups(Path(args.file), settings=settings, docs=Path(args.docs) if args.docs else None)
+    if args.json:
+        _print_json(summary)
+    else:
+        print(format_groups(summary))
+    return 0
+
+
 def cmd_bench(args, settings: Settings) -> int:
     from eval.bench import format_bench, run_bench
 
@@ -182,6 +193,12 @@ def register(subparsers) -> None:
     lp.add_argument("--rewordings", required=True, help='JSON Lines {"id", "of", "question"}: new wordings')
     lp.add_argument("--json", action="store_true", help="print one JSON object")
     lp.set_defaults(func=cmd_eval_loop)
+
+    g = sub.add_parser("groups", help="pairwise precision/recall of the 「未解決の質問」 grouping on labeled questions")
+    g.add_argument("file", help='JSON Lines {"id", "intent", "question"}, e.g. eval/training/grouping.jsonl')
+    g.add_argument("--docs", help="documents whose idf weighs the key words (as the server's corpus does)")
+    g.add_argument("--json", action="store_true", help="print one JSON object")
+    g.set_defaults(func=cmd_eval_groups)
 
     b = subparsers.add_parser(
         "bench", help="ingest / retrieval / HTTP /api/ask speed and server memory on the shared corpora"

@@ -11,7 +11,7 @@ is not deflected.
 
 Keys: `round1_right` (share of questions answered right in round 1), `staff_answered` (questions the staff
 resolved), `round2_deflection` (answered / rewordings), `round2_precision` (right / answered), `round2_answered`,
-`round2_right`, `per_category`, `failures`.
+`round2_right`, `round2_top_right` (first source right, whatever the confidence), `per_category`, `failures`.
 """
 
 from __future__ import annotations
@@ -133,8 +133,9 @@ def rewordings_of_questions(path: Path) -> list[dict]:
     return out
 
 
-def _answered_right(result, item: LoopItem, faq_doc: str | None) -> bool:
-    if result.outcome != "answered" or not result.sources:
+def _answered_right(result, item: LoopItem, faq_doc: str | None, *, cited_only: bool = False) -> bool:
+    """Answered, and from the original's place or its FAQ entry (`cited_only`: whatever the outcome)."""
+    if (result.outcome != "answered" and not cited_only) or not result.sources:
         return False
     top = result.sources[0]
     if faq_doc and top.doc_id == faq_doc:
@@ -191,11 +192,12 @@ def replay(services, items: list[LoopItem], rewordings: list[Rewording]) -> dict
         if done.faq is not None:
             faq_doc[item.id] = done.faq.doc_id
     per_cat: dict[str, dict] = {}
-    answered = right = 0
+    answered = right = top_right = 0
     for rw in rewordings:
         item = by_id[rw.of]
         res = answer(question=rw.question, services=services, origin="eval")
         ok = _answered_right(res, item, faq_doc.get(item.id))
+        top_right += _answered_right(res, item, faq_doc.get(item.id), cited_only=True)
         c = per_cat.setdefault(item.category, {"rewordings": 0, "answered": 0, "right": 0})
         c["rewordings"] += 1
         if res.outcome == "answered":
@@ -234,6 +236,8 @@ def replay(services, items: list[LoopItem], rewordings: list[Rewording]) -> dict
         "round2_deflection": ratio(answered, len(rewordings)),
         "round2_precision": ratio(right, answered),
         "round2_right_rate": ratio(right, len(rewordings)),
+        # the first source is the right one, answered or not: what retrieval finds before the confidence decides
+        "round2_top_right": ratio(top_right, len(rewordings)),
         "per_category": dict(sorted(per_cat.items())),
         "failures": failures,
     }
@@ -280,7 +284,7 @@ def format_loop(run: LoopRun) -> str:
         f"staff answered {s['staff_answered']} (resolved with 「FAQ に登録」)",
         f"  round 2: {s['rewordings']} rewordings, answered {s['round2_answered']} "
         f"(deflection {_fmt(s['round2_deflection'])}), right {s['round2_right']} "
-        f"(precision {_fmt(s['round2_precision'])})",
+        f"(precision {_fmt(s['round2_precision'])}); first source right {_fmt(s['round2_top_right'])}",
         "per category:",
     ]
     for cat, c in s["per_category"].items():
