@@ -161,6 +161,7 @@ def chunk_rows(
     drafts: list[ChunkDraft],
     doc_hash: str,
     category: str,
+    extra_meta: dict | None = None,
 ) -> ChunkRows:
     """What the store keeps for each chunk: text, embedding and the fields the ranker reads (body and heading tokens,
     the caption's tokens, the heading's embedding, the document's employee-class scope)."""
@@ -195,6 +196,7 @@ def chunk_rows(
                 "caption_tokens": dumps_tokens(caption_tokens),
                 "head_vec": encode_head_vector(head_vectors[head_text(d, doc.title)]),
                 "scope": scope,
+                **(extra_meta or {}),
             }
         )
     return ChunkRows(ids=ids, documents=[d.text for d in drafts], metadatas=metadatas, embeddings=vectors)
@@ -212,8 +214,10 @@ def index_document(
     doc_hash: str,
     category: str,
     kind: str = "doc",
+    extra_meta: dict | None = None,
 ) -> DocRecord:
-    """Write one document's chunks and its manifest record; remove its chunks of any older hash."""
+    """Write one document's chunks and its manifest record; remove its chunks of any older hash. `extra_meta` goes
+    into every chunk's metadata (e.g. `overrides` of an FAQ entry that replaces a sheet row)."""
     rows = chunk_rows(
         embedder=embedder,
         tokenizer=tokenizer,
@@ -223,6 +227,7 @@ def index_document(
         drafts=drafts,
         doc_hash=doc_hash,
         category=category,
+        extra_meta=extra_meta,
     )
     ids, vectors, metadatas = rows.ids, rows.embeddings, rows.metadatas
     old = set(store.chunk_ids_of(doc_id))

@@ -8,7 +8,7 @@ from fastapi.responses import Response
 from pydantic import Field
 
 from app.api.deps import AdminDep, JsonBody, ServicesDep, download_response
-from app.ops import faq, wordings
+from app.ops import faq, faq_list, wordings
 
 router = APIRouter(prefix="/api/admin/faq", tags=["admin", "faq"])
 
@@ -70,6 +70,64 @@ async def import_faq(file: UploadFile, services: ServicesDep, _: AdminDep) -> di
 async def reindex_faq(services: ServicesDep, _: AdminDep) -> dict:
     """Make the searchable copy match the database (after restoring a backup or resetting the chunk store)."""
     return await run_in_threadpool(faq.sync_index, services)
+
+
+class FaqItemBody(JsonBody):
+    question: str = Field(..., min_length=1, max_length=2000)
+    answer: str = Field(..., min_length=1, max_length=20000)
+    category: str | None = Field(None, description="attendance | expense | supplies | other; default: the item's.")
+
+
+@router.get("/items")
+async def list_items(
+    services: ServicesDep,
+    _: AdminDep,
+    q: str | None = None,
+    category: str | None = None,
+    origin: str | None = None,
+) -> dict:
+    """One FAQ: the rows of ingested FAQ spreadsheets and the entries in the database (overrides, conflicts)."""
+    items = await run_in_threadpool(faq_list.list_items, services, q=q, category=category, origin=origin)
+    return {"items": [i.to_dict() for i in items], "total": len(items)}
+
+
+@router.get("/items.csv")
+async def export_items_csv(
+    services: ServicesDep, _: AdminDep, q: str | None = None, category: str | None = None, origin: str | None = None
+) -> Response:
+    return download_response(
+        await run_in_threadpool(faq_list.export_csv, services, q=q, category=category, origin=origin)
+    )
+
+
+@router.get("/items.xlsx")
+async def export_items_xlsx(
+    services: ServicesDep, _: AdminDep, q: str | None = None, category: str | None = None, origin: str | None = None
+) -> Response:
+    return download_response(
+        await run_in_threadpool(faq_list.export_xlsx, services, q=q, category=category, origin=origin)
+    )
+
+
+@router.put("/items/{key}")
+async def edit_item(key: str, body: FaqItemBody, services: ServicesDep, _: AdminDep) -> dict:
+    """A database entry is updated; a sheet row becomes a staff entry overriding it (re-ingest does not undo it)."""
+    entry = await run_in_threadpool(
+        faq_list.edit_item, services, key, question=body.question, answer=body.answer, category=body.category
+    )
+    return entry.to_dict()
+
+
+@router.delete("/items/{key}")
+async def delete_item(key: str, services: ServicesDep, _: AdminDep) -> dict:
+    entry = await run_in_threadpool(faq_list.delete_item, services, key)
+    return {"deleted": entry.to_dict()}
+
+
+@router.post("/items/{key}/keep")
+async def keep_override(key: str, services: ServicesDep, _: AdminDep) -> dict:
+    """Settle a conflict: keep the staff's text over the sheet's changed answer."""
+    return (await run_in_threadpool(faq_list.keep_override, services, key)).to_dict()
 
 
 @router.get("/proposals")

@@ -36,7 +36,8 @@ def faq_hash(question: str, answer: str, category: str, wordings: Sequence[str] 
 
 
 def entry_hash(e: FaqEntry) -> str:
-    return faq_hash(e.question, e.answer, e.category, e.wordings)
+    extra = [f"\x1doverrides:{e.overrides}"] if e.overrides else []
+    return faq_hash(e.question, e.answer, e.category, [*e.wordings, *extra])
 
 
 def clean_wording(wording: str | None) -> str:
@@ -110,6 +111,7 @@ def _index_entries(services: Services, entries: Sequence[FaqEntry]) -> None:
             doc_hash=entry_hash(e),
             category=e.category,
             kind="faq",
+            extra_meta={"overrides": e.overrides} if e.overrides else None,
         )
 
 
@@ -177,11 +179,19 @@ def create_entry(
     created_by: str | None = None,
     source_query_id: str | None = None,
     wordings: Sequence[str] = (),
+    sheet: tuple[str, str, str] | None = None,
 ) -> FaqEntry:
+    """`sheet`: (doc_id, question, answer) of the ingested sheet row this entry overrides (app/ops/faq_list.py)."""
     q, a, cat = clean_faq(question, answer, category)
     cleaned = [clean_wording(w) for w in wordings]
     entry = services.require_log().faq.create(
-        question=q, answer=a, category=cat, created_by=created_by, source_query_id=source_query_id, wordings=cleaned
+        question=q,
+        answer=a,
+        category=cat,
+        created_by=created_by,
+        source_query_id=source_query_id,
+        wordings=cleaned,
+        sheet=sheet,
     )
     _publish(services, index=[entry])
     return entry

@@ -40,6 +40,14 @@ class Chunk:
     head_tokens: tuple[str, ...] = ()  # tokens of the heading field: title, section path, FAQ question
     scope: tuple[str, ...] = ()  # employee classes the document applies to (empty: the general rules)
     caption_tokens: tuple[str, ...] = ()  # tokens of the heading's last part: the article caption / FAQ question
+    overrides: str = ""  # a staff FAQ entry replacing a sheet row: that row's `doc_id\x1fquestion`
+
+    @property
+    def sheet_row(self) -> str:
+        """`doc_id\x1fquestion` of an FAQ row that came from an ingested sheet ("" otherwise)."""
+        if self.kind != "faq" or self.doc_id.startswith("faq:"):
+            return ""
+        return f"{self.doc_id}\x1f{self.question or ''}"
 
     @classmethod
     def from_row(cls, cid: str, text: str, meta: dict) -> Chunk:
@@ -61,6 +69,7 @@ class Chunk:
             head_tokens=tuple(loads_tokens(meta.get("head_tokens", ""))),
             scope=tuple(s for s in str(meta.get("scope", "")).split(",") if s),
             caption_tokens=tuple(loads_tokens(meta.get("caption_tokens", ""))),
+            overrides=str(meta.get("overrides") or ""),
         )
 
 
@@ -109,6 +118,9 @@ class Snapshot:
         self.bm25 = BM25([list(c.tokens) for c in chunks])
         self.head_bm25 = BM25([list(c.head_tokens) for c in chunks])
         self.categories = np.asarray([c.category for c in chunks], dtype=object)
+        # Sheet FAQ rows a staff entry overrides never answer: the staff's edit wins over the sheet (re-ingest too).
+        overridden = {c.overrides for c in chunks if c.overrides}
+        self.hidden = np.asarray([bool(c.sheet_row) and c.sheet_row in overridden for c in chunks], dtype=bool)
 
     @classmethod
     def of_rows(cls, rows, *, version: int = 0) -> Snapshot:
@@ -129,9 +141,12 @@ class Snapshot:
         return len(self.chunks)
 
     def category_mask(self, category: str | None) -> np.ndarray | None:
+        """The chunks a question may be answered from: of `category` (all when None), minus overridden sheet rows."""
+        visible = ~self.hidden if self.hidden.any() else None
         if not category:
-            return None
-        return self.categories == category
+            return visible
+        mask = self.categories == category
+        return mask if visible is None else mask & visible
 
 
 class CorpusIndex:

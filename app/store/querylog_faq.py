@@ -33,6 +33,21 @@ class FaqEntry:
     created_by: str | None = None
     source_query_id: str | None = None
     wordings: list[str] = field(default_factory=list)  # alternative wordings (言い換え), matched like the question
+    sheet_doc_id: str | None = None  # set: this entry overrides the row `sheet_question` of that FAQ sheet
+    sheet_question: str | None = None
+    sheet_answer: str | None = None  # the sheet row's answer when it was overridden
+
+    @property
+    def origin(self) -> str:
+        """sheet (a staff override of a spreadsheet row) | resolution (「FAQ に登録」) | staff."""
+        if self.sheet_doc_id:
+            return "sheet"
+        return "resolution" if self.source_query_id else "staff"
+
+    @property
+    def overrides(self) -> str | None:
+        """The sheet row this entry replaces in retrieval, as `doc_id\x1fquestion` (the chunk metadata's form)."""
+        return f"{self.sheet_doc_id}\x1f{self.sheet_question}" if self.sheet_doc_id else None
 
     @property
     def questions(self) -> list[str]:
@@ -48,6 +63,7 @@ class FaqEntry:
         out["created_at"] = self.created_at.isoformat()
         out["updated_at"] = self.updated_at.isoformat()
         out["doc_id"] = self.doc_id
+        out["origin"] = self.origin
         return out
 
 
@@ -63,6 +79,9 @@ def _entry(row: sa.Row, wordings: list[str] | None = None) -> FaqEntry:
         created_by=m["created_by"],
         source_query_id=m["source_query_id"],
         wordings=list(wordings or []),
+        sheet_doc_id=m.get("sheet_doc_id"),
+        sheet_question=m.get("sheet_question"),
+        sheet_answer=m.get("sheet_answer"),
     )
 
 
@@ -140,7 +159,9 @@ class FaqEntries:
         created_by: str | None = None,
         source_query_id: str | None = None,
         wordings: Sequence[str] | None = None,
+        sheet: tuple[str, str, str] | None = None,
     ) -> FaqEntry:
+        """`sheet`: (doc_id, row question, row answer) of the FAQ sheet row this entry overrides."""
         now = utcnow()
         with self.log.write() as conn:
             result = conn.execute(
@@ -152,6 +173,9 @@ class FaqEntries:
                     updated_at=now,
                     created_by=created_by,
                     source_query_id=source_query_id,
+                    sheet_doc_id=sheet[0] if sheet else None,
+                    sheet_question=sheet[1] if sheet else None,
+                    sheet_answer=sheet[2] if sheet else None,
                 )
             )
             assert result.inserted_primary_key is not None
@@ -224,6 +248,20 @@ class FaqEntries:
             entry = _read(conn, entry_id)
         assert entry is not None
         return entry, added
+
+    def set_sheet_answer(self, entry_id: int, sheet_answer: str) -> FaqEntry:
+        """The staff saw the sheet's changed answer and keep their override: the conflict is settled."""
+        if not 0 < int(entry_id) <= MAX_ID:
+            raise _not_found(entry_id)
+        with self.log.write() as conn:
+            done = conn.execute(
+                faq_entries.update().where(faq_entries.c.id == int(entry_id)).values(sheet_answer=sheet_answer)
+            )
+            if not done.rowcount:
+                raise _not_found(entry_id)
+            entry = _read(conn, entry_id)
+        assert entry is not None
+        return entry
 
     def remove_wording(self, entry_id: int, wording: str) -> FaqEntry:
         if not 0 < int(entry_id) <= MAX_ID:

@@ -52,6 +52,9 @@ faq_entries = sa.Table(
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("created_by", sa.String(200)),
     sa.Column("source_query_id", sa.String(64)),
+    sa.Column("sheet_doc_id", sa.String(512)),  # set: this entry overrides a row of an ingested FAQ sheet
+    sa.Column("sheet_question", sa.Text),
+    sa.Column("sheet_answer", sa.Text),  # the sheet row's answer when it was overridden
 )
 
 faq_wordings = sa.Table(

@@ -1,4 +1,4 @@
-"""FAQ wordings (言い換え) and the review queue of proposed wordings.
+"""FAQ wordings (言い換え), the review queue of proposed wordings, and staff overrides of FAQ spreadsheet rows.
 
 Revision ID: 0012
 Revises: 0001
@@ -15,6 +15,12 @@ depends_on = None
 
 
 def upgrade() -> None:
+    # A staff entry that overrides a row of an ingested FAQ sheet: the sheet's document, the row's question, and the
+    # row's answer when it was overridden (a different answer in the sheet later is shown as a conflict).
+    with op.batch_alter_table("faq_entries") as batch:
+        batch.add_column(sa.Column("sheet_doc_id", sa.String(512)))
+        batch.add_column(sa.Column("sheet_question", sa.Text))
+        batch.add_column(sa.Column("sheet_answer", sa.Text))
     op.create_table(
         "faq_wordings",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
@@ -46,3 +52,7 @@ def downgrade() -> None:
     op.drop_table("faq_wording_proposals")
     op.drop_index("ix_faq_wordings_entry_id", table_name="faq_wordings")
     op.drop_table("faq_wordings")
+    with op.batch_alter_table("faq_entries") as batch:
+        batch.drop_column("sheet_answer")
+        batch.drop_column("sheet_question")
+        batch.drop_column("sheet_doc_id")
