@@ -8,7 +8,7 @@ from fastapi.responses import Response
 from pydantic import Field
 
 from app.api.deps import AdminDep, JsonBody, ServicesDep, download_response
-from app.ops import faq, faq_list, wordings
+from app.ops import faq, faq_citations, faq_list, wordings
 
 router = APIRouter(prefix="/api/admin/faq", tags=["admin", "faq"])
 
@@ -130,6 +130,22 @@ async def keep_override(key: str, services: ServicesDep, _: AdminDep) -> dict:
     return (await run_in_threadpool(faq_list.keep_override, services, key)).to_dict()
 
 
+class CitationRef(JsonBody):
+    doc_id: str = Field(..., min_length=1, max_length=512)
+    section: str = Field(..., min_length=1, max_length=2000)
+
+
+class CitationsBody(JsonBody):
+    citations: list[CitationRef] = Field(..., max_length=20, description="The articles the answer rests on.")
+
+
+@router.get("/review")
+async def review_list(services: ServicesDep, _: AdminDep) -> dict:
+    """Entries flagged 要確認: a cited article's text changed since it was cited."""
+    found = await run_in_threadpool(faq_citations.needs_review, services)
+    return {"entries": [{**e.to_dict(), "changed": changed} for e, changed in found], "total": len(found)}
+
+
 @router.get("/proposals")
 async def list_proposals(services: ServicesDep, _: AdminDep, status: str | None = "pending") -> dict:
     """Wordings proposed from 解決した feedback on FAQ answers (status pending | accepted | rejected | empty: all)."""
@@ -157,6 +173,18 @@ async def add_wording(entry_id: int, body: WordingBody, services: ServicesDep, _
 async def remove_wording(entry_id: int, body: WordingBody, services: ServicesDep, _: AdminDep) -> dict:
     entry = await run_in_threadpool(faq.remove_wording, services, entry_id, body.wording)
     return entry.to_dict()
+
+
+@router.put("/{entry_id}/citations")
+async def set_citations(entry_id: int, body: CitationsBody, services: ServicesDep, _: AdminDep) -> dict:
+    cites = [c.model_dump() for c in body.citations]
+    return (await run_in_threadpool(faq_citations.set_citations, services, entry_id, cites)).to_dict()
+
+
+@router.post("/{entry_id}/confirm")
+async def confirm_entry(entry_id: int, services: ServicesDep, _: AdminDep) -> dict:
+    """The staff checked the entry against its changed articles: 要確認 clears."""
+    return (await run_in_threadpool(faq_citations.confirm, services, entry_id)).to_dict()
 
 
 @router.get("/{entry_id}")

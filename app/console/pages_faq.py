@@ -13,7 +13,7 @@ from app.api.deps import ServicesDep, download_response
 from app.console.session import SessionDep
 from app.console.web import csrf_refused, error_page, form_with_csrf, render
 from app.errors import BadRequestError, MadoguchiError
-from app.ops import faq, faq_list, wordings
+from app.ops import faq, faq_citations, faq_list, wordings
 from app.services import Services
 
 router = APIRouter(prefix="/faq")
@@ -219,6 +219,18 @@ async def faq_proposal(
         return error_page(request, session, exc, back="/console/faq")
     done = "proposal_accepted" if decision == "accept" else "proposal_rejected"
     return RedirectResponse(f"/console/faq?done={done}", status_code=303)
+
+
+@router.post("/{entry_id}/confirm")
+async def faq_confirm(request: Request, entry_id: int, services: ServicesDep, session: SessionDep) -> Response:
+    """要確認 → 確認済み: the staff checked the entry against its changed articles."""
+    if await form_with_csrf(request, session) is None:
+        return csrf_refused(request, session)
+    try:
+        await run_in_threadpool(faq_citations.confirm, services, entry_id)
+    except MadoguchiError as exc:
+        return error_page(request, session, exc, back="/console/faq")
+    return RedirectResponse("/console/faq?done=faq_saved", status_code=303)
 
 
 @router.post("/{entry_id}/wordings")

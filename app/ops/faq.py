@@ -8,6 +8,7 @@ Shared by the admin API, the staff console, resolutions (「FAQ に登録する�
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -37,7 +38,18 @@ def faq_hash(question: str, answer: str, category: str, wordings: Sequence[str] 
 
 def entry_hash(e: FaqEntry) -> str:
     extra = [f"\x1doverrides:{e.overrides}"] if e.overrides else []
+    extra += [f"\x1dcites:{c.get('doc_id')}\x1f{c.get('section')}\x1f{c.get('hash')}" for c in e.citations]
     return faq_hash(e.question, e.answer, e.category, [*e.wordings, *extra])
+
+
+def entry_meta(e: FaqEntry) -> dict | None:
+    """What the searchable copy carries besides the text: the sheet row it overrides, the articles it cites."""
+    meta: dict = {}
+    if e.overrides:
+        meta["overrides"] = e.overrides
+    if e.citations:
+        meta["cites"] = json.dumps([[c.get("doc_id"), c.get("section"), c.get("hash")] for c in e.citations])
+    return meta or None
 
 
 def clean_wording(wording: str | None) -> str:
@@ -111,7 +123,7 @@ def _index_entries(services: Services, entries: Sequence[FaqEntry]) -> None:
             doc_hash=entry_hash(e),
             category=e.category,
             kind="faq",
-            extra_meta={"overrides": e.overrides} if e.overrides else None,
+            extra_meta=entry_meta(e),
         )
 
 
@@ -180,8 +192,10 @@ def create_entry(
     source_query_id: str | None = None,
     wordings: Sequence[str] = (),
     sheet: tuple[str, str, str] | None = None,
+    citations: Sequence[dict] = (),
 ) -> FaqEntry:
-    """`sheet`: (doc_id, question, answer) of the ingested sheet row this entry overrides (app/ops/faq_list.py)."""
+    """`sheet`: (doc_id, question, answer) of the ingested sheet row this entry overrides (app/ops/faq_list.py);
+    `citations`: the articles the answer rests on (app/ops/faq_citations.py)."""
     q, a, cat = clean_faq(question, answer, category)
     cleaned = [clean_wording(w) for w in wordings]
     entry = services.require_log().faq.create(
@@ -192,6 +206,7 @@ def create_entry(
         source_query_id=source_query_id,
         wordings=cleaned,
         sheet=sheet,
+        citations=citations,
     )
     _publish(services, index=[entry])
     return entry
@@ -213,6 +228,11 @@ def add_wordings(
     if added:
         _publish(services, index=[entry])
     return entry
+
+
+def republish(services: Services, entry: FaqEntry) -> None:
+    """Re-index one entry after a change the database made (citations, settled conflicts)."""
+    _publish(services, index=[entry])
 
 
 def remove_wording(services: Services, entry_id: int, wording: str) -> FaqEntry:

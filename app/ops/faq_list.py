@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Literal
 
 from app.errors import BadRequestError, NotFoundError
-from app.ops import faq
+from app.ops import faq, faq_citations
 from app.ops.downloads import CSV_TYPE, XLSX_TYPE, Export
 from app.ops.faq_files import faq_csv, faq_xlsx
 from app.services import Services
@@ -53,6 +53,7 @@ class FaqItem:
     overrides_sheet: bool = False  # a staff edit of a sheet row
     conflict: dict | None = None  # {"sheet_answer", "override_answer"} or {"sheet_row_missing": True}
     updated_at: datetime | None = None  # database entries only
+    stale: list[dict] = field(default_factory=list)  # 要確認: cited articles whose text changed
 
     def to_dict(self) -> dict:
         out = dict(self.__dict__)
@@ -78,7 +79,7 @@ def sheet_rows(services: Services) -> list[SheetRow]:
     return list(seen.values())
 
 
-def _entry_item(e: FaqEntry, rows: dict[tuple[str, str], SheetRow]) -> FaqItem:
+def _entry_item(e: FaqEntry, rows: dict[tuple[str, str], SheetRow], services: Services) -> FaqItem:
     conflict = None
     source = "FAQ"
     if e.sheet_doc_id:
@@ -100,6 +101,7 @@ def _entry_item(e: FaqEntry, rows: dict[tuple[str, str], SheetRow]) -> FaqItem:
         overrides_sheet=bool(e.sheet_doc_id),
         conflict=conflict,
         updated_at=e.updated_at,
+        stale=faq_citations.stale(services, e),
     )
 
 
@@ -116,7 +118,7 @@ def list_items(
     rows = {(r.doc_id, r.question): r for r in sheet_rows(services)}
     entries = services.require_log().faq.list() if services.query_log is not None else []
     overridden = {(e.sheet_doc_id, e.sheet_question or "") for e in entries if e.sheet_doc_id}
-    items = [_entry_item(e, rows) for e in entries]
+    items = [_entry_item(e, rows, services) for e in entries]
     items += [
         FaqItem(key=r.key, origin="sheet", question=r.question, answer=r.answer, category=r.category, source=r.source)
         for k, r in rows.items()

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from app.errors import BadRequestError, NotFoundError
 from app.ops.faq import clean_faq, create_entry
+from app.ops.faq_citations import suggested
 from app.services import Services
 from app.store.querylog import QueryRecord
 from app.store.querylog_faq import FaqEntry
@@ -109,5 +110,7 @@ async def resolve_questions(
             source_query_id=first.id,
             # Every asker's wording is a way to ask this: all of them are matched from now on.
             wordings=[r.question for r in out.records],
+            # The article the bot cited is suggested as what the answer rests on (要確認 when it changes).
+            citations=suggested(services, first),
         )
     return out

@@ -36,6 +36,7 @@ class FaqEntry:
     sheet_doc_id: str | None = None  # set: this entry overrides the row `sheet_question` of that FAQ sheet
     sheet_question: str | None = None
     sheet_answer: str | None = None  # the sheet row's answer when it was overridden
+    citations: list[dict] = field(default_factory=list)  # [{doc_id, source, section, hash}] (app/ops/faq_citations.py)
 
     @property
     def origin(self) -> str:
@@ -82,6 +83,7 @@ def _entry(row: sa.Row, wordings: list[str] | None = None) -> FaqEntry:
         sheet_doc_id=m.get("sheet_doc_id"),
         sheet_question=m.get("sheet_question"),
         sheet_answer=m.get("sheet_answer"),
+        citations=list(m.get("citations") or []),
     )
 
 
@@ -160,6 +162,7 @@ class FaqEntries:
         source_query_id: str | None = None,
         wordings: Sequence[str] | None = None,
         sheet: tuple[str, str, str] | None = None,
+        citations: Sequence[dict] | None = None,
     ) -> FaqEntry:
         """`sheet`: (doc_id, row question, row answer) of the FAQ sheet row this entry overrides."""
         now = utcnow()
@@ -176,6 +179,7 @@ class FaqEntries:
                     sheet_doc_id=sheet[0] if sheet else None,
                     sheet_question=sheet[1] if sheet else None,
                     sheet_answer=sheet[2] if sheet else None,
+                    citations=list(citations or []) or None,
                 )
             )
             assert result.inserted_primary_key is not None
@@ -248,6 +252,21 @@ class FaqEntries:
             entry = _read(conn, entry_id)
         assert entry is not None
         return entry, added
+
+    def set_citations(self, entry_id: int, citations: Sequence[dict]) -> FaqEntry:
+        if not 0 < int(entry_id) <= MAX_ID:
+            raise _not_found(entry_id)
+        with self.log.write() as conn:
+            done = conn.execute(
+                faq_entries.update()
+                .where(faq_entries.c.id == int(entry_id))
+                .values(citations=list(citations) or None, updated_at=utcnow())
+            )
+            if not done.rowcount:
+                raise _not_found(entry_id)
+            entry = _read(conn, entry_id)
+        assert entry is not None
+        return entry
 
     def set_sheet_answer(self, entry_id: int, sheet_answer: str) -> FaqEntry:
         """The staff saw the sheet's changed answer and keep their override: the conflict is settled."""

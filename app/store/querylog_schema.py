@@ -55,6 +55,7 @@ faq_entries = sa.Table(
     sa.Column("sheet_doc_id", sa.String(512)),  # set: this entry overrides a row of an ingested FAQ sheet
     sa.Column("sheet_question", sa.Text),
     sa.Column("sheet_answer", sa.Text),  # the sheet row's answer when it was overridden
+    sa.Column("citations", sa.JSON),  # articles the answer rests on: [{doc_id, source, section, hash}]
 )
 
 faq_wordings = sa.Table(

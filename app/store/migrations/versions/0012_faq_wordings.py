@@ -1,4 +1,5 @@
-"""FAQ wordings (言い換え), the review queue of proposed wordings, and staff overrides of FAQ spreadsheet rows.
+"""FAQ wordings (言い換え), the review queue of proposed wordings, staff overrides of FAQ spreadsheet rows, and the
+articles an FAQ entry cites (要確認 when their text changes).
 
 Revision ID: 0012
 Revises: 0001
@@ -21,6 +22,8 @@ def upgrade() -> None:
         batch.add_column(sa.Column("sheet_doc_id", sa.String(512)))
         batch.add_column(sa.Column("sheet_question", sa.Text))
         batch.add_column(sa.Column("sheet_answer", sa.Text))
+        # Articles the answer rests on: [{doc_id, source, section, hash}] (hash of the article's text when cited).
+        batch.add_column(sa.Column("citations", sa.JSON))
     op.create_table(
         "faq_wordings",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
@@ -53,6 +56,7 @@ def downgrade() -> None:
     op.drop_index("ix_faq_wordings_entry_id", table_name="faq_wordings")
     op.drop_table("faq_wordings")
     with op.batch_alter_table("faq_entries") as batch:
+        batch.drop_column("citations")
         batch.drop_column("sheet_answer")
         batch.drop_column("sheet_question")
         batch.drop_column("sheet_doc_id")
