@@ -65,11 +65,13 @@ def test_a_changed_article_flags_the_entry_until_confirmed(fast_services, tmp_pa
         login(client)
         page = client.get("/console/faq").text
         assert "要確認" in page and 'id="faq-review"' in page
+        assert 'id="dash-faq-review"' in client.get("/console").text  # listed on the dashboard too
         r = client.post(f"/console/faq/{entry['id']}/confirm", data={"csrf": csrf_of(client)}, follow_redirects=False)
         assert r.status_code == 303
         assert client.get("/api/admin/faq/review", headers=AUTH).json()["total"] == 0
         assert NOTE not in client.post("/api/ask", json={"question": LEAVE_Q}).json()["answer"]
         assert 'id="faq-review"' not in client.get("/console/faq").text
+        assert 'id="dash-faq-review"' not in client.get("/console").text
 
 
 def test_resolving_into_the_faq_cites_the_article_the_bot_cited(fast_services, tmp_path):
