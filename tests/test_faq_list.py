@@ -63,9 +63,23 @@ def test_sheet_rows_and_entries_are_one_list_with_filters_and_export(sheet_api):
     assert [SHEET_Q, SHEET_A, "supplies", "sheet", "よくある質問.xlsx"] in rows
     wb = openpyxl.load_workbook(io.BytesIO(client.get("/api/admin/faq/items.xlsx", headers=AUTH).content))
     assert wb.active.max_row == len(all_items) + 1
+
+
+def test_a_deleted_sheet_row_stays_hidden_after_reingest_until_restored(sheet_api, tmp_path):
+    client, services = sheet_api
+    assert ask(client, SHEET_Q)["outcome"] == "answered"
     [sheet_item] = items(client, q=SHEET_Q)
     r = client.request("DELETE", f"/api/admin/faq/items/{sheet_item['key']}", headers=AUTH)
-    assert r.status_code == 422 and r.json()["error"] == "sheet_row_delete"
+    assert r.status_code == 200, r.text
+    assert r.json()["deleted"]["hidden"] is True  # the tombstone
+    [listed] = items(client, q=SHEET_Q)
+    assert listed["deleted"] and listed["overrides_sheet"]
+    services.ingest(paths=[tmp_path / "docs"])
+    got = ask(client, SHEET_Q)
+    assert "1000円" not in got["answer"]  # neither the sheet row nor the tombstone answers
+    r = client.request("DELETE", f"/api/admin/faq/items/{listed['key']}", headers=AUTH)  # restore
+    assert r.status_code == 200
+    assert "1000円" in ask(client, SHEET_Q)["answer"]
 
 
 def test_an_edited_sheet_row_overrides_the_sheet_even_after_reingest_and_shows_conflicts(sheet_api, tmp_path):
@@ -126,3 +140,7 @@ def test_console_lists_sheet_rows_and_edits_one_into_an_override(sheet_api):
     page = client.get("/console/faq").text
     assert "シートを上書き" in page
     assert client.get("/console/faq.csv", params={"origin": "sheet"}).content.startswith(b"\xef\xbb\xbfquestion")
+    [other] = items(client, q="施設予約")
+    r = client.post(f"/console/faq/item/{other['key']}/delete", data={"csrf": csrf_of(client)}, follow_redirects=False)
+    assert r.status_code == 303
+    assert "削除済み" in client.get("/console/faq").text and "元に戻す" in client.get("/console/faq").text

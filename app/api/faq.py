@@ -120,6 +120,7 @@ async def edit_item(key: str, body: FaqItemBody, services: ServicesDep, _: Admin
 
 @router.delete("/items/{key}")
 async def delete_item(key: str, services: ServicesDep, _: AdminDep) -> dict:
+    """An entry or override is deleted; a sheet row gets a tombstone hiding it (delete the tombstone to restore)."""
     entry = await run_in_threadpool(faq_list.delete_item, services, key)
     return {"deleted": entry.to_dict()}
 

@@ -190,6 +190,18 @@ async def faq_item_save(request: Request, key: str, services: ServicesDep, sessi
     return RedirectResponse("/console/faq?done=faq_saved", status_code=303)
 
 
+@router.post("/item/{key}/delete")
+async def faq_item_delete(request: Request, key: str, services: ServicesDep, session: SessionDep) -> Response:
+    """Delete a sheet row: a tombstone hides it (also after re-ingest) until 「元に戻す」."""
+    if await form_with_csrf(request, session) is None:
+        return csrf_refused(request, session)
+    try:
+        await run_in_threadpool(faq_list.delete_item, services, key)
+    except MadoguchiError as exc:
+        return error_page(request, session, exc, back="/console/faq")
+    return RedirectResponse("/console/faq?done=faq_deleted", status_code=303)
+
+
 @router.post("/item/{key}/keep")
 async def faq_item_keep(request: Request, key: str, services: ServicesDep, session: SessionDep) -> Response:
     if await form_with_csrf(request, session) is None:

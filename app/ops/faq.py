@@ -38,6 +38,7 @@ def faq_hash(question: str, answer: str, category: str, wordings: Sequence[str] 
 
 def entry_hash(e: FaqEntry) -> str:
     extra = [f"\x1doverrides:{e.overrides}"] if e.overrides else []
+    extra += ["\x1dhidden"] if e.hidden else []
     extra += [f"\x1dcites:{c.get('doc_id')}\x1f{c.get('section')}\x1f{c.get('hash')}" for c in e.citations]
     return faq_hash(e.question, e.answer, e.category, [*e.wordings, *extra])
 
@@ -47,6 +48,8 @@ def entry_meta(e: FaqEntry) -> dict | None:
     meta: dict = {}
     if e.overrides:
         meta["overrides"] = e.overrides
+    if e.hidden:
+        meta["hidden"] = "1"
     if e.citations:
         meta["cites"] = json.dumps([[c.get("doc_id"), c.get("section"), c.get("hash")] for c in e.citations])
     return meta or None
@@ -193,6 +196,7 @@ def create_entry(
     wordings: Sequence[str] = (),
     sheet: tuple[str, str, str] | None = None,
     citations: Sequence[dict] = (),
+    hidden: bool = False,
 ) -> FaqEntry:
     """`sheet`: (doc_id, question, answer) of the ingested sheet row this entry overrides (app/ops/faq_list.py);
     `citations`: the articles the answer rests on (app/ops/faq_citations.py)."""
@@ -207,6 +211,7 @@ def create_entry(
         wordings=cleaned,
         sheet=sheet,
         citations=citations,
+        hidden=hidden,
     )
     _publish(services, index=[entry])
     return entry

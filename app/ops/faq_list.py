@@ -54,6 +54,7 @@ class FaqItem:
     conflict: dict | None = None  # {"sheet_answer", "override_answer"} or {"sheet_row_missing": True}
     updated_at: datetime | None = None  # database entries only
     stale: list[dict] = field(default_factory=list)  # 要確認: cited articles whose text changed
+    deleted: bool = False  # a sheet row the staff deleted (hidden until the tombstone is removed)
 
     def to_dict(self) -> dict:
         out = dict(self.__dict__)
@@ -102,6 +103,7 @@ def _entry_item(e: FaqEntry, rows: dict[tuple[str, str], SheetRow], services: Se
         conflict=conflict,
         updated_at=e.updated_at,
         stale=faq_citations.stale(services, e),
+        deleted=e.hidden,
     )
 
 
@@ -170,15 +172,23 @@ def edit_item(services: Services, key: str, *, question: str, answer: str, categ
 
 
 def delete_item(services: Services, key: str) -> FaqEntry:
-    """Delete a database entry (an override: the sheet row answers again). A sheet row itself lives in its file."""
+    """Delete an entry. Deleting an override removes the staff's edit (the sheet row answers again); deleting a sheet
+    row leaves a tombstone that hides it, also after re-ingest, until the tombstone is deleted (restored)."""
     entry_id = _entry_id(key)
-    if entry_id is None:
-        raise BadRequestError(
-            "A row of an FAQ spreadsheet is deleted in the spreadsheet (then re-ingest it); edit it here to override it.",
-            "スプレッドシートの FAQ 行はシート側で削除して再取り込みしてください（ここで編集すると上書きできます）。",
-            code="sheet_row_delete",
-        )
-    return faq.delete_entry(services, entry_id)
+    if entry_id is not None:
+        return faq.delete_entry(services, entry_id)
+    row = next((r for r in sheet_rows(services) if r.key == key), None)
+    if row is None:
+        raise NotFoundError(f"No FAQ item {key!r}.", f"FAQ {key!r} はありません。", code="faq_not_found")
+    return faq.create_entry(
+        services,
+        question=row.question,
+        answer=row.answer,
+        category=row.category,
+        created_by="console",
+        sheet=(row.doc_id, row.question, row.answer),
+        hidden=True,
+    )
 
 
 def keep_override(services: Services, key: str) -> FaqEntry:

@@ -44,6 +44,7 @@ class Chunk:
     caption_tokens: tuple[str, ...] = ()  # tokens of the heading's last part: the article caption / FAQ question
     overrides: str = ""  # a staff FAQ entry replacing a sheet row: that row's `doc_id\x1fquestion`
     cites: str = ""  # a staff FAQ entry's cited articles: JSON [[doc_id, section, text hash], …]
+    hidden: bool = False  # the tombstone of a deleted sheet row: hides the row, answers nothing itself
 
     @property
     def sheet_row(self) -> str:
@@ -74,6 +75,7 @@ class Chunk:
             caption_tokens=tuple(loads_tokens(meta.get("caption_tokens", ""))),
             overrides=str(meta.get("overrides") or ""),
             cites=str(meta.get("cites") or ""),
+            hidden=bool(meta.get("hidden")),
         )
 
 
@@ -124,7 +126,9 @@ class Snapshot:
         self.categories = np.asarray([c.category for c in chunks], dtype=object)
         # Sheet FAQ rows a staff entry overrides never answer: the staff's edit wins over the sheet (re-ingest too).
         overridden = {c.overrides for c in chunks if c.overrides}
-        self.hidden = np.asarray([bool(c.sheet_row) and c.sheet_row in overridden for c in chunks], dtype=bool)
+        self.hidden = np.asarray(
+            [c.hidden or (bool(c.sheet_row) and c.sheet_row in overridden) for c in chunks], dtype=bool
+        )
 
     @classmethod
     def of_rows(cls, rows, *, version: int = 0) -> Snapshot:

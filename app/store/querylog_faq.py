@@ -37,6 +37,7 @@ class FaqEntry:
     sheet_question: str | None = None
     sheet_answer: str | None = None  # the sheet row's answer when it was overridden
     citations: list[dict] = field(default_factory=list)  # [{doc_id, source, section, hash}] (app/ops/faq_citations.py)
+    hidden: bool = False  # a deleted sheet row: hides the row, answers nothing itself
 
     @property
     def origin(self) -> str:
@@ -84,6 +85,7 @@ def _entry(row: sa.Row, wordings: list[str] | None = None) -> FaqEntry:
         sheet_question=m.get("sheet_question"),
         sheet_answer=m.get("sheet_answer"),
         citations=list(m.get("citations") or []),
+        hidden=bool(m.get("hidden")),
     )
 
 
@@ -163,6 +165,7 @@ class FaqEntries:
         wordings: Sequence[str] | None = None,
         sheet: tuple[str, str, str] | None = None,
         citations: Sequence[dict] | None = None,
+        hidden: bool = False,
     ) -> FaqEntry:
         """`sheet`: (doc_id, row question, row answer) of the FAQ sheet row this entry overrides."""
         now = utcnow()
@@ -180,6 +183,7 @@ class FaqEntries:
                     sheet_question=sheet[1] if sheet else None,
                     sheet_answer=sheet[2] if sheet else None,
                     citations=list(citations or []) or None,
+                    hidden=hidden,
                 )
             )
             assert result.inserted_primary_key is not None

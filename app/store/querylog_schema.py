@@ -56,6 +56,7 @@ faq_entries = sa.Table(
     sa.Column("sheet_question", sa.Text),
     sa.Column("sheet_answer", sa.Text),  # the sheet row's answer when it was overridden
     sa.Column("citations", sa.JSON),  # articles the answer rests on: [{doc_id, source, section, hash}]
+    sa.Column("hidden", sa.Boolean, nullable=False, server_default=sa.false()),  # a deleted sheet row's tombstone
 )
 
 faq_wordings = sa.Table(

@@ -24,6 +24,8 @@ def upgrade() -> None:
         batch.add_column(sa.Column("sheet_answer", sa.Text))
         # Articles the answer rests on: [{doc_id, source, section, hash}] (hash of the article's text when cited).
         batch.add_column(sa.Column("citations", sa.JSON))
+        # A deleted sheet row: the override hides the row (and answers nothing itself) until the override is removed.
+        batch.add_column(sa.Column("hidden", sa.Boolean, nullable=False, server_default=sa.false()))
     op.create_table(
         "faq_wordings",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
@@ -56,6 +58,7 @@ def downgrade() -> None:
     op.drop_index("ix_faq_wordings_entry_id", table_name="faq_wordings")
     op.drop_table("faq_wordings")
     with op.batch_alter_table("faq_entries") as batch:
+        batch.drop_column("hidden")
         batch.drop_column("citations")
         batch.drop_column("sheet_answer")
         batch.drop_column("sheet_question")
