@@ -1,4 +1,4 @@
-"""`madoguchi` command line: ingest, ask, serve, documents, and `eval` / `bench` (registered by eval/cli.py).
+"""`madoguchi` command line: ingest, ask, serve, documents, users (app/cli_users.py), and `eval` / `bench` (registered by eval/cli.py).
 
 `ask`, `documents` and `ingest` go through a running server when one holds the embedded store. The serving stack
 (FastAPI, uvicorn, Slack) and the answering stack (stores, embedder) are imported inside the commands that use
@@ -15,6 +15,8 @@ from pathlib import Path
 import httpx
 from threadpoolctl import threadpool_limits
 
+from app.cli_adapt import register as register_adapt
+from app.cli_users import register as register_users
 from app.errors import MadoguchiError
 from app.settings import Settings, get_settings
 from app.store import runfile
@@ -119,6 +121,8 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
         print(data["answer"])
         print()
         print(f"[{data['outcome']}] confidence={data['confidence']:.2f}")
+        if data["outcome"] == "escalated" and data.get("follow_up_token"):  # the reply tells how to fetch the answer
+            print(f"follow_up_token={data['follow_up_token']}  (query_id={data['query_id']})")
         for i, s in enumerate(data["sources"], 1):
             page = f" p.{s['page']}" if s.get("page") else ""
             print(f"  [{i}] {s['section']}{page}  ({s['source']}, score {s['score']:.3f})")
@@ -192,6 +196,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_documents)
 
+    register_adapt(sub)  # `madoguchi adapt`
+    register_users(sub)  # `madoguchi users …` (app/cli_users.py)
     register_eval(sub)  # `madoguchi eval …`, `madoguchi bench`
     return parser
 

@@ -24,10 +24,14 @@ import numpy as np
 if TYPE_CHECKING:  # type-only: app.answer and the stores take `Services`, which is typed with these protocols
     from app.answer import Retrieval
     from app.result import AnswerResult
+    from app.store.accounts import StaffAccounts
+    from app.store.adapters import AdapterVersions
+    from app.store.audit import AuditTrail
     from app.store.chroma import ChunkRows, DocRecord
     from app.store.querylog import QueryFilter, QueryRecord
     from app.store.querylog_faq import FaqEntries
     from app.store.querylog_proposals import WordingProposals
+    from app.store.querylog_webhooks import WebhookDeliveries
 
 
 class ChunkStorePort(Protocol):
@@ -79,6 +83,8 @@ class SlackLogPort(Protocol):
     def update_meta(self, query_id: str, **values: Any) -> QueryRecord | None: ...
     def find_by_meta(self, key: str, value: object) -> QueryRecord | None: ...
     def resolve(self, query_id: str, *, answer: str, by: str | None = None) -> QueryRecord | None: ...
+    def assign(self, query_id: str, assignee: str) -> QueryRecord | None: ...
+    def of_asker(self, user_id: str, *, limit: int = 50) -> list[QueryRecord]: ...
 
 
 class QueryLogPort(SlackLogPort, Protocol):
@@ -86,6 +92,14 @@ class QueryLogPort(SlackLogPort, Protocol):
 
     faq: FaqEntries
     proposals: WordingProposals  # proposed FAQ wordings waiting for a staff decision
+    adapters: AdapterVersions
+    webhook_deliveries: WebhookDeliveries
+
+    def assign(self, query_id: str, assignee: str) -> QueryRecord: ...
+    def follow_up_hash_of(self, query_id: str) -> str | None: ...
+
+    accounts: StaffAccounts
+    audit: AuditTrail
 
     def record(self, result: AnswerResult, *, meta: dict | None = None, created_at: datetime | None = None) -> None: ...
     def set_feedback(self, query_id: str, helpful: bool) -> QueryRecord: ...
@@ -102,3 +116,7 @@ class QueryLogPort(SlackLogPort, Protocol):
 ResolutionHook = Callable[["QueryRecord", str], "bool | None | Awaitable[bool | None]"]
 """Called as `hook(record, answer)` when the staff resolve a question; True when it delivered the answer to the
 asker (the Slack bot relays console answers this way), None when the question was not its to deliver."""
+
+EscalationHook = Callable[["QueryRecord"], None]
+"""Called as `hook(record)` when a question from any channel goes to the staff (app/ops/events.py); must return
+quickly (the Slack bot queues its staff-channel post on its own workers)."""

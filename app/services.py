@@ -14,7 +14,9 @@ from pathlib import Path
 from app.errors import ConfigError, NotFoundError
 from app.generate import make_generator
 from app.ops.ratelimit import TokenBuckets
-from app.ports import ChunkStorePort, EmbedderPort, GeneratorPort, QueryLogPort, ResolutionHook
+from app.ops.webhooks import WebhookSender
+from app.ports import ChunkStorePort, EmbedderPort, EscalationHook, GeneratorPort, QueryLogPort, ResolutionHook
+from app.retrieval.adapter import ActiveAdapter
 from app.retrieval.embedders import make_embedder
 from app.retrieval.glossary import Glossary
 from app.retrieval.index import CorpusIndex
@@ -42,6 +44,12 @@ class Services:
     resolution_hooks: list[ResolutionHook] = field(default_factory=list)
     # Questions per asker per minute (app/ops/ratelimit.py); build_services sets MADOGUCHI_RATE_LIMIT_PER_MINUTE.
     ask_limits: TokenBuckets = field(default_factory=lambda: TokenBuckets(per_minute=0))
+    # The outgoing webhook (MADOGUCHI_WEBHOOK_URL; app/ops/webhooks.py), and what else hears of escalations from any
+    # channel (the Slack bot posts them to the staff channel); see app/ops/events.py.
+    webhooks: WebhookSender | None = None
+    escalation_hooks: list[EscalationHook] = field(default_factory=list)
+    # The deployment's own query adapter (`madoguchi adapt`), followed in the shared database; none: the shipped one.
+    adapter: ActiveAdapter = field(default_factory=ActiveAdapter)
 
     def ingest(
         self,
@@ -98,16 +106,24 @@ def build_services(
     """Build every long-lived part. `embedder` / `tokenizer` may be passed in to share them (tests, eval)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = ChunkStore(settings)
+    query_log = QueryLog.from_settings(settings) if with_log else None
     services = Services(
         settings=settings,
         store=store,
         index=CorpusIndex(store, glossary=Glossary.load(extra_file=settings.glossary_file)),
         embedder=embedder or make_embedder(settings.embedder, threads=settings.embedder_threads),
         tokenizer=tokenizer or Tokenizer(),
-        query_log=QueryLog.from_settings(settings) if with_log else None,
+        query_log=query_log,
         generator=_make_generator(settings),
         ask_limits=TokenBuckets(per_minute=settings.rate_limit_per_minute),
+        webhooks=WebhookSender.from_settings(settings, query_log.webhook_deliveries if query_log else None),
     )
+    if query_log is not None:
+        services.adapter = ActiveAdapter(
+            version_of=query_log.adapters.active_version,
+            load=query_log.adapters.load,
+            ttl=settings.adapter_refresh_seconds,
+        )
     if load_index:
         services.index.refresh()
     return services

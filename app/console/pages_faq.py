@@ -1,4 +1,5 @@
-"""FAQ pages: the entries (add, edit, delete), import and export (the same files as the admin API), re-index."""
+"""FAQ pages: the entries (add, edit, delete), each entry's history with one-click restore, import and export (the
+same files as the admin API), re-index."""
 
 from __future__ import annotations
 
@@ -85,7 +86,8 @@ async def faq_create(request: Request, services: ServicesDep, session: SessionDe
             question=str(form.get("question") or ""),
             answer=str(form.get("answer") or ""),
             category=str(form.get("category") or ""),
-            created_by="console",
+            created_by=session.actor.name,
+            actor=session.actor.name,
         )
     except MadoguchiError as exc:
         return error_page(request, session, exc, back="/console/faq")
@@ -129,7 +131,12 @@ async def faq_import(request: Request, services: ServicesDep, session: SessionDe
             )
         data = await upload.read()
         report = await run_in_threadpool(
-            faq.import_file, services, filename=upload.filename, data=data, created_by="console"
+            faq.import_file,
+            services,
+            filename=upload.filename,
+            data=data,
+            created_by=session.actor.name,
+            actor=session.actor.name,
         )
         entries = await run_in_threadpool(faq_list.list_items, services)
     except MadoguchiError as exc:
@@ -184,6 +191,7 @@ async def faq_item_save(request: Request, key: str, services: ServicesDep, sessi
             question=str(form.get("question") or ""),
             answer=str(form.get("answer") or ""),
             category=str(form.get("category") or "") or None,
+            actor=session.actor.name,
         )
     except MadoguchiError as exc:
         return error_page(request, session, exc, back=f"/console/faq/item/{key}")
@@ -196,7 +204,7 @@ async def faq_item_delete(request: Request, key: str, services: ServicesDep, ses
     if await form_with_csrf(request, session) is None:
         return csrf_refused(request, session)
     try:
-        await run_in_threadpool(faq_list.delete_item, services, key)
+        await run_in_threadpool(faq_list.delete_item, services, key, actor=session.actor.name)
     except MadoguchiError as exc:
         return error_page(request, session, exc, back="/console/faq")
     return RedirectResponse("/console/faq?done=faq_deleted", status_code=303)
@@ -226,7 +234,7 @@ async def faq_proposal(
             raise BadRequestError(
                 "Unknown decision (accept or reject).", "不明な操作です（採用か却下）。", code="bad_decision"
             )
-        await run_in_threadpool(decide, services, proposal_id, by="console")
+        await run_in_threadpool(decide, services, proposal_id, by=session.actor.name)
     except MadoguchiError as exc:
         return error_page(request, session, exc, back="/console/faq")
     done = "proposal_accepted" if decision == "accept" else "proposal_rejected"
@@ -252,7 +260,7 @@ async def faq_add_wording(request: Request, entry_id: int, services: ServicesDep
         return csrf_refused(request, session)
     try:
         await run_in_threadpool(
-            faq.add_wordings, services, entry_id, [str(form.get("wording") or "")], created_by="console"
+            faq.add_wordings, services, entry_id, [str(form.get("wording") or "")], created_by=session.actor.name
         )
     except MadoguchiError as exc:
         return error_page(request, session, exc, back=f"/console/faq/{entry_id}")
@@ -275,9 +283,10 @@ async def faq_remove_wording(request: Request, entry_id: int, services: Services
 async def faq_edit(request: Request, entry_id: int, services: ServicesDep, session: SessionDep) -> Response:
     try:
         entry = await run_in_threadpool(faq.get_entry, services, entry_id)
+        changes = await run_in_threadpool(faq.history, services, entry_id)
     except MadoguchiError as exc:
         return error_page(request, session, exc, back="/console/faq")
-    return render(request, "faq_edit.html", session=session, nav="faq", entry=entry)
+    return render(request, "faq_edit.html", session=session, nav="faq", entry=entry, changes=changes)
 
 
 @router.post("/{entry_id}")
@@ -293,6 +302,7 @@ async def faq_update(request: Request, entry_id: int, services: ServicesDep, ses
             question=str(form.get("question") or ""),
             answer=str(form.get("answer") or ""),
             category=str(form.get("category") or ""),
+            actor=session.actor.name,
         )
     except MadoguchiError as exc:
         return error_page(request, session, exc, back=f"/console/faq/{entry_id}")
@@ -304,7 +314,24 @@ async def faq_delete(request: Request, entry_id: int, services: ServicesDep, ses
     if await form_with_csrf(request, session) is None:
         return csrf_refused(request, session)
     try:
-        await run_in_threadpool(faq.delete_entry, services, entry_id)
+        await run_in_threadpool(faq.delete_entry, services, entry_id, actor=session.actor.name)
     except MadoguchiError as exc:
         return error_page(request, session, exc, back="/console/faq")
     return RedirectResponse("/console/faq?done=faq_deleted", status_code=303)
+
+
+@router.post("/{entry_id}/restore")
+async def faq_restore(request: Request, entry_id: int, services: ServicesDep, session: SessionDep) -> Response:
+    """「この版に戻す」: put back the version an earlier change left the entry in (recorded as faq.restore)."""
+    form = await form_with_csrf(request, session)
+    if form is None:
+        return csrf_refused(request, session)
+    try:
+        change_id = int(str(form.get("change") or "0"))
+    except ValueError:
+        change_id = 0
+    try:
+        await run_in_threadpool(faq.restore_version, services, entry_id, change_id=change_id, actor=session.actor.name)
+    except MadoguchiError as exc:
+        return error_page(request, session, exc, back=f"/console/faq/{entry_id}")
+    return RedirectResponse(f"/console/faq/{entry_id}?done=faq_restored", status_code=303)

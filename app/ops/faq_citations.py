@@ -48,6 +48,21 @@ def suggested(services: Services, record: QueryRecord) -> list[dict]:
     return []
 
 
+def from_cite(services: Services, cited: dict) -> list[dict]:
+    """The staff's cite in the answer form ({"doc_id", "section"}, the section possibly its last part) as a
+    citation of the whole article."""
+    snap = services.index.snapshot
+    section = str(cited.get("section") or "")
+    for c in snap.chunks if snap is not None else []:
+        if (
+            c.kind == "doc"
+            and c.doc_id == cited.get("doc_id")
+            and (c.section == section or c.section.endswith(section))
+        ):
+            return [citation(services, doc_id=c.doc_id, section=c.section)]
+    return []
+
+
 def stale(services: Services, entry: FaqEntry) -> list[dict]:
     """The entry's citations whose article changed since it was cited (or is gone)."""
     snap = services.index.snapshot

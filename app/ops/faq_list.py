@@ -152,12 +152,14 @@ def _entry_id(key: str) -> int | None:
     return int(key[1:]) if key.startswith("e") and key[1:].isdigit() else None
 
 
-def edit_item(services: Services, key: str, *, question: str, answer: str, category: str | None) -> FaqEntry:
+def edit_item(
+    services: Services, key: str, *, question: str, answer: str, category: str | None, actor: str | None = None
+) -> FaqEntry:
     """Edit any FAQ: a database entry is updated; a sheet row becomes a staff entry overriding it (searchable at
     once, and the sheet row stops answering)."""
     entry_id = _entry_id(key)
     if entry_id is not None:
-        return faq.update_entry(services, entry_id, question=question, answer=answer, category=category)
+        return faq.update_entry(services, entry_id, question=question, answer=answer, category=category, actor=actor)
     row = next((r for r in sheet_rows(services) if r.key == key), None)
     if row is None:
         raise NotFoundError(f"No FAQ item {key!r}.", f"FAQ {key!r} はありません。", code="faq_not_found")
@@ -166,17 +168,18 @@ def edit_item(services: Services, key: str, *, question: str, answer: str, categ
         question=question,
         answer=answer,
         category=category or row.category,
-        created_by="console",
+        created_by=actor or "console",
         sheet=(row.doc_id, row.question, row.answer),
+        actor=actor,
     )
 
 
-def delete_item(services: Services, key: str) -> FaqEntry:
+def delete_item(services: Services, key: str, *, actor: str | None = None) -> FaqEntry:
     """Delete an entry. Deleting an override removes the staff's edit (the sheet row answers again); deleting a sheet
     row leaves a tombstone that hides it, also after re-ingest, until the tombstone is deleted (restored)."""
     entry_id = _entry_id(key)
     if entry_id is not None:
-        return faq.delete_entry(services, entry_id)
+        return faq.delete_entry(services, entry_id, actor=actor)
     row = next((r for r in sheet_rows(services) if r.key == key), None)
     if row is None:
         raise NotFoundError(f"No FAQ item {key!r}.", f"FAQ {key!r} はありません。", code="faq_not_found")
@@ -185,9 +188,10 @@ def delete_item(services: Services, key: str) -> FaqEntry:
         question=row.question,
         answer=row.answer,
         category=row.category,
-        created_by="console",
+        created_by=actor or "console",
         sheet=(row.doc_id, row.question, row.answer),
         hidden=True,
+        actor=actor,
     )
 
 

@@ -14,8 +14,10 @@ import logging
 from dataclasses import dataclass, field
 
 from app.errors import BadRequestError, NotFoundError
+from app.ops.audit import record_audit
+from app.ops.events import question_resolved
 from app.ops.faq import clean_faq, create_entry
-from app.ops.faq_citations import suggested
+from app.ops.faq_citations import from_cite, suggested
 from app.services import Services
 from app.store.querylog import QueryRecord
 from app.store.querylog_faq import FaqEntry
@@ -59,6 +61,31 @@ async def run_resolution_hooks(services: Services, record: QueryRecord, answer_t
     return done, errors
 
 
+def check_cite(services: Services, cite: dict) -> dict:
+    """The cited article as stored with the resolution ({"source", "section", "doc_id", "title"}); 422 `bad_cite`
+    when no indexed document (or no section of it) has that name, so a typo never teaches the adapter."""
+    source = str(cite.get("source") or "").strip()
+    section = str(cite.get("section") or "").strip()
+    snapshot = services.index.snapshot
+    chunks = [c for c in (snapshot.chunks if snapshot is not None else []) if source and source in (c.source, c.doc_id)]
+    if section:
+        chunks = [c for c in chunks if c.section == section or c.section.endswith(section)]
+    if not chunks:
+        raise BadRequestError(
+            f"No indexed document {source!r}" + (f" with section {section!r}" if section else "") + ".",
+            f"取り込み済みの文書 {source!r}" + (f" に見出し {section!r}" if section else "") + " が見つかりません。",
+            code="bad_cite",
+        )
+    c = chunks[0]
+    return {"source": c.source, "section": section, "doc_id": c.doc_id, "title": c.title}
+
+
+def cite_line(cited: dict, *, lang: str) -> str:
+    """The citation appended to the staff answer the asker receives."""
+    where = " ".join(x for x in (cited.get("title") or cited.get("source"), cited.get("section")) if x)
+    return f"\n\n（根拠: {where}）" if lang == "ja" else f"\n\n(Source: {where})"
+
+
 async def resolve_questions(
     services: Services,
     query_ids: list[str],
@@ -68,11 +95,17 @@ async def resolve_questions(
     add_to_faq: bool = False,
     faq_question: str | None = None,
     category: str | None = None,
+    cite: dict | None = None,
+    actor: str | None = None,
 ) -> Resolution:
     """Resolve one or more questions with one staff answer, relay it to each asker, and optionally save one FAQ entry
     (its question: `faq_question` or the first question; its category: `category` or the first one's; every question
-    of the group becomes a wording of it)."""
+    of the group becomes a wording of it). `by` is the name shown as the answerer; `actor` the account recorded in
+    the audit trail (default: `by`). `cite` ({"source", "section"}) names the article the answer rests on: it is
+    shown to the asker with the answer and teaches the query adapter (app/ops/adapt.py) that these questions ask
+    about that article."""
     log = services.require_log()
+    cited = check_cite(services, cite) if cite else None
     text = (answer or "").strip()
     if not text:
         raise BadRequestError("The answer is empty.", "回答が空です。", code="empty_answer")
@@ -92,10 +125,29 @@ async def resolve_questions(
         # Validate before anything is written, so a bad category does not leave half a resolution behind.
         clean_faq(faq_question or first.question, text, category or first.category)
     out = Resolution(records=[])
-    for qid in query_ids:
+    who = actor or by
+    for qid, old in zip(query_ids, found):
         record = await asyncio.to_thread(log.resolve, qid, answer=text, by=by)
+        if cited is not None:
+            updated = await asyncio.to_thread(
+                log.update_meta, qid, resolution_cite=cited, resolution_group=query_ids[0]
+            )
+            record = updated or record
         out.records.append(record)
-        n, errs = await run_resolution_hooks(services, record, text)
+        question_resolved(services, record)  # the webhook's `question.resolved` (queued, never blocks)
+        assert old is not None
+        await asyncio.to_thread(
+            record_audit,
+            services,
+            actor=who,
+            action="query.resolve",
+            target_type="query",
+            target_id=qid,
+            before={"resolution": old.resolution, "resolved_by": old.resolved_by} if old.resolved else None,
+            after={"resolution": record.resolution, "resolved_by": record.resolved_by, "question": record.question},
+        )
+        relayed = text + cite_line(cited, lang=record.language) if cited else text
+        n, errs = await run_resolution_hooks(services, record, relayed)
         out.relayed += n
         out.relay_errors.extend(errs)
     if add_to_faq:
@@ -110,7 +162,10 @@ async def resolve_questions(
             source_query_id=first.id,
             # Every asker's wording is a way to ask this: all of them are matched from now on.
             wordings=[r.question for r in out.records],
-            # The article the bot cited is suggested as what the answer rests on (要確認 when it changes).
-            citations=suggested(services, first),
+            # The article the staff cited, else the one the bot cited, is what the answer rests on (要確認 when it
+            # changes).
+            citations=(from_cite(services, cited) if cited and cited.get("section") else [])
+            or suggested(services, first),
+            actor=who,
         )
     return out
