@@ -76,7 +76,7 @@ def _ingest_via_server(server: dict, paths: list[Path], prune: bool) -> dict:
     print(f"a running server holds the store; ingesting through {url}", file=sys.stderr)
     resp = httpx.post(
         url,
-        json={"paths": [str(p) for p in paths], "prune": prune},
+        json={"paths": [str(p) for p in paths], "prune": prune, "by": "cli"},  # the documents page: 「コマンド」
         headers={"Authorization": f"Bearer {server['token']}"},
         timeout=None,
     )

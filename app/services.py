@@ -11,7 +11,8 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from app.errors import ConfigError, NotFoundError
+from app.clock import utcnow
+from app.errors import ConfigError, NotFoundError, StoreUnavailableError
 from app.generate import make_generator
 from app.ops.ratelimit import TokenBuckets
 from app.ops.webhooks import WebhookSender
@@ -39,7 +40,7 @@ class Services:
     query_log: QueryLogPort | None = None  # every question, FAQ entries (SQLite/PostgreSQL); None: not recorded
     generator: GeneratorPort | None = None  # an LLM writing the answer when MADOGUCHI_LLM is set; None = extractive
     ingest_lock: threading.Lock = field(default_factory=threading.Lock)  # one writer of the store per process
-    last_ingest: dict | None = None  # this process's last ingest report (`IngestReport.to_dict()`)
+    last_ingest: dict | None = None  # this process's last ingest report (the store keeps the last of any process)
     # Called when staff resolve a question (the Slack bot relays the answer to the asker); see app/ops/resolutions.py.
     resolution_hooks: list[ResolutionHook] = field(default_factory=list)
     # Questions per asker per minute (app/ops/ratelimit.py); build_services sets MADOGUCHI_RATE_LIMIT_PER_MINUTE.
@@ -58,8 +59,10 @@ class Services:
         prune: bool = False,
         progress: bool = False,
         source_names: dict[str, str] | None = None,
+        by: str = "cli",
     ) -> IngestReport:
-        """Ingest under the process-wide write lock, then swap in the new snapshot."""
+        """Ingest under the process-wide write lock, then swap in the new snapshot. The report, its time and
+        `by` (who ran it: cli | api | console) are kept in the store, so every process shows the last ingest."""
         with self.ingest_lock:
             report = ingest(
                 paths=paths,
@@ -71,7 +74,11 @@ class Services:
                 progress=progress,
                 source_names=source_names,
             )
-            self.last_ingest = report.to_dict()
+            self.last_ingest = {**report.to_dict(), "at": utcnow().isoformat(timespec="seconds"), "by": by}
+            try:
+                self.store.put_last_ingest(self.last_ingest)
+            except StoreUnavailableError:
+                logger.exception("could not record the last ingest in the store")
         self.index.refresh()
         return report
 

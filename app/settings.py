@@ -126,8 +126,14 @@ class Settings(BaseSettings):
     )
     adapt_check_minutes: float = Field(60.0, gt=0, description="Interval of the background adapter check.")
     minutes_per_inquiry: float = Field(5.0, description="Staff minutes an answered question saves (for the stats).")
+    staff_hourly_cost_yen: float = Field(
+        3000.0,
+        ge=0,
+        description="Cost of one staff hour in 円: the stats and the monthly report show the time saved as money.",
+    )
     timezone: str = Field(
-        "Asia/Tokyo", description="Time zone of the stats' day/week buckets, date filters and the console's times."
+        "Asia/Tokyo",
+        description="Time zone of the stats' day/week/month buckets, the monthly report, date filters, the console's times and the Japanese CSV.",
     )
 
     # --- after an escalation: what the asker is told, the outgoing webhook ---

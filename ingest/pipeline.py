@@ -372,6 +372,7 @@ def _mark_failed(
             ingested_at=time.time(),
             status="failed",
             error=error.detail_en,
+            error_ja=error.detail_ja,
         )
     )
     return True

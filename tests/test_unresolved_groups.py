@@ -85,7 +85,6 @@ def test_groups_split_on_numbers_and_suggest_the_category_from_words(fast_servic
     assert all(len(s) == 1 for s in sets if "6月の賞与はいつ支給されますか" not in s)
     by_q = {r.question: g for g in groups for r in g.records}
     assert by_q["名刺を発注したい"].category == "supplies"  # from the words, not the cited manual's "expense"
-    assert by_q["12月の賞与はいつ支給されますか"].category == "attendance"
     # similarity alone (the grouping before) put the months together
     plain = cluster(log.search(), embedder=services.embedder, method="average")
     assert any(len({r.question.rstrip("？") for r in g.records}) > 1 for g in plain)

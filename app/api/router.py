@@ -4,8 +4,36 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from app.api import adapter, ask, audit, documents, faq, feedback, glossary, health, queries, questions, stats, users
+from app.api import (
+    adapter,
+    ask,
+    audit,
+    documents,
+    faq,
+    feedback,
+    glossary,
+    health,
+    queries,
+    questions,
+    report,
+    stats,
+    users,
+)
 
 api_router = APIRouter()
-for _module in (health, ask, questions, feedback, documents, queries, stats, faq, glossary, adapter, audit, users):
+for _module in (
+    health,
+    ask,
+    questions,
+    feedback,
+    documents,
+    queries,
+    stats,
+    report,
+    faq,
+    glossary,
+    adapter,
+    audit,
+    users,
+):
     api_router.include_router(_module.router)

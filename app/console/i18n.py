@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from app.console.i18n_report import REPORT_TEXTS
+
 TEXTS: dict[str, dict[str, str]] = {
     "ja": {
         "app": "窓口 スタッフコンソール",
@@ -123,7 +125,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "reingest": "文書フォルダを再取り込み",
         "prune": "フォルダにないファイルを索引から削除する",
         "last_run": "前回の取り込み",
-        "no_run": "このサーバーではまだ取り込みを実行していません。",
+        "no_run": "まだ取り込みを実行していません。",
         "ingest_done": "取り込みが終わりました: {summary}",
         "files": "ファイル",
         "faq_entries_n": "FAQ 項目: {n} 件（FAQ ページで管理）",
@@ -428,7 +430,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "reingest": "Re-ingest the documents folder",
         "prune": "Remove files no longer in the folder",
         "last_run": "Last ingest",
-        "no_run": "No ingest has run on this server yet.",
+        "no_run": "No ingest has run yet.",
         "ingest_done": "Ingest finished: {summary}",
         "files": "Files",
         "faq_entries_n": "FAQ entries: {n} (managed on the FAQ page)",
@@ -614,6 +616,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "password_changed": "Password changed. Sign in with the new password.",
     },
 }
+
+
+for _lang, _extra in REPORT_TEXTS.items():  # the report, departments, query detail and document actions
+    TEXTS[_lang].update(_extra)
 
 
 def texts(lang: str) -> dict[str, str]:

@@ -6,7 +6,8 @@ Two collections:
   are stored with the chunk so every process rebuilds the same lexical index from what Chroma holds.
 - `<prefix>_meta`: the document manifest (`doc:<doc_id>` → source, title, category, hash, chunks, ingested_at,
   status, error), the corpus record (`corpus` → version, embedder) and the staff's company vocabulary (`glossary`
-  → a JSON object word → formal terms as the record's document). Every ingest that changes anything bumps the
+  → a JSON object word → formal terms as the record's document) and the last ingest (`last_ingest` → its report,
+  time and runner as JSON, whoever ran it: CLI, API or console). Every ingest that changes anything bumps the
   version, and so does every vocabulary edit; servers reload when they see a newer one.
 """
 
@@ -26,6 +27,7 @@ from app.settings import Settings
 logger = logging.getLogger(__name__)
 
 _GLOSSARY = "glossary"  # id (and `record` kind) of the staff's vocabulary in the meta collection
+_LAST_INGEST = "last_ingest"  # id (and `record` kind) of the last ingest's report
 _PAGE = 1000  # chunks per read when loading everything: vs 5000, ~45% less peak memory loading 10k chunks (docker/sizing.py)
 
 
@@ -40,6 +42,7 @@ class DocRecord:
     ingested_at: float
     status: str = "ok"  # ok | failed
     error: str | None = None
+    error_ja: str | None = None
     kind: str = "doc"  # doc | faq
     url: str | None = None
     embedder: str = ""
@@ -182,6 +185,35 @@ class ChunkStore:
                 embeddings=[[0.0]],
                 documents=[json.dumps(dict(sorted(entries.items())), ensure_ascii=False)],
                 metadatas=[{"record": _GLOSSARY, "terms": len(entries), "updated_at": time.time()}],
+            )
+        except Exception as exc:  # noqa: BLE001
+            self.reset_handles()
+            raise _unavailable(exc) from exc
+
+    # --- the last ingest (any process, any road) ---
+    def last_ingest(self) -> dict | None:
+        """The report of the last ingest into this store with `at` (ISO, UTC) and `by` (cli | api | console), or None."""
+        try:
+            got = self.meta.get(ids=[_LAST_INGEST], include=["documents"])
+        except Exception as exc:  # noqa: BLE001
+            self.reset_handles()
+            raise _unavailable(exc) from exc
+        if not got["ids"] or not got["documents"] or not got["documents"][0]:
+            return None
+        try:
+            data = json.loads(got["documents"][0])
+        except ValueError:
+            logger.error("the %s record of %s_meta is not JSON; ignored", _LAST_INGEST, self.prefix)
+            return None
+        return data if isinstance(data, dict) else None
+
+    def put_last_ingest(self, report: dict) -> None:
+        try:
+            self.meta.upsert(
+                ids=[_LAST_INGEST],
+                embeddings=[[0.0]],
+                documents=[json.dumps(report, ensure_ascii=False)],
+                metadatas=[{"record": _LAST_INGEST, "updated_at": time.time()}],
             )
         except Exception as exc:  # noqa: BLE001
             self.reset_handles()

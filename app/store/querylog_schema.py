@@ -182,3 +182,11 @@ audit_log = sa.Table(
     sa.Column("after", sa.JSON),
 )
 sa.Index("ix_audit_log_target", audit_log.c.target_type, audit_log.c.target_id)
+departments = sa.Table(
+    "departments",
+    metadata,
+    sa.Column("user_id", sa.String(200), primary_key=True),  # the asker's id as logged (Slack user id, API user_id)
+    sa.Column("department", sa.String(200), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_by", sa.String(200)),
+)

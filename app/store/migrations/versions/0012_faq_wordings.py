@@ -2,7 +2,7 @@
 articles an FAQ entry cites (要確認 when their text changes).
 
 Revision ID: 0012
-Revises: 0013
+Revises: 0014
 Create Date: 2026-12-02
 """
 
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0012"
-down_revision = "0013"  # chained after main's 0013 when main was merged into this branch
+down_revision = "0014"  # chained after main's 0014 when main was merged into this branch
 branch_labels = None
 depends_on = None
 
