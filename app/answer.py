@@ -280,7 +280,10 @@ def answer(
         idf = r.snapshot.bm25.idf_of
         quote = select_sentences(best.text, query=question, query_tokens=r.query_tokens, idf=idf)
         lead = lead_sentences(best.text, query=question, query_tokens=r.query_tokens, idf=idf)
-        result.answer = compose_answer(best, quote=quote, lead=lead, lang=lang, note=_scope_note(r, lang=lang))
+        note = _scope_note(r, lang=lang)
+        if r.snapshot.stale_citations(best.top.chunk):  # an FAQ entry whose cited article changed: 要確認
+            note = "\n".join(n for n in (note, TEXTS[lang]["stale_note"]) if n)
+        result.answer = compose_answer(best, quote=quote, lead=lead, lang=lang, note=note)
         result.outcome = "answered"
     else:
         result.answer = compose_escalation(r.passages, lang=lang, next_steps=next_steps)

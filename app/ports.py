@@ -33,6 +33,7 @@ if TYPE_CHECKING:  # type-only: app.answer and the stores take `Services`, which
     from app.store.departments import Departments
     from app.store.querylog import QueryFilter, QueryRecord
     from app.store.querylog_faq import FaqEntries
+    from app.store.querylog_proposals import WordingProposals
     from app.store.querylog_webhooks import WebhookDeliveries
 
 
@@ -99,6 +100,7 @@ class QueryLogPort(SlackLogPort, Protocol):
     """Every question as a row, read back by the staff: filters, pages, exports, stats, and the FAQ entries table."""
 
     faq: FaqEntries
+    proposals: WordingProposals  # proposed FAQ wordings waiting for a staff decision
     adapters: AdapterVersions
     webhook_deliveries: WebhookDeliveries
 

@@ -21,6 +21,7 @@ TEXTS = {
         "excerpt_doc": "{title}「{heading}」より:",
         "from_faq": "（よくある質問「{question}」より）",
         "scope_note": "※ {classes}の方には別の規程（{title}）が適用されます。",
+        "stale_note": "※ この回答の根拠となる規程が更新されたため、担当者が内容を確認中です。最新の規程もご確認ください。",
         "source": "出典: {section}{page}",
         "page": "（{page}ページ）",
         "escalated": (
@@ -44,6 +45,7 @@ TEXTS = {
         "excerpt_doc": 'From {title} — "{heading}":',
         "from_faq": '(From the FAQ "{question}")',
         "scope_note": "Note: for {classes}, a separate regulation ({title}) applies.",
+        "stale_note": "Note: the regulation this answer rests on has changed; the staff are reviewing it. Please check the current regulation too.",
         "source": "Source: {section}{page}",
         "page": " (page {page})",
         "escalated": (

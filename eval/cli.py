@@ -95,6 +95,30 @@ def cmd_eval_qa(args, settings: Settings) -> int:
     return 0
 
 
+def cmd_eval_loop(args, settings: Settings) -> int:
+    from eval.loop import format_loop, run_loop
+
+    run = run_loop(
+        docs=Path(args.docs), questions=Path(args.questions), rewordings=Path(args.rewordings), settings=settings
+    )
+    if args.json:
+        _print_json({**run.summary, "meta": run.meta})
+    else:
+        print(format_loop(run))
+    return 0
+
+
+def cmd_eval_groups(args, settings: Settings) -> int:
+    from eval.groups import format_groups, run_groups
+
+    summary = run_groups(Path(args.file), settings=settings, docs=Path(args.docs) if args.docs else None)
+    if args.json:
+        _print_json(summary)
+    else:
+        print(format_groups(summary))
+    return 0
+
+
 def cmd_eval_adapt(args, settings: Settings) -> int:
     from eval.adapt_eval import format_adapt, run_adapt_eval
 
@@ -176,6 +200,23 @@ def register(subparsers) -> None:
         help="a ranking parameter (app.retrieval.ranking.RankParams), repeatable",
     )
     q.set_defaults(func=cmd_eval_qa)
+
+    lp = sub.add_parser(
+        "loop",
+        help="the improvement loop replayed: round 1 asks the questions, the staff resolve every miss with "
+        "「FAQ に登録」, round 2 asks the rewordings",
+    )
+    lp.add_argument("--docs", required=True, help="folder of documents to ingest (into a temporary store)")
+    lp.add_argument("--questions", required=True, help="golden set, JSON Lines (as for `eval qa`)")
+    lp.add_argument("--rewordings", required=True, help='JSON Lines {"id", "of", "question"}: new wordings')
+    lp.add_argument("--json", action="store_true", help="print one JSON object")
+    lp.set_defaults(func=cmd_eval_loop)
+
+    g = sub.add_parser("groups", help="pairwise precision/recall of the 「未解決の質問」 grouping on labeled questions")
+    g.add_argument("file", help='JSON Lines {"id", "intent", "question"}, e.g. eval/training/grouping.jsonl')
+    g.add_argument("--docs", help="documents whose idf weighs the key words (as the server's corpus does)")
+    g.add_argument("--json", action="store_true", help="print one JSON object")
+    g.set_defaults(func=cmd_eval_groups)
 
     a = sub.add_parser(
         "adapt",

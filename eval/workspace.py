@@ -19,15 +19,19 @@ def temp_settings(settings: Settings, data_dir: Path) -> Settings:
 
 
 @contextlib.contextmanager
-def temp_services(settings: Settings, *, embedder=None, tokenizer=None, keep: Path | None = None):
-    """Services over a fresh temporary store (no query log); the folder is removed afterwards unless `keep`."""
+def temp_services(
+    settings: Settings, *, embedder=None, tokenizer=None, keep: Path | None = None, with_log: bool = False
+):
+    """Services over a fresh temporary store (a query log in it only `with_log`); removed afterwards unless `keep`."""
     from app.services import build_services
 
     tmp = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="madoguchi-eval-"))
-    services = build_services(temp_settings(settings, tmp), embedder=embedder, tokenizer=tokenizer, with_log=False)
+    services = build_services(temp_settings(settings, tmp), embedder=embedder, tokenizer=tokenizer, with_log=with_log)
     try:
         yield services
     finally:
+        if services.query_log is not None:
+            services.query_log.close()
         del services
         gc.collect()
         if keep is None:

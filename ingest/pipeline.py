@@ -136,9 +136,11 @@ def index_document(
     category: str,
     kind: str = "doc",
     writer: EditionWriter | None = None,
+    extra_meta: dict | None = None,
 ) -> DocRecord:
     """Write one document's chunks and its manifest record; remove its chunks of any older hash. With `writer`, the
-    writes join its group (the caller flushes); without, they are written now (the caller bumps the version)."""
+    writes join its group (the caller flushes); without, they are written now (the caller bumps the version).
+    `extra_meta` goes into every chunk's metadata (e.g. `overrides` of an FAQ entry that replaces a sheet row)."""
     rows = chunk_rows(
         embedder=embedder,
         tokenizer=tokenizer,
@@ -148,6 +150,7 @@ def index_document(
         drafts=drafts,
         doc_hash=doc_hash,
         category=category,
+        extra_meta=extra_meta,
     )
     record = document_record(
         embedder=embedder,

@@ -5,7 +5,7 @@ document's few texts at a time."""
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from app.ports import EmbedderPort
@@ -61,6 +61,7 @@ class Prepared:
     root: str = ""
     result: FileResult | None = None  # its line in the report (turned into a failure if its rows cannot be built)
     kind: str = "doc"  # doc | faq
+    extra_meta: dict = field(default_factory=dict)  # into every chunk's metadata (e.g. an FAQ entry's `overrides`)
 
 
 def chunk_rows(
@@ -73,10 +74,19 @@ def chunk_rows(
     drafts: list[ChunkDraft],
     doc_hash: str,
     category: str,
+    extra_meta: dict | None = None,
 ) -> ChunkRows:
     """What the store keeps for each chunk: text, embedding and the fields the ranker reads (body and heading tokens,
     the caption's tokens, the heading's embedding, the document's employee-class scope)."""
-    item = Prepared(doc_id=doc_id, source=source, doc=doc, drafts=drafts, doc_hash=doc_hash, category=category)
+    item = Prepared(
+        doc_id=doc_id,
+        source=source,
+        doc=doc,
+        drafts=drafts,
+        doc_hash=doc_hash,
+        category=category,
+        extra_meta=dict(extra_meta or {}),
+    )
     return chunk_rows_many(embedder=embedder, tokenizer=tokenizer, items=[item])[0]
 
 
@@ -127,6 +137,7 @@ def _rows(item: Prepared, *, tokenizer: Tokenizer, vectors, head_vectors: dict) 
                 "caption_tokens": dumps_tokens(caption_tokens),
                 "head_vec": encode_head_vector(head_vectors[head_text(d, doc.title)]),
                 "scope": scope,
+                **item.extra_meta,
             }
         )
     return ChunkRows(ids=ids, documents=[d.text for d in drafts], metadatas=metadatas, embeddings=vectors)

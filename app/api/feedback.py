@@ -8,6 +8,7 @@ from pydantic import Field
 
 from app.api.deps import JsonBody, ServicesDep
 from app.ops import ratelimit
+from app.ops.wordings import record_feedback
 
 router = APIRouter(prefix="/api", tags=["feedback"])
 
@@ -19,8 +20,8 @@ class FeedbackRequest(JsonBody):
 
 @router.post("/feedback")
 async def feedback(body: FeedbackRequest, request: Request, services: ServicesDep) -> dict:
-    """Record 👍/👎. One client gets MADOGUCHI_RATE_LIMIT_PER_MINUTE clicks a minute; more are a 429."""
+    """Record 👍/👎. One client gets MADOGUCHI_RATE_LIMIT_PER_MINUTE clicks a minute; more are a 429. Helpful
+    feedback on an FAQ answer proposes the asker's wording for staff review (app/ops/wordings.py)."""
     ratelimit.admit_feedback(services.feedback_limits, client=request.client.host if request.client else None)
-    log = services.require_log()
-    record = await run_in_threadpool(log.set_feedback, body.query_id, body.helpful)
+    record = await run_in_threadpool(record_feedback, services, body.query_id, body.helpful)
     return {"query_id": record.id, "helpful": record.helpful, "feedback": record.feedback}

@@ -167,6 +167,19 @@ def dashboard_charts(stats: dict, t: dict) -> dict:
     }
 
 
+def faq_todo(services) -> dict:
+    """FAQ work waiting for the staff: entries flagged 要確認, proposed wordings (0 when unavailable)."""
+    from app.ops import faq_citations, wordings
+
+    try:
+        return {
+            "review": len(faq_citations.needs_review(services)),
+            "proposals": len(wordings.list_proposals(services)),
+        }
+    except MadoguchiError:
+        return {"review": 0, "proposals": 0}
+
+
 @router.get("")
 async def dashboard(request: Request, services: ServicesDep, session: SessionDep) -> Response:
     p = request.query_params
@@ -195,6 +208,7 @@ async def dashboard(request: Request, services: ServicesDep, session: SessionDep
         to=to,
         bucket=bucket,
         minutes=f"{services.settings.minutes_per_inquiry:g}",
+        faq_todo=await run_in_threadpool(faq_todo, services),
         adapter=adapter,
         yen=f"{services.settings.staff_hourly_cost_yen:,.0f}",
         mins=lambda v: "—" if v is None else f"{v:.0f} {t['minutes']}",

@@ -62,7 +62,7 @@ def _messages(request: Request, t: dict) -> list[dict]:
         out.append({"kind": "ok", "text": t[done]})
     elif done == "faq_deleted":
         out.append({"kind": "ok", "text": t["faq_deleted"]})
-    elif done in ("term_saved", "term_deleted"):
+    elif done in ("term_saved", "term_deleted", "wording_saved", "proposal_accepted", "proposal_rejected"):
         out.append({"kind": "ok", "text": t[done]})
     elif done == "reindexed":
         out.append({"kind": "ok", "text": t["reindex_done"].format(indexed=num("indexed"), removed=num("removed"))})

@@ -8,6 +8,7 @@ Shared by the admin API, the staff console, resolutions (「FAQ に登録する�
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -32,8 +33,42 @@ MAX_FAQ_ANSWER = 20000
 MAX_IMPORT_BYTES = 20 * 1024 * 1024
 
 
-def faq_hash(question: str, answer: str, category: str) -> str:
-    return hashlib.sha256(f"{question}\x1f{answer}\x1f{category}".encode()).hexdigest()
+def faq_hash(question: str, answer: str, category: str, wordings: Sequence[str] = ()) -> str:
+    """The searchable copy's hash (an entry without wordings keeps the hash it had before wordings existed)."""
+    extra = "".join(f"\x1e{w}" for w in wordings)
+    return hashlib.sha256(f"{question}\x1f{answer}\x1f{category}{extra}".encode()).hexdigest()
+
+
+def entry_hash(e: FaqEntry) -> str:
+    extra = [f"\x1doverrides:{e.overrides}"] if e.overrides else []
+    extra += ["\x1dhidden"] if e.hidden else []
+    extra += [f"\x1dcites:{c.get('doc_id')}\x1f{c.get('section')}\x1f{c.get('hash')}" for c in e.citations]
+    return faq_hash(e.question, e.answer, e.category, [*e.wordings, *extra])
+
+
+def entry_meta(e: FaqEntry) -> dict | None:
+    """What the searchable copy carries besides the text: the sheet row it overrides, the articles it cites."""
+    meta: dict = {}
+    if e.overrides:
+        meta["overrides"] = e.overrides
+    if e.hidden:
+        meta["hidden"] = "1"
+    if e.citations:
+        meta["cites"] = json.dumps([[c.get("doc_id"), c.get("section"), c.get("hash")] for c in e.citations])
+    return meta or None
+
+
+def clean_wording(wording: str | None) -> str:
+    w = (wording or "").strip()
+    if not w:
+        raise BadRequestError("The wording is empty.", "言い換えが空です。", code="empty_wording")
+    if len(w) > MAX_FAQ_QUESTION:
+        raise BadRequestError(
+            f"Wording too long (≤ {MAX_FAQ_QUESTION} characters).",
+            f"言い換えが長すぎます（{MAX_FAQ_QUESTION} 文字まで）。",
+            code="wording_too_long",
+        )
+    return w
 
 
 def clean_faq(question: str | None, answer: str | None, category: str | None) -> tuple[str, str, str]:
@@ -65,22 +100,36 @@ def get_entry(services: Services, entry_id: int) -> FaqEntry:
 
 
 # --- the searchable copy ---
+def entry_drafts(e: FaqEntry, doc: LoadedDocument) -> list:
+    """One chunk per question of the entry (canonical + wordings), all in the canonical question's section, so the
+    wordings match lexically and densely on the question field yet retrieval sees one passage: one entry."""
+    drafts = chunk_document(doc)
+    faq_drafts = [d for d in drafts if d.kind == "faq"]
+    if faq_drafts:
+        for d in faq_drafts[1:]:
+            d.section = faq_drafts[0].section
+    return drafts
+
+
 def _index_entries(services: Services, entries: Sequence[FaqEntry]) -> None:
     """Index entries; many at once (an import, a re-index) are embedded and written in groups, as the ingest does."""
     items = []
     for e in entries:
         doc = LoadedDocument(
-            title="FAQ", faq=[FaqRow(question=e.question, answer=e.answer, category=e.category)], category=e.category
+            title="FAQ",
+            faq=[FaqRow(question=q, answer=e.answer, category=e.category) for q in e.questions],
+            category=e.category,
         )
         items.append(
             Prepared(
                 doc_id=e.doc_id,
                 source="FAQ",
                 doc=doc,
-                drafts=chunk_document(doc),
-                doc_hash=faq_hash(e.question, e.answer, e.category),
+                drafts=entry_drafts(e, doc),
+                doc_hash=entry_hash(e),
                 category=e.category,
                 kind="faq",
+                extra_meta=entry_meta(e) or {},
             )
         )
     if not items:
@@ -114,7 +163,7 @@ def index_drift(services: Services, entries: list[FaqEntry]) -> tuple[list[FaqEn
         e
         for e in entries
         if (r := manifest.get(e.doc_id)) is None
-        or r.hash != faq_hash(e.question, e.answer, e.category)
+        or r.hash != entry_hash(e)
         or r.status != "ok"
         or r.embedder != services.embedder.name
     ]
@@ -163,16 +212,60 @@ def create_entry(
     category: str | None,
     created_by: str | None = None,
     source_query_id: str | None = None,
+    wordings: Sequence[str] = (),
+    sheet: tuple[str, str, str] | None = None,
+    citations: Sequence[dict] = (),
+    hidden: bool = False,
     actor: str | None = None,
 ) -> FaqEntry:
-    """`actor`: who is adding it (an account name, "admin-token"); defaults to `created_by`."""
+    """`sheet`: (doc_id, question, answer) of the ingested sheet row this entry overrides (app/ops/faq_list.py);
+    `citations`: the articles the answer rests on (app/ops/faq_citations.py); `actor`: who is adding it (an account
+    name, "admin-token"); defaults to `created_by`."""
     q, a, cat = clean_faq(question, answer, category)
     who = actor or created_by
+    cleaned = [clean_wording(w) for w in wordings]
     entry = services.require_log().faq.create(
-        question=q, answer=a, category=cat, created_by=created_by or actor, source_query_id=source_query_id
+        question=q,
+        answer=a,
+        category=cat,
+        created_by=created_by or actor,
+        source_query_id=source_query_id,
+        wordings=cleaned,
+        sheet=sheet,
+        citations=citations,
+        hidden=hidden,
     )
     _publish(services, index=[entry])
     record_audit(services, actor=who, action="faq.create", target_type="faq", target_id=entry.id, after=_version(entry))
+    return entry
+
+
+def add_wordings(
+    services: Services,
+    entry_id: int,
+    wordings: Sequence[str],
+    *,
+    created_by: str | None = None,
+    source_query_id: str | None = None,
+) -> FaqEntry:
+    """Add alternative wordings (言い換え) to an entry; searchable at once. Already known wordings are skipped."""
+    cleaned = [clean_wording(w) for w in wordings]
+    entry, added = services.require_log().faq.add_wordings(
+        entry_id, cleaned, created_by=created_by, source_query_id=source_query_id
+    )
+    if added:
+        _publish(services, index=[entry])
+    return entry
+
+
+def republish(services: Services, entry: FaqEntry) -> None:
+    """Re-index one entry after a change the database made (citations, settled conflicts)."""
+    _publish(services, index=[entry])
+
+
+def remove_wording(services: Services, entry_id: int, wording: str) -> FaqEntry:
+    entry = services.require_log().faq.remove_wording(entry_id, (wording or "").strip())
+    _publish(services, index=[entry])
     return entry
 
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Sequence
+from typing import Any
 
 from app.errors import BadRequestError, IngestError
 from app.ops.downloads import spreadsheet_text, unneutralized
@@ -84,27 +86,28 @@ def _xlsx_table(data: bytes) -> list[list[str]]:
         workbook.close()
 
 
-def faq_csv(entries: list[FaqEntry]) -> bytes:
+def faq_csv(entries: Sequence[FaqEntry | Any], columns: Sequence[str] = COLUMNS) -> bytes:
+    """CSV (UTF-8 with BOM) of `columns` (attributes of each entry; the first three read back by the import)."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\r\n")
-    writer.writerow(COLUMNS)
+    writer.writerow(columns)
     for e in entries:
-        writer.writerow([spreadsheet_text(v) for v in (e.question, e.answer, e.category)])
+        writer.writerow([spreadsheet_text(getattr(e, c, "")) for c in columns])
     return ("\ufeff" + buf.getvalue()).encode("utf-8")
 
 
-def faq_xlsx(entries: list[FaqEntry]) -> bytes:
+def faq_xlsx(entries: Sequence[FaqEntry | Any], columns: Sequence[str] = COLUMNS) -> bytes:
     import openpyxl  # deferred: only the .xlsx export needs it
     from openpyxl.styles import Alignment, Font
 
     wb = openpyxl.Workbook()
     ws = wb.active
     ws.title = "FAQ"
-    ws.append(list(COLUMNS))
+    ws.append(list(columns))
     for cell in ws[1]:
         cell.font = Font(bold=True)
     for e in entries:
-        ws.append([e.question, e.answer, e.category])
+        ws.append([str(getattr(e, c, "") or "") for c in columns])
         for cell in ws[ws.max_row]:
             cell.data_type = "s"  # text such as "=1+1" stays text, never a formula
     ws.column_dimensions["A"].width = 50

@@ -55,7 +55,8 @@ def unresolved_top(services: Services, *, since: datetime, until: datetime, limi
     originals = {r.id: r for r in records}
     normalized = [dataclasses.replace(r, question=_normalized(r.question)) for r in records]
     out = []
-    for g in unresolved.cluster(normalized, embedder=services.embedder)[:limit]:
+    agree = unresolved.agreement_for(services).agree  # as on the page: only questions that ask the same thing
+    for g in unresolved.cluster(normalized, embedder=services.embedder, agree=agree)[:limit]:
         times = [r.created_at for r in g.records]
         out.append(
             {

@@ -17,6 +17,7 @@ from app.errors import BadRequestError, NotFoundError
 from app.ops.audit import record_audit
 from app.ops.events import question_resolved
 from app.ops.faq import clean_faq, create_entry
+from app.ops.faq_citations import from_cite, suggested
 from app.services import Services
 from app.store.querylog import QueryRecord
 from app.store.querylog_faq import FaqEntry
@@ -98,10 +99,11 @@ async def resolve_questions(
     actor: str | None = None,
 ) -> Resolution:
     """Resolve one or more questions with one staff answer, relay it to each asker, and optionally save one FAQ entry
-    (its question: `faq_question` or the first question; its category: `category` or the first one's). `by` is the
-    name shown as the answerer; `actor` the account recorded in the audit trail (default: `by`).
-    `cite` ({"source", "section"}) names the article the answer rests on: it is shown to the asker with the answer
-    and teaches the query adapter (app/ops/adapt.py) that these questions ask about that article."""
+    (its question: `faq_question` or the first question; its category: `category` or the first one's; every question
+    of the group becomes a wording of it). `by` is the name shown as the answerer; `actor` the account recorded in
+    the audit trail (default: `by`). `cite` ({"source", "section"}) names the article the answer rests on: it is
+    shown to the asker with the answer and teaches the query adapter (app/ops/adapt.py) that these questions ask
+    about that article."""
     log = services.require_log()
     cited = check_cite(services, cite) if cite else None
     text = (answer or "").strip()
@@ -158,6 +160,12 @@ async def resolve_questions(
             category=category or first.category,
             created_by=by,
             source_query_id=first.id,
+            # Every asker's wording is a way to ask this: all of them are matched from now on.
+            wordings=[r.question for r in out.records],
+            # The article the staff cited, else the one the bot cited, is what the answer rests on (要確認 when it
+            # changes).
+            citations=(from_cite(services, cited) if cited and cited.get("section") else [])
+            or suggested(services, first),
             actor=who,
         )
     return out

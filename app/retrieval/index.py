@@ -8,6 +8,8 @@ vectors for exact dense search. `CorpusIndex.refresh()` reloads only the documen
 from __future__ import annotations
 
 import base64
+import hashlib
+import json
 import logging
 import threading
 from dataclasses import dataclass
@@ -40,6 +42,16 @@ class Chunk:
     head_tokens: tuple[str, ...] = ()  # tokens of the heading field: title, section path, FAQ question
     scope: tuple[str, ...] = ()  # employee classes the document applies to (empty: the general rules)
     caption_tokens: tuple[str, ...] = ()  # tokens of the heading's last part: the article caption / FAQ question
+    overrides: str = ""  # a staff FAQ entry replacing a sheet row: that row's `doc_id\x1fquestion`
+    cites: str = ""  # a staff FAQ entry's cited articles: JSON [[doc_id, section, text hash], …]
+    hidden: bool = False  # the tombstone of a deleted sheet row: hides the row, answers nothing itself
+
+    @property
+    def sheet_row(self) -> str:
+        """`doc_id\x1fquestion` of an FAQ row that came from an ingested sheet ("" otherwise)."""
+        if self.kind != "faq" or self.doc_id.startswith("faq:"):
+            return ""
+        return f"{self.doc_id}\x1f{self.question or ''}"
 
     @classmethod
     def from_row(cls, cid: str, text: str, meta: dict) -> Chunk:
@@ -61,6 +73,9 @@ class Chunk:
             head_tokens=tuple(loads_tokens(meta.get("head_tokens", ""))),
             scope=tuple(s for s in str(meta.get("scope", "")).split(",") if s),
             caption_tokens=tuple(loads_tokens(meta.get("caption_tokens", ""))),
+            overrides=str(meta.get("overrides") or ""),
+            cites=str(meta.get("cites") or ""),
+            hidden=bool(meta.get("hidden")),
         )
 
 
@@ -109,6 +124,11 @@ class Snapshot:
         self.bm25 = BM25([list(c.tokens) for c in chunks])
         self.head_bm25 = BM25([list(c.head_tokens) for c in chunks])
         self.categories = np.asarray([c.category for c in chunks], dtype=object)
+        # Sheet FAQ rows a staff entry overrides never answer: the staff's edit wins over the sheet (re-ingest too).
+        overridden = {c.overrides for c in chunks if c.overrides}
+        self.hidden = np.asarray(
+            [c.hidden or (bool(c.sheet_row) and c.sheet_row in overridden) for c in chunks], dtype=bool
+        )
 
     @classmethod
     def of_rows(cls, rows, *, version: int = 0) -> Snapshot:
@@ -128,10 +148,38 @@ class Snapshot:
     def __len__(self) -> int:
         return len(self.chunks)
 
+    def section_hash(self, doc_id: str, section: str) -> str | None:
+        """Hash of one article's text as it stands in this snapshot (None when the article is gone)."""
+        table = self.__dict__.get("_section_hashes")
+        if table is None:
+            texts: dict[tuple[str, str], list[tuple[int, str]]] = {}
+            for c in self.chunks:
+                if c.kind == "doc":
+                    texts.setdefault((c.doc_id, c.section), []).append((c.position, c.text))
+            table = {
+                k: hashlib.sha256("\n".join(t for _, t in sorted(v)).encode()).hexdigest()[:16]
+                for k, v in texts.items()
+            }
+            self.__dict__["_section_hashes"] = table
+        return table.get((doc_id, section))
+
+    def stale_citations(self, chunk: Chunk) -> list[tuple[str, str]]:
+        """(doc_id, section) of the articles an FAQ chunk cites whose text changed since (or that are gone)."""
+        if not chunk.cites:
+            return []
+        try:
+            cited = json.loads(chunk.cites)
+        except ValueError:
+            return []
+        return [(d, s) for d, s, h in cited if self.section_hash(d, s) != h]
+
     def category_mask(self, category: str | None) -> np.ndarray | None:
+        """The chunks a question may be answered from: of `category` (all when None), minus overridden sheet rows."""
+        visible = ~self.hidden if self.hidden.any() else None
         if not category:
-            return None
-        return self.categories == category
+            return visible
+        mask = self.categories == category
+        return mask if visible is None else mask & visible
 
 
 class CorpusIndex:

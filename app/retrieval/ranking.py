@@ -107,7 +107,8 @@ class Passage:
     @property
     def text(self) -> str:
         chunks = sorted((h.chunk for h in self.hits), key=lambda c: c.position)
-        return "\n".join(c.text for c in chunks)
+        # An FAQ entry's wordings are chunks of one section that share the answer: quoted once.
+        return "\n".join(dict.fromkeys(c.text for c in chunks))
 
 
 def group_passages(hits: list[Hit], limit: int) -> list[Passage]:

@@ -23,6 +23,7 @@ from app.clock import zone
 from app.errors import BadRequestError, NotReadyError, RateLimitedError
 from app.ops import ratelimit
 from app.ops.events import question_escalated, question_resolved
+from app.ops.wordings import record_feedback
 from app.ports import SlackLogPort
 from app.result import AnswerResult
 from app.services import Services
@@ -301,7 +302,7 @@ class SlackBot:
         current = self._message_blocks(body, rec)
         meta = (rec.meta if rec else None) or {}
         if action_id == blocks.ACTION_RESOLVED:
-            self._logged(lambda: self.log.set_feedback(query_id, True), f"set_feedback({query_id})")
+            self._logged(lambda: self._helpful(query_id), f"set_feedback({query_id})")
             new = blocks.with_status(current, blocks.t(lang, "thanks"))
         elif action_id == blocks.ACTION_NOT_RESOLVED:
             self._logged(lambda: self.log.set_feedback(query_id, False), f"set_feedback({query_id})")
@@ -317,6 +318,13 @@ class SlackBot:
             return
         text = (body.get("message") or {}).get("text") or blocks.t(lang, "question")
         respond(replace_original=True, text=text, blocks=new)
+
+    def _helpful(self, query_id: str):
+        """解決した: the feedback, and the asker's wording proposed to the staff when an FAQ entry answered it."""
+        services = self.services
+        if services is not None and services.query_log is not None:
+            return record_feedback(services, query_id, True)
+        return self.log.set_feedback(query_id, True)
 
     def assign(self, query_id: str | None, *, clicker: str, body: dict, respond: Callable[..., Any]) -> None:
         """「担当する」 on a staff post: the clicking staff member handles the question (shown in the console, to the

@@ -31,6 +31,7 @@ from app.store.departments import Departments
 from app.store.groupcommit import GroupCommit
 from app.store.private import private_dir, private_file
 from app.store.querylog_faq import FaqEntries
+from app.store.querylog_proposals import WordingProposals
 from app.store.querylog_retention import aggregate_stat_rows, forget_asker, purge_before
 from app.store.querylog_schema import claimed_events, queries
 from app.store.querylog_webhooks import WebhookDeliveries
@@ -202,6 +203,7 @@ class QueryLog:
         self._sqlite_write_lock = threading.Lock()
         self._group = GroupCommit(self._record_batch)
         self.faq = FaqEntries(self)
+        self.proposals = WordingProposals(self)
         self.webhook_deliveries = WebhookDeliveries(self)
         self.adapters = AdapterVersions(self)
         self.accounts = StaffAccounts(self)  # staff accounts, sessions, tokens, failed logins

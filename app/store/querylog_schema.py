@@ -56,6 +56,35 @@ faq_entries = sa.Table(
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("created_by", sa.String(200)),
     sa.Column("source_query_id", sa.String(64)),
+    sa.Column("sheet_doc_id", sa.String(512)),  # set: this entry overrides a row of an ingested FAQ sheet
+    sa.Column("sheet_question", sa.Text),
+    sa.Column("sheet_answer", sa.Text),  # the sheet row's answer when it was overridden
+    sa.Column("citations", sa.JSON),  # articles the answer rests on: [{doc_id, source, section, hash}]
+    sa.Column("hidden", sa.Boolean, nullable=False, server_default=sa.false()),  # a deleted sheet row's tombstone
+)
+
+faq_wordings = sa.Table(
+    "faq_wordings",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("entry_id", sa.Integer, sa.ForeignKey("faq_entries.id", ondelete="CASCADE"), nullable=False, index=True),
+    sa.Column("question", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("created_by", sa.String(200)),
+    sa.Column("source_query_id", sa.String(64)),
+)
+
+faq_wording_proposals = sa.Table(
+    "faq_wording_proposals",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("entry_id", sa.Integer, sa.ForeignKey("faq_entries.id", ondelete="CASCADE"), nullable=False, index=True),
+    sa.Column("question", sa.Text, nullable=False),
+    sa.Column("query_id", sa.String(64)),
+    sa.Column("status", sa.String(16), nullable=False, index=True),  # pending | accepted | rejected
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("decided_at", sa.DateTime(timezone=True)),
+    sa.Column("decided_by", sa.String(200)),
 )
 
 webhook_deliveries = sa.Table(  # 0011: every attempt of the outgoing webhook (app/ops/webhooks.py)
