@@ -28,6 +28,11 @@ PAGES = [
     "/console/faq",
     "/console/glossary",
     "/console/departments",
+    "/console/adapter",
+    "/console/audit",
+    "/console/users",
+    "/console/webhooks",
+    "/console/account",
 ]
 
 # Measured in the page: how far the document is wider than the window, and every rendered table cell narrower
