@@ -99,7 +99,11 @@ def cmd_eval_loop(args, settings: Settings) -> int:
     from eval.loop import format_loop, run_loop
 
     run = run_loop(
-        docs=Path(args.docs), questions=Path(args.questions), rewordings=Path(args.rewordings), settings=settings
+        docs=Path(args.docs),
+        questions=Path(args.questions),
+        rewordings=Path(args.rewordings),
+        settings=settings,
+        adapt=args.adapt,
     )
     if args.json:
         _print_json({**run.summary, "meta": run.meta})
@@ -209,6 +213,11 @@ def register(subparsers) -> None:
     lp.add_argument("--docs", required=True, help="folder of documents to ingest (into a temporary store)")
     lp.add_argument("--questions", required=True, help="golden set, JSON Lines (as for `eval qa`)")
     lp.add_argument("--rewordings", required=True, help='JSON Lines {"id", "of", "question"}: new wordings')
+    lp.add_argument(
+        "--adapt",
+        action="store_true",
+        help="the staff also cite each answer's article, and `madoguchi adapt` trains between the rounds",
+    )
     lp.add_argument("--json", action="store_true", help="print one JSON object")
     lp.set_defaults(func=cmd_eval_loop)
 

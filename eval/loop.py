@@ -158,9 +158,21 @@ def _category(category: str) -> str | None:
         return None  # a category the product does not know (e.g. benefits): the asked question's own
 
 
-def replay(services, items: list[LoopItem], rewordings: list[Rewording]) -> dict:
-    """Both rounds over `services` (which must have a query log). Returns the summary."""
+def _cite(services, item: LoopItem) -> dict | None:
+    """The article the staff would cite for the item (its golden place, as the bot indexed it)."""
+    snapshot = services.index.snapshot
+    for source, sections in item.places:
+        for c in snapshot.chunks if snapshot is not None else []:
+            if c.kind == "doc" and source_matches(c.source, c.section, source=source, sections=sections):
+                return {"source": c.source, "section": c.section}
+    return None
+
+
+def replay(services, items: list[LoopItem], rewordings: list[Rewording], *, adapt: bool = False) -> dict:
+    """Both rounds over `services` (which must have a query log). Returns the summary. With `adapt`, the staff
+    also cite the article each answer rests on, and `madoguchi adapt` runs between the rounds (issue 16)."""
     from app.answer import answer
+    from app.ops import adapt as adapter_training
     from app.ops.resolutions import resolve_questions
 
     by_id = {i.id: i for i in items}
@@ -187,10 +199,12 @@ def replay(services, items: list[LoopItem], rewordings: list[Rewording]) -> dict
                 by="eval",
                 add_to_faq=True,
                 category=_category(item.category),
+                cite=_cite(services, item) if adapt else None,
             )
         )
         if done.faq is not None:
             faq_doc[item.id] = done.faq.doc_id
+    adapted = adapter_training.adapt(services, by="eval").to_dict() if adapt else None
     per_cat: dict[str, dict] = {}
     answered = right = top_right = 0
     for rw in rewordings:
@@ -239,12 +253,20 @@ def replay(services, items: list[LoopItem], rewordings: list[Rewording]) -> dict
         # the first source is the right one, answered or not: what retrieval finds before the confidence decides
         "round2_top_right": ratio(top_right, len(rewordings)),
         "per_category": dict(sorted(per_cat.items())),
+        "adapt": adapted,
         "failures": failures,
     }
 
 
 def run_loop(
-    *, docs: Path, questions: Path, rewordings: Path, settings: Settings, embedder=None, tokenizer=None
+    *,
+    docs: Path,
+    questions: Path,
+    rewordings: Path,
+    settings: Settings,
+    embedder=None,
+    tokenizer=None,
+    adapt: bool = False,
 ) -> LoopRun:
     docs = Path(docs)
     if not docs.exists():
@@ -256,7 +278,7 @@ def run_loop(
         services.ingest(paths=[docs.resolve()])
         ingest_s = time.perf_counter() - started
         started = time.perf_counter()
-        summary = replay(services, items, rws)
+        summary = replay(services, items, rws, adapt=adapt)
         replay_s = time.perf_counter() - started
         mode = "extractive" if services.generator is None else f"llm:{settings.llm}:{settings.llm_model}"
     meta = {
@@ -287,6 +309,13 @@ def format_loop(run: LoopRun) -> str:
         f"(precision {_fmt(s['round2_precision'])}); first source right {_fmt(s['round2_top_right'])}",
         "per category:",
     ]
+    if s.get("adapt"):
+        a = s["adapt"]
+        out.insert(
+            2,
+            f"  adapt: {a['pairs']} pairs, held-out rank-1 {_fmt(a['heldout_hit1_before'])} -> "
+            f"{_fmt(a['heldout_hit1_after'])}, {a['reason']}",
+        )
     for cat, c in s["per_category"].items():
         out.append(
             f"  {cat:12} n={c['rewordings']:4}  deflection={_fmt(c['deflection'])}  precision={_fmt(c['precision'])}"

@@ -98,3 +98,24 @@ def test_rewordings_of_unknown_questions_are_refused(fast_services, tmp_path):
     services = build(fast_services, tmp_path)
     with pytest.raises(BadRequestError):
         replay(services, [item("q1", ANSWERABLE)], [Rewording("r", "nope", "x")])
+
+
+def test_with_adapt_the_staff_cite_the_article_and_the_adapter_trains_between_rounds(fast_services, tmp_path):
+    services = build(fast_services, tmp_path)
+    items = [
+        item(
+            f"q{i}",
+            f"{word}について教えてください{i}",
+            source="就業規則.md",
+            sections=["第34条"],
+            category="attendance",
+        )
+        for i, word in enumerate(["有休の付与", "休みの日数", "年休の日数", "有給の付与日数"] * 3)
+    ]
+    rws = [Rewording(f"r{i}", f"q{i}", f"有給は何日もらえる？{i}") for i in range(len(items))]
+    s = replay(services, items, rws, adapt=True)
+    assert s["adapt"] is not None and s["adapt"]["pairs"] >= 1
+    cited = [r.meta.get("resolution_cite") for r in services.query_log.search() if r.resolved_at is not None]
+    assert cited and all(c and c["section"].endswith("第34条 年次有給休暇") for c in cited)
+    plain = replay(build(fast_services, tmp_path / "b"), items[:1], rws[:1])
+    assert plain["adapt"] is None
