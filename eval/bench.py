@@ -136,6 +136,57 @@ def measure_retrieval(services, questions: list[str]) -> dict:
     return out
 
 
+def measure_in_process(services, questions: list[str], *, levels: dict[int, int], log_path: Path) -> dict:
+    """What `/api/ask` does, minus HTTP: `answer()` with a fresh question each time (its vector computed) and its row
+    committed to a SQLite query log, at 1 and at the most concurrent level of threads: the baseline the server's
+    latency and throughput are compared with (`ratios`)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from app.answer import answer
+    from app.store.querylog import QueryLog
+    from eval.loadtest import question_variant
+
+    services.query_log = QueryLog(f"sqlite:///{log_path}")
+    out: dict = {}
+    try:
+        for threads in (1, max(levels)):
+            n = levels[threads]
+            start = 7_000_000 + threads * 100_000  # variants no other measurement asked (cold vectors)
+            lat: list[float] = []
+
+            def one(i: int, start: int = start, lat: list[float] = lat) -> None:
+                t = time.perf_counter()
+                answer(question=question_variant(questions, start + i), services=services, origin="bench")
+                lat.append((time.perf_counter() - t) * 1000)
+
+            t0 = time.perf_counter()
+            with ThreadPoolExecutor(max_workers=threads) as pool:
+                list(pool.map(one, range(n)))
+            elapsed = time.perf_counter() - t0
+            out[str(threads)] = {**_stats(lat), "throughput_rps": round(n / elapsed, 1)}
+    finally:
+        services.query_log.close()
+        services.query_log = None
+    return out
+
+
+def serving_ratios(result: dict) -> dict:
+    """HTTP against in-process, measured in one run: single-client p50 ratio (goal ≤ 1.5) and the most concurrent
+    level's throughput share (goal ≥ 0.6)."""
+    inproc = result.get("in_process") or {}
+    levels = ((result.get("ask") or {}).get("levels")) or {}
+    out: dict = {}
+    one, http_one = inproc.get("1"), levels.get("1")
+    if one and http_one and one.get("p50"):
+        out["p50_ratio_1_client"] = round(http_one["p50_ms"] / one["p50"], 2)
+    most = max((int(k) for k in inproc), default=0)
+    if most > 1 and levels.get(str(most)) and inproc[str(most)].get("throughput_rps"):
+        out[f"throughput_share_{most}_clients"] = round(
+            levels[str(most)]["throughput_rps"] / inproc[str(most)]["throughput_rps"], 2
+        )
+    return out
+
+
 # ---------- the whole run ----------
 
 
@@ -229,6 +280,11 @@ def run_bench(
             **measure_retrieval(services, questions),
         }
         say(progress, f"  {result['synthetic']}; retrieval {result['retrieval_ms']['synthetic']}")
+        if server:
+            result["in_process"] = measure_in_process(
+                services, questions, levels=levels, log_path=tmp / "in-process.db"
+            )
+            say(progress, f"  in-process answer() with the log: {result['in_process']}")
         del services
         _release_store()
 
@@ -239,6 +295,8 @@ def run_bench(
                 tmp / "synthetic", questions=questions, levels=levels, max_seconds=max_seconds, progress=progress
             )
             result["ask"] = ask
+            result["ratios"] = serving_ratios(result)
+            say(progress, f"  HTTP vs in-process: {result['ratios']}")
         result["bench_process_peak_rss_mb"] = round(proc_status_mib(os.getpid(), "VmHWM") or 0, 1)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -314,6 +372,13 @@ def format_bench(result: dict) -> str:
                 f"{r['p95_ms']:6}  {r['p99_ms']:6}"
             )
         lines.append(f"server RSS: peak {a['peak_rss_mb']} MiB, after the run {a['rss_after_mb']} MiB")
+    for threads, r in (result.get("in_process") or {}).items():
+        lines.append(
+            f"in-process answer() with the query log, {threads} thread(s): p50 {r['p50']} ms, p99 {r['p99']} ms, "
+            f"{r['throughput_rps']} req/s"
+        )
+    if result.get("ratios"):
+        lines.append(f"HTTP vs in-process (one run): {result['ratios']}")
     lines.append("targets:")
     for name, t in result.get("targets", {}).items():
         verdict = {True: "met", False: "MISSED", None: "not measured"}[t["met"]]

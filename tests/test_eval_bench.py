@@ -88,3 +88,28 @@ def test_targets_and_text_report():
     text = format_bench(result)
     assert "ask_p99_ms_16: 80.0 (target ≤ 60) MISSED" in text
     assert "40,000 chars/s" in text
+
+
+def test_in_process_baseline_and_the_serving_ratios(fast_services, tmp_path):
+    from eval.bench import measure_in_process, serving_ratios
+    from tests.support.querylog import write_corpus
+
+    docs = tmp_path / "docs"
+    write_corpus(docs)
+    services = fast_services(docs_dir=docs)
+    services.ingest(paths=[docs])
+    inproc = measure_in_process(
+        services, ["有給は何日？", "出張の精算は？"], levels={1: 6, 4: 12}, log_path=tmp_path / "bench.db"
+    )
+    assert set(inproc) == {"1", "4"} and inproc["1"]["n"] == 6 and inproc["4"]["n"] == 12
+    assert inproc["4"]["throughput_rps"] > 0
+    from app.store.querylog import QueryLog
+
+    assert QueryLog(f"sqlite:///{tmp_path / 'bench.db'}").count() == 18  # every question committed to the log
+    ratios = serving_ratios(
+        {
+            "in_process": {"1": {"p50": 4.0}, "16": {"throughput_rps": 200.0}},
+            "ask": {"levels": {"1": {"p50_ms": 6.0}, "16": {"throughput_rps": 130.0}}},
+        }
+    )
+    assert ratios == {"p50_ratio_1_client": 1.5, "throughput_share_16_clients": 0.65}
