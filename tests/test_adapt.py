@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 
 from app.answer import answer, retrieve, served_adapter
+from app.errors import BadRequestError
 from app.ops import adapt
 from app.ops.resolutions import resolve_questions
 from app.retrieval.adapter import QueryAdapter
 from app.retrieval.adapter_fit import fit_adapter
-from app.services import build_services
 from app.retrieval.embedders import HashingEmbedder
-from app.errors import BadRequestError
+from app.services import build_services
 
 RULES = """---
 category: other
@@ -76,7 +76,7 @@ def teach(services, topics=TOPICS, templates=ASKED, *, cite_of=None) -> None:
     for section, word in topics.items():
         for template in templates:
             result = answer(question=template.format(w=word), services=services, origin="api", user_id="u1")
-            cited = cite_of(section, result.query_id) if cite_of else section
+            cited = cite_of(section, result.question) if cite_of else section
             asyncio.run(
                 resolve_questions(
                     services,
@@ -131,15 +131,15 @@ def test_a_worse_adapter_is_refused_and_the_served_one_stays(services):
     many = [t + suffix for t in ASKED for suffix in ("", "？", "。お願いします")]
     doc_id = services.index.snapshot.chunks[0].doc_id
 
-    def split(section: str, qid: str) -> str:
+    def split(section: str, question: str) -> str:
         target = adapt.Target.of({"doc_id": doc_id, "source": "社員規程.md", "section": section})
-        return adapt.split_of(adapt.Signal("", f"q:{qid}", "resolution", right=[target]))
+        return adapt.split_of(adapt.Signal(question, f"q:{question}", "resolution", right=[target]))
 
-    def cite_of(section: str, qid: str) -> str:
+    def cite_of(section: str, question: str) -> str:
         # Held-out questions keep the right article; those that will train learn the wrong one.
-        if split(section, qid) != "train":
+        if split(section, question) != "train":
             return section
-        return wrong[section] if split(wrong[section], qid) == "train" else section
+        return wrong[section] if split(wrong[section], question) == "train" else section
 
     teach(services, templates=many, cite_of=cite_of)
     bad = adapt.adapt(services, by="test")
@@ -331,6 +331,8 @@ def test_console_answer_form_offers_the_bots_articles_to_cite(client):
     from tests.test_console import login
 
     r = c.post("/api/ask", json={"question": "ボーナスはいつもらえますか", "user_id": "u1"}).json()
+    # 解決しない puts it on the unresolved list whether the bot answered or escalated it.
+    assert c.post("/api/feedback", json={"query_id": r["query_id"], "helpful": False}).status_code == 200
     assert login(c, TOKEN).status_code == 303
     groups = c.get("/console/gaps").text
     key = re.search(r'href="/console/gaps/([^"?]+)"', groups).group(1)

@@ -12,7 +12,7 @@ from starlette.datastructures import UploadFile
 
 from app.api.deps import ServicesDep, download_response
 from app.console.session import SessionDep
-from app.console.web import csrf_refused, error_page, form_with_csrf, render
+from app.console.web import csrf_refused, error_page, form_action, form_with_csrf, render
 from app.errors import BadRequestError, MadoguchiError
 from app.ops import faq, faq_citations, faq_list, wordings
 from app.services import Services
@@ -180,45 +180,43 @@ async def faq_item_edit(request: Request, key: str, services: ServicesDep, sessi
 
 @router.post("/item/{key}")
 async def faq_item_save(request: Request, key: str, services: ServicesDep, session: SessionDep) -> Response:
-    form = await form_with_csrf(request, session)
-    if form is None:
-        return csrf_refused(request, session)
-    try:
-        await run_in_threadpool(
-            faq_list.edit_item,
+    return await form_action(
+        request,
+        session,
+        lambda form: faq_list.edit_item(
             services,
             key,
             question=str(form.get("question") or ""),
             answer=str(form.get("answer") or ""),
             category=str(form.get("category") or "") or None,
             actor=session.actor.name,
-        )
-    except MadoguchiError as exc:
-        return error_page(request, session, exc, back=f"/console/faq/item/{key}")
-    return RedirectResponse("/console/faq?done=faq_saved", status_code=303)
+        ),
+        back=f"/console/faq/item/{key}",
+        done="/console/faq?done=faq_saved",
+    )
 
 
 @router.post("/item/{key}/delete")
 async def faq_item_delete(request: Request, key: str, services: ServicesDep, session: SessionDep) -> Response:
     """Delete a sheet row: a tombstone hides it (also after re-ingest) until 「元に戻す」."""
-    if await form_with_csrf(request, session) is None:
-        return csrf_refused(request, session)
-    try:
-        await run_in_threadpool(faq_list.delete_item, services, key, actor=session.actor.name)
-    except MadoguchiError as exc:
-        return error_page(request, session, exc, back="/console/faq")
-    return RedirectResponse("/console/faq?done=faq_deleted", status_code=303)
+    return await form_action(
+        request,
+        session,
+        lambda _: faq_list.delete_item(services, key, actor=session.actor.name),
+        back="/console/faq",
+        done="/console/faq?done=faq_deleted",
+    )
 
 
 @router.post("/item/{key}/keep")
 async def faq_item_keep(request: Request, key: str, services: ServicesDep, session: SessionDep) -> Response:
-    if await form_with_csrf(request, session) is None:
-        return csrf_refused(request, session)
-    try:
-        await run_in_threadpool(faq_list.keep_override, services, key)
-    except MadoguchiError as exc:
-        return error_page(request, session, exc, back="/console/faq")
-    return RedirectResponse("/console/faq?done=faq_saved", status_code=303)
+    return await form_action(
+        request,
+        session,
+        lambda _: faq_list.keep_override(services, key),
+        back="/console/faq",
+        done="/console/faq?done=faq_saved",
+    )
 
 
 @router.post("/proposals/{proposal_id}/{decision}")
@@ -244,39 +242,37 @@ async def faq_proposal(
 @router.post("/{entry_id}/confirm")
 async def faq_confirm(request: Request, entry_id: int, services: ServicesDep, session: SessionDep) -> Response:
     """要確認 → 確認済み: the staff checked the entry against its changed articles."""
-    if await form_with_csrf(request, session) is None:
-        return csrf_refused(request, session)
-    try:
-        await run_in_threadpool(faq_citations.confirm, services, entry_id)
-    except MadoguchiError as exc:
-        return error_page(request, session, exc, back="/console/faq")
-    return RedirectResponse("/console/faq?done=faq_saved", status_code=303)
+    return await form_action(
+        request,
+        session,
+        lambda _: faq_citations.confirm(services, entry_id),
+        back="/console/faq",
+        done="/console/faq?done=faq_saved",
+    )
 
 
 @router.post("/{entry_id}/wordings")
 async def faq_add_wording(request: Request, entry_id: int, services: ServicesDep, session: SessionDep) -> Response:
-    form = await form_with_csrf(request, session)
-    if form is None:
-        return csrf_refused(request, session)
-    try:
-        await run_in_threadpool(
-            faq.add_wordings, services, entry_id, [str(form.get("wording") or "")], created_by=session.actor.name
-        )
-    except MadoguchiError as exc:
-        return error_page(request, session, exc, back=f"/console/faq/{entry_id}")
-    return RedirectResponse(f"/console/faq/{entry_id}?done=wording_saved", status_code=303)
+    return await form_action(
+        request,
+        session,
+        lambda form: faq.add_wordings(
+            services, entry_id, [str(form.get("wording") or "")], created_by=session.actor.name
+        ),
+        back=f"/console/faq/{entry_id}",
+        done=f"/console/faq/{entry_id}?done=wording_saved",
+    )
 
 
 @router.post("/{entry_id}/wordings/remove")
 async def faq_remove_wording(request: Request, entry_id: int, services: ServicesDep, session: SessionDep) -> Response:
-    form = await form_with_csrf(request, session)
-    if form is None:
-        return csrf_refused(request, session)
-    try:
-        await run_in_threadpool(faq.remove_wording, services, entry_id, str(form.get("wording") or ""))
-    except MadoguchiError as exc:
-        return error_page(request, session, exc, back=f"/console/faq/{entry_id}")
-    return RedirectResponse(f"/console/faq/{entry_id}?done=wording_saved", status_code=303)
+    return await form_action(
+        request,
+        session,
+        lambda form: faq.remove_wording(services, entry_id, str(form.get("wording") or "")),
+        back=f"/console/faq/{entry_id}",
+        done=f"/console/faq/{entry_id}?done=wording_saved",
+    )
 
 
 @router.get("/{entry_id}")
@@ -291,33 +287,31 @@ async def faq_edit(request: Request, entry_id: int, services: ServicesDep, sessi
 
 @router.post("/{entry_id}")
 async def faq_update(request: Request, entry_id: int, services: ServicesDep, session: SessionDep) -> Response:
-    form = await form_with_csrf(request, session)
-    if form is None:
-        return csrf_refused(request, session)
-    try:
-        await run_in_threadpool(
-            faq.update_entry,
+    return await form_action(
+        request,
+        session,
+        lambda form: faq.update_entry(
             services,
             entry_id,
             question=str(form.get("question") or ""),
             answer=str(form.get("answer") or ""),
             category=str(form.get("category") or ""),
             actor=session.actor.name,
-        )
-    except MadoguchiError as exc:
-        return error_page(request, session, exc, back=f"/console/faq/{entry_id}")
-    return RedirectResponse("/console/faq?done=faq_saved", status_code=303)
+        ),
+        back=f"/console/faq/{entry_id}",
+        done="/console/faq?done=faq_saved",
+    )
 
 
 @router.post("/{entry_id}/delete")
 async def faq_delete(request: Request, entry_id: int, services: ServicesDep, session: SessionDep) -> Response:
-    if await form_with_csrf(request, session) is None:
-        return csrf_refused(request, session)
-    try:
-        await run_in_threadpool(faq.delete_entry, services, entry_id, actor=session.actor.name)
-    except MadoguchiError as exc:
-        return error_page(request, session, exc, back="/console/faq")
-    return RedirectResponse("/console/faq?done=faq_deleted", status_code=303)
+    return await form_action(
+        request,
+        session,
+        lambda _: faq.delete_entry(services, entry_id, actor=session.actor.name),
+        back="/console/faq",
+        done="/console/faq?done=faq_deleted",
+    )
 
 
 @router.post("/{entry_id}/restore")

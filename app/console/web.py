@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from fastapi import Request
-from fastapi.responses import HTMLResponse
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from app.clock import zone
@@ -166,3 +169,26 @@ def admin_only(request: Request, session: ConsoleSession) -> HTMLResponse | None
         return None
     t = texts(lang_of(request))
     return message(request, session=session, heading=t["forbidden_title"], body=t["forbidden_body"], status_code=403)
+
+
+async def form_action(
+    request: Request,
+    session: ConsoleSession,
+    action: Callable[[Any], object],
+    *,
+    back: str,
+    done: str,
+    admin: bool = False,
+) -> Response:
+    """The console's form POST, one way everywhere: (admins only,) the CSRF check, `action(form)` — a service call —
+    in a worker thread, then a redirect to `done`, or the error page that links `back`."""
+    if admin and (denied := admin_only(request, session)) is not None:
+        return denied
+    form = await form_with_csrf(request, session)
+    if form is None:
+        return csrf_refused(request, session)
+    try:
+        await run_in_threadpool(action, form)
+    except MadoguchiError as exc:
+        return error_page(request, session, exc, back=back)
+    return RedirectResponse(done, status_code=303)

@@ -90,14 +90,15 @@ def collect_signals(services: Services) -> list[Signal]:
     for record in log.iter_records(QueryFilter(resolved=True)):
         cite = record.meta.get("resolution_cite")
         if isinstance(cite, dict) and (cite.get("source") or cite.get("doc_id")):
-            group = str(record.meta.get("resolution_group") or record.id)
+            group = str(record.meta.get("resolution_group") or " ".join(record.question.split()))
             by_query[record.id] = Signal(record.question, f"q:{group}", "resolution", right=[Target.of(cite)])
     for feedback in ("helpful", "not_helpful"):
         for record in log.iter_records(QueryFilter(feedback=feedback)):
             if not record.sources:
                 continue
             first = Target.of(record.sources[0])
-            signal = by_query.setdefault(record.id, Signal(record.question, f"q:{record.id}", "feedback"))
+            group = "q:" + " ".join(record.question.split())
+            signal = by_query.setdefault(record.id, Signal(record.question, group, "feedback"))
             if feedback == "helpful" and not signal.right:
                 signal.right.append(first)
             elif feedback == "not_helpful" and not any(first.same_article(t) for t in signal.right):

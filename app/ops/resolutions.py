@@ -126,12 +126,13 @@ async def resolve_questions(
         clean_faq(faq_question or first.question, text, category or first.category)
     out = Resolution(records=[])
     who = actor or by
+    # The questions answered together are one question group (the query adapter holds groups out together); named
+    # by the first question's text, so the same log always splits the same way.
+    group_key = " ".join((found[0].question if found[0] else query_ids[0]).split())
     for qid, old in zip(query_ids, found):
         record = await asyncio.to_thread(log.resolve, qid, answer=text, by=by)
         if cited is not None:
-            updated = await asyncio.to_thread(
-                log.update_meta, qid, resolution_cite=cited, resolution_group=query_ids[0]
-            )
+            updated = await asyncio.to_thread(log.update_meta, qid, resolution_cite=cited, resolution_group=group_key)
             record = updated or record
         out.records.append(record)
         question_resolved(services, record)  # the webhook's `question.resolved` (queued, never blocks)
