@@ -16,6 +16,7 @@ import httpx
 from threadpoolctl import threadpool_limits
 
 from app.errors import MadoguchiError
+from app.models_cli import register as register_models
 from app.settings import Settings, get_settings
 from app.store import runfile
 from app.store.chroma import ChunkStore
@@ -193,6 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_documents)
 
     register_eval(sub)  # `madoguchi eval …`, `madoguchi bench`
+    register_models(sub)  # `madoguchi models fetch|check`, `calibrate`, `reembed`
     return parser
 
 

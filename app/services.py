@@ -13,11 +13,13 @@ from pathlib import Path
 
 from app.errors import ConfigError, NotFoundError
 from app.generate import make_generator
+from app.ops.calibration import Calibration, load_calibration
 from app.ops.ratelimit import TokenBuckets
 from app.ports import ChunkStorePort, EmbedderPort, GeneratorPort, QueryLogPort, ResolutionHook
 from app.retrieval.embedders import make_embedder
 from app.retrieval.glossary import Glossary
 from app.retrieval.index import CorpusIndex
+from app.retrieval.rerank import RerankStage, make_reranker
 from app.retrieval.tokenizer import Tokenizer
 from app.settings import Settings
 from app.store.chroma import ChunkStore
@@ -42,6 +44,8 @@ class Services:
     resolution_hooks: list[ResolutionHook] = field(default_factory=list)
     # Questions per asker per minute (app/ops/ratelimit.py); build_services sets MADOGUCHI_RATE_LIMIT_PER_MINUTE.
     ask_limits: TokenBuckets = field(default_factory=lambda: TokenBuckets(per_minute=0))
+    reranker: RerankStage | None = None  # MADOGUCHI_RERANKER (app/retrieval/rerank.py); None: the learned order
+    calibration: Calibration | None = None  # threshold + confidence map (app/ops/calibration.py); None: the settings'
 
     def ingest(
         self,
@@ -81,9 +85,10 @@ class Services:
         if stored and stored != self.embedder.name:
             raise ConfigError(
                 f"The index was built with embedder {stored!r} but MADOGUCHI_EMBEDDER is {self.embedder.name!r}; "
-                "ingest the documents into a new MADOGUCHI_DATA_DIR (or MADOGUCHI_COLLECTION) or change the setting back.",
+                "re-embed the store with `madoguchi reembed` (it builds the new vectors beside the old ones and swaps "
+                "them in at once) or change the setting back.",
                 f"索引は埋め込みモデル {stored!r} で作成されていますが、設定は {self.embedder.name!r} です。"
-                "新しい MADOGUCHI_DATA_DIR（または MADOGUCHI_COLLECTION）に文書を取り込むか、設定を戻してください。",
+                "`madoguchi reembed` でベクトルを作り直す（旧ベクトルの横に新しいものを作り、一度に切り替えます）か、設定を戻してください。",
             )
 
 
@@ -102,11 +107,14 @@ def build_services(
         settings=settings,
         store=store,
         index=CorpusIndex(store, glossary=Glossary.load(extra_file=settings.glossary_file)),
-        embedder=embedder or make_embedder(settings.embedder, threads=settings.embedder_threads),
+        embedder=embedder
+        or make_embedder(settings.embedder, threads=settings.embedder_threads, models_dir=settings.models_dir),
         tokenizer=tokenizer or Tokenizer(),
         query_log=QueryLog.from_settings(settings) if with_log else None,
         generator=_make_generator(settings),
         ask_limits=TokenBuckets(per_minute=settings.rate_limit_per_minute),
+        reranker=_make_reranker(settings),
+        calibration=load_calibration(settings),
     )
     if load_index:
         services.index.refresh()
@@ -115,3 +123,8 @@ def build_services(
 
 def _make_generator(settings: Settings) -> GeneratorPort | None:
     return None if settings.llm == "none" else make_generator(settings)
+
+
+def _make_reranker(settings: Settings) -> RerankStage | None:
+    reranker = make_reranker(settings.reranker, threads=settings.embedder_threads, models_dir=settings.models_dir)
+    return None if reranker is None else RerankStage(reranker)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_CATEGORY_PATTERNS: dict[str, str] = {
@@ -50,8 +50,30 @@ class Settings(BaseSettings):
     )
 
     # --- retrieval ---
+    profile: str = Field(
+        "offline",
+        description="Model profile (app/data/profiles.yaml): `offline`, `ja-quality` or `llm`. It fills the embedder, reranker and LLM settings that are not set explicitly.",
+    )
+    models_dir: Path | None = Field(
+        None,
+        description="Folder of models downloaded by `madoguchi models fetch` (DIR/<org>/<name>); a Hugging Face id is loaded from there. Nothing is downloaded at run time.",
+    )
     embedder: str = Field(
         "use-m3", description="Embedding backend: `use-m3` or `sentence-transformers:<name or path>`."
+    )
+    reranker: str = Field(
+        "none",
+        description="Second-stage reranker: `none` or `cross-encoder:<name or path>` (a sentence-transformers CrossEncoder) over the first `MADOGUCHI_RERANK_TOP_N` passages.",
+    )
+    rerank_top_n: int = Field(20, ge=1, le=100, description="How many ranked passages the reranker scores.")
+    rerank_timeout_ms: int = Field(
+        2000,
+        ge=1,
+        description="Longest wait for the reranker; past it the answer keeps the learned ranker's order and the query log says `rerank: timeout`.",
+    )
+    calibration_file: Path | None = Field(
+        None,
+        description="The confidence calibration `madoguchi calibrate` writes and the server loads at start-up. Unset: calibration.json in data_dir, else the profile's shipped calibration. MADOGUCHI_CONFIDENCE_THRESHOLD, when set, overrides its threshold.",
     )
     embedder_threads: int = Field(
         2, ge=1, description="Threads for the embedding forward pass (at most the CPU count)."
@@ -143,6 +165,13 @@ class Settings(BaseSettings):
         None, description="User group id mentioned in escalation posts (e.g. S0123ABC)."
     )
     slack_slash_public: bool = Field(False, description="Post /faq answers publicly instead of only to the asker.")
+
+    @model_validator(mode="after")
+    def _apply_profile(self) -> Settings:
+        from app.profiles import apply_profile  # the profile file is data (app/data/profiles.yaml)
+
+        apply_profile(self)
+        return self
 
     @property
     def chroma_path(self) -> Path:
