@@ -87,11 +87,9 @@ def cmd_calibrate(args: argparse.Namespace, settings: Settings) -> int:
     print(line("after, 5-fold CV / 交差検証", r["after_cross_validated"]))
     print(f"threshold {cal.threshold} (P(right) ≥ c/(1+c), c = 3)")
     print(
-
-            "not saved (--dry-run)"
-            if args.dry_run
-            else f"saved to {path}; restart the server to use it / サーバーを再起動すると反映されます"
-
+        "not saved (--dry-run)"
+        if args.dry_run
+        else f"saved to {path}; restart the server to use it / サーバーを再起動すると反映されます"
     )
     return 0
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -121,10 +122,19 @@ def _location(kind: str, name: str, settings: Settings) -> Path | None:
     return path if path.exists() else None
 
 
-def check_models(settings: Settings) -> list[ModelCheck]:
-    """Load every configured model offline, use it once, and time it."""
+def force_offline() -> None:
+    """HF_HUB_OFFLINE=1 for this process, also when huggingface_hub was imported before (it reads the variable at
+    import time): a missing model then fails at once instead of trying the network."""
     os.environ["HF_HUB_OFFLINE"] = "1"
     os.environ["TRANSFORMERS_OFFLINE"] = "1"
+    constants = sys.modules.get("huggingface_hub.constants")
+    if constants is not None:
+        constants.HF_HUB_OFFLINE = True  # type: ignore[attr-defined]
+
+
+def check_models(settings: Settings) -> list[ModelCheck]:
+    """Load every configured model offline, use it once, and time it."""
+    force_offline()
     from app.retrieval.embedders import make_embedder
     from app.retrieval.rerank import make_reranker
 

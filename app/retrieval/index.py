@@ -147,6 +147,7 @@ class CorpusIndex:
         self.last_error: str | None = None
         self.unavailable = False  # set while the store cannot be reached
         self.embedder_name = ""
+        self.chunks_name: str | None = None  # the store's live chunks collection when loaded (None: the default)
 
     @property
     def ready(self) -> bool:
@@ -195,7 +196,9 @@ class CorpusIndex:
             manifest = self.store.manifest()
             staff_terms = self.store.glossary()  # the 社内用語 page's entries: an edit bumps the version too
             hashes = {d: r.hash for d, r in manifest.items() if r.status == "ok"}
-            if current is None or force:
+            # A re-embed (app/ops/reembed.py) swaps in another chunks collection: every vector changed, not a document.
+            swapped = (info.get("embedder", ""), info.get("chunks")) != (self.embedder_name, self.chunks_name)
+            if current is None or force or swapped:
                 rows = self.store.load_chunks()
                 chunks = [Chunk.from_row(i, d, m) for i, d, m in zip(rows.ids, rows.documents, rows.metadatas)]
                 vectors = rows.embeddings if rows.embeddings is not None else np.zeros((0, 1), dtype=np.float32)
@@ -238,6 +241,7 @@ class CorpusIndex:
             self.glossary.replace_extra(staff_terms)
             self.snapshot = snapshot
             self.embedder_name = str(info.get("embedder", ""))
+            self.chunks_name = info.get("chunks")
             self.last_error = None
             logger.info("corpus version %s loaded: %d chunks", version, len(chunks))
             return True

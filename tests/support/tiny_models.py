@@ -5,7 +5,13 @@ settings a company would use (`MADOGUCHI_RERANKER=cross-encoder:<path>`, `MADOGU
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+
+# No network, ever: set before any Hugging Face library is imported (module-scoped fixtures build models before the
+# autouse environment fixture runs).
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 SPECIAL = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 # CJK characters are split one by one by BERT's basic tokenizer, so single characters are whole tokens.
