@@ -131,6 +131,23 @@ def dashboard_charts(stats: dict, t: dict) -> dict:
     }
 
 
+def calibration_view(services) -> dict | None:
+    """The confidence calibration the server answers with (app/ops/calibration.py), for the dashboard card."""
+    cal = services.calibration
+    if cal is None:
+        return None
+    return {
+        "threshold": f"{cal.threshold:.2f}",
+        "made": cal.made[:16].replace("T", " "),
+        "questions": cal.questions,
+        "source": cal.source,
+        "profile": services.settings.profile,
+        "fitted": bool(cal.x),
+        "current": cal.matches(services.settings),
+        "override": cal.threshold_from_setting,
+    }
+
+
 @router.get("")
 async def dashboard(request: Request, services: ServicesDep, session: SessionDep) -> Response:
     p = request.query_params
@@ -156,6 +173,7 @@ async def dashboard(request: Request, services: ServicesDep, session: SessionDep
         to=to,
         bucket=bucket,
         minutes=f"{services.settings.minutes_per_inquiry:g}",
+        calibration=calibration_view(services),
     )
 
 

@@ -149,12 +149,12 @@ def save_calibration(cal: Calibration, path: Path) -> None:
 def isotonic(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Pool-adjacent-violators: the non-decreasing fit of y on x, as (block mean x, block mean y) knots for
     np.interp (numpy only: the server does not need scikit-learn)."""
-    order = np.argsort(x, kind="stable")
-    xs, ys = np.asarray(x, dtype=np.float64)[order], np.asarray(y, dtype=np.float64)[order]
+    xs, inverse, counts = np.unique(np.asarray(x, dtype=np.float64), return_inverse=True, return_counts=True)
+    sums = np.bincount(inverse, weights=np.asarray(y, dtype=np.float64), minlength=len(xs))  # equal x: one point
     blocks: list[list[float]] = []  # [sum x, sum y, count]
-    for xi, yi in zip(xs, ys):
-        blocks.append([xi, yi, 1.0])
-        while len(blocks) > 1 and blocks[-2][1] / blocks[-2][2] >= blocks[-1][1] / blocks[-1][2]:
+    for xi, sy, n in zip(xs, sums, counts):
+        blocks.append([xi * n, sy, float(n)])
+        while len(blocks) > 1 and blocks[-2][1] / blocks[-2][2] > blocks[-1][1] / blocks[-1][2]:
             sx, sy, n = blocks.pop()
             blocks[-1][0] += sx
             blocks[-1][1] += sy
