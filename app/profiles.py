@@ -88,3 +88,21 @@ def local_model_path(name: str, models_dir: Path | None) -> str:
         if candidate.is_dir():
             return str(candidate)
     return name
+
+
+def with_profile(settings: Settings, name: str) -> Settings:
+    """`settings` switched to profile `name` (`madoguchi eval … --profile`): the profile fills the model settings the
+    deployment did not set explicitly, as at start-up."""
+    profile = get_profile(name)
+    explicit = settings.model_fields_set - {"profile"}
+    fill = {k: v for k, v in profile.settings.items() if k not in explicit}
+    for key in PROFILE_SETTINGS:  # a setting the old profile filled and the new one does not name: its default
+        if key not in explicit and key not in fill:
+            fill[key] = type(settings).model_fields[key].default
+    return settings.model_copy(update={"profile": name, **fill})
+
+
+def models_line(settings: Settings) -> str:
+    """Which models ran, for evaluation output."""
+    llm = "none" if settings.llm == "none" else f"{settings.llm}:{settings.llm_model}"
+    return f"profile {settings.profile}: embedder {settings.embedder}, reranker {settings.reranker}, llm {llm}"

@@ -103,3 +103,30 @@ def test_models_check_works_on_the_offline_profile(tmp_path, monkeypatch, capsys
     assert main(["models", "check"]) == 0
     out = capsys.readouterr().out
     assert "profile offline" in out and "[ok] embedder  use-m3" in out and "MB" in out
+
+
+def test_switching_profile_for_an_evaluation_keeps_explicit_settings():
+    from app.profiles import models_line, with_profile
+
+    s = Settings(_env_file=None, embedder="hash")
+    ja = with_profile(s, "ja-quality")
+    assert (ja.profile, ja.embedder, ja.reranker) == ("ja-quality", "hash", load_profiles()["ja-quality"].settings["reranker"])
+    back = with_profile(Settings(_env_file=None, profile="llm"), "offline")
+    assert (back.embedder, back.reranker, back.llm) == ("use-m3", "none", "none")
+    assert models_line(ja) == f"profile ja-quality: embedder hash, reranker {ja.reranker}, llm none"
+
+
+def test_eval_qa_and_retrieval_accept_a_profile_and_say_which_models_ran(tmp_path, monkeypatch, capsys):
+    from pathlib import Path
+
+    data = Path(__file__).parent / "data"
+    monkeypatch.setenv("MADOGUCHI_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("MADOGUCHI_EMBEDDER", "hash")
+    golden = data / "golden-tiny"
+    assert main(["eval", "qa", "--docs", str(golden / "docs"), "--questions", str(golden / "questions.jsonl"),
+                 "--profile", "offline"]) == 0
+    assert "models: profile offline: embedder hash, reranker none, llm none" in capsys.readouterr().out
+    assert main(["eval", "retrieval", str(data / "beir-tiny"), "--profile", "offline"]) == 0
+    assert "models: profile offline: embedder hash, reranker none, llm none" in capsys.readouterr().out
+    assert main(["eval", "retrieval", str(data / "beir-tiny"), "--profile", "nope"]) == 2
+    assert "不明なプロファイル 'nope'" in capsys.readouterr().err
