@@ -110,7 +110,12 @@ def cmd_reembed(args: argparse.Namespace, settings: Settings) -> int:
         )
         return 2
     try:
-        embedder = make_embedder(settings.embedder, threads=settings.embedder_threads, models_dir=settings.models_dir)
+        embedder = make_embedder(
+            settings.embedder,
+            threads=settings.embedder_threads,
+            models_dir=settings.models_dir,
+            device=settings.model_device,
+        )
 
         def progress(done: int, total: int) -> None:
             if not args.json:

@@ -85,10 +85,11 @@ class Services:
         if stored and stored != self.embedder.name:
             raise ConfigError(
                 f"The index was built with embedder {stored!r} but MADOGUCHI_EMBEDDER is {self.embedder.name!r}; "
-                "re-embed the store with `madoguchi reembed` (it builds the new vectors beside the old ones and swaps "
-                "them in at once) or change the setting back.",
+                "re-embed the store with `madoguchi reembed` (new vectors are built beside the old ones and swapped in at "
+                "once), ingest the documents into a new MADOGUCHI_DATA_DIR (or MADOGUCHI_COLLECTION), or change the setting back.",
                 f"索引は埋め込みモデル {stored!r} で作成されていますが、設定は {self.embedder.name!r} です。"
-                "`madoguchi reembed` でベクトルを作り直す（旧ベクトルの横に新しいものを作り、一度に切り替えます）か、設定を戻してください。",
+                "`madoguchi reembed` でベクトルを作り直す（旧ベクトルの横に新しいものを作り、一度に切り替えます）か、"
+                "新しい MADOGUCHI_DATA_DIR（または MADOGUCHI_COLLECTION）に文書を取り込むか、設定を戻してください。",
             )
 
 
@@ -108,7 +109,12 @@ def build_services(
         store=store,
         index=CorpusIndex(store, glossary=Glossary.load(extra_file=settings.glossary_file)),
         embedder=embedder
-        or make_embedder(settings.embedder, threads=settings.embedder_threads, models_dir=settings.models_dir),
+        or make_embedder(
+            settings.embedder,
+            threads=settings.embedder_threads,
+            models_dir=settings.models_dir,
+            device=settings.model_device,
+        ),
         tokenizer=tokenizer or Tokenizer(),
         query_log=QueryLog.from_settings(settings) if with_log else None,
         generator=_make_generator(settings),
@@ -126,5 +132,10 @@ def _make_generator(settings: Settings) -> GeneratorPort | None:
 
 
 def _make_reranker(settings: Settings) -> RerankStage | None:
-    reranker = make_reranker(settings.reranker, threads=settings.embedder_threads, models_dir=settings.models_dir)
+    reranker = make_reranker(
+        settings.reranker,
+        threads=settings.embedder_threads,
+        models_dir=settings.models_dir,
+        device=settings.model_device,
+    )
     return None if reranker is None else RerankStage(reranker)

@@ -61,6 +61,10 @@ class Settings(BaseSettings):
     embedder: str = Field(
         "use-m3", description="Embedding backend: `use-m3` or `sentence-transformers:<name or path>`."
     )
+    model_device: str = Field(
+        "cpu",
+        description="Where sentence-transformers embedders and cross-encoders run: `cpu`, `cuda`, `cuda:1`, `mps` (use-m3 always runs on the CPU).",
+    )
     reranker: str = Field(
         "none",
         description="Second-stage reranker: `none` or `cross-encoder:<name or path>` (a sentence-transformers CrossEncoder) over the first `MADOGUCHI_RERANK_TOP_N` passages.",

@@ -149,11 +149,21 @@ def check_models(settings: Settings) -> list[ModelCheck]:
         try:
             model: object
             if kind == "embedder":
-                embedder = make_embedder(name, threads=settings.embedder_threads, models_dir=settings.models_dir)
+                embedder = make_embedder(
+                    name,
+                    threads=settings.embedder_threads,
+                    models_dir=settings.models_dir,
+                    device=settings.model_device,
+                )
                 embedder.encode(["有給休暇は何日ありますか？"])
                 model = embedder
             else:
-                reranker = make_reranker(name, threads=settings.embedder_threads, models_dir=settings.models_dir)
+                reranker = make_reranker(
+                    name,
+                    threads=settings.embedder_threads,
+                    models_dir=settings.models_dir,
+                    device=settings.model_device,
+                )
                 if reranker is not None:
                     reranker.score("有給休暇は何日ありますか？", ["年次有給休暇は10日とする。"])
                 model = reranker

@@ -101,7 +101,7 @@ class UseM3Embedder(Embedder):
 
 
 class SentenceTransformerEmbedder(Embedder):
-    def __init__(self, model: str, threads: int, models_dir: Path | None = None) -> None:
+    def __init__(self, model: str, threads: int, models_dir: Path | None = None, device: str = "cpu") -> None:
         super().__init__()
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -111,7 +111,7 @@ class SentenceTransformerEmbedder(Embedder):
         torch.set_num_threads(max(1, min(threads, os.cpu_count() or 1)))
         path = _resolve_st_model(local_model_path(model, models_dir))
         try:
-            self._model = SentenceTransformer(path, device="cpu")
+            self._model = SentenceTransformer(path, device=device)
         except Exception as exc:  # noqa: BLE001 - turned into a config error that names the model
             raise ConfigError(
                 f"Could not load sentence-transformers model {model!r} from {path!r} (nothing is downloaded at run time): {exc}",
@@ -161,14 +161,16 @@ class HashingEmbedder(Embedder):
         return _normalize(out)
 
 
-EMBEDDERS: dict[str, Callable[[str, int, Path | None], Embedder]] = {
-    "use-m3": lambda arg, threads, models_dir: UseM3Embedder(threads),
-    "hash": lambda arg, threads, models_dir: HashingEmbedder(int(arg) if arg.isdigit() else 256),
-    "sentence-transformers": lambda arg, threads, models_dir: SentenceTransformerEmbedder(arg, threads, models_dir),
+EMBEDDERS: dict[str, Callable[[str, int, Path | None, str], Embedder]] = {
+    "use-m3": lambda arg, threads, models_dir, device: UseM3Embedder(threads),
+    "hash": lambda arg, threads, models_dir, device: HashingEmbedder(int(arg) if arg.isdigit() else 256),
+    "sentence-transformers": lambda arg, threads, models_dir, device: SentenceTransformerEmbedder(
+        arg, threads, models_dir, device
+    ),
 }
 
 
-def make_embedder(name: str, *, threads: int = 2, models_dir: Path | None = None) -> Embedder:
+def make_embedder(name: str, *, threads: int = 2, models_dir: Path | None = None, device: str = "cpu") -> Embedder:
     """Build the embedder named `name` (`use-m3` or `sentence-transformers:<model>`); a Hugging Face id resolves to
     its copy under `models_dir` (MADOGUCHI_MODELS_DIR) when there is one."""
     kind, _, arg = name.partition(":")
@@ -179,4 +181,4 @@ def make_embedder(name: str, *, threads: int = 2, models_dir: Path | None = None
             f"不明な埋め込みモデル {name!r} です。use-m3、sentence-transformers:<名前またはパス>、hash[:次元]（テスト用）のいずれかを指定してください。",
         )
     logger.info("loading embedder %s", name)
-    return factory(arg, threads, models_dir)
+    return factory(arg, threads, models_dir, device)

@@ -54,7 +54,9 @@ class Reranker(Protocol):
 class CrossEncoderReranker:
     """A sentence-transformers CrossEncoder, loaded once; scores are raw logits (no sigmoid), batched."""
 
-    def __init__(self, model: str, *, threads: int, models_dir: Path | None = None, batch_size: int = 16) -> None:
+    def __init__(
+        self, model: str, *, threads: int, models_dir: Path | None = None, device: str = "cpu", batch_size: int = 16
+    ) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         import torch
@@ -63,7 +65,7 @@ class CrossEncoderReranker:
         torch.set_num_threads(max(1, min(threads, os.cpu_count() or 1)))
         path = local_model_path(model, models_dir)
         try:
-            self._model = CrossEncoder(path, device="cpu")
+            self._model = CrossEncoder(path, device=device)
         except Exception as exc:  # noqa: BLE001 - turned into a config error that names the model
             raise ConfigError(
                 f"Could not load cross-encoder {model!r} from {path!r} (nothing is downloaded at run time; "
@@ -90,12 +92,16 @@ class CrossEncoderReranker:
         return np.asarray(scores, dtype=np.float64).reshape(len(passages), -1)[:, -1]
 
 
-RERANKERS: dict[str, Callable[[str, int, Path | None], Reranker]] = {
-    "cross-encoder": lambda arg, threads, models_dir: CrossEncoderReranker(arg, threads=threads, models_dir=models_dir),
+RERANKERS: dict[str, Callable[[str, int, Path | None, str], Reranker]] = {
+    "cross-encoder": lambda arg, threads, models_dir, device: CrossEncoderReranker(
+        arg, threads=threads, models_dir=models_dir, device=device
+    ),
 }
 
 
-def make_reranker(name: str, *, threads: int = 2, models_dir: Path | None = None) -> Reranker | None:
+def make_reranker(
+    name: str, *, threads: int = 2, models_dir: Path | None = None, device: str = "cpu"
+) -> Reranker | None:
     """The reranker named by `MADOGUCHI_RERANKER` (None for `none`); an unknown name fails listing the valid ones."""
     if not name or name == "none":
         return None
@@ -107,7 +113,7 @@ def make_reranker(name: str, *, threads: int = 2, models_dir: Path | None = None
             f"不明なリランカー {name!r} です。none または cross-encoder:<名前またはパス> を指定してください。",
         )
     logger.info("loading reranker %s", name)
-    return factory(arg, threads, models_dir)
+    return factory(arg, threads, models_dir, device)
 
 
 @dataclass
