@@ -98,7 +98,7 @@ class Settings(BaseSettings):
         0.75,
         ge=0.0,
         le=1.0,
-        description="Below this confidence (the calibrated probability that the answer is right) the question is escalated to the staff. Default: the trained rule in eval/training/REPORT.md.",
+        description="Below this confidence (the calibrated probability that the answer is right) the question is escalated to the staff. Default: the trained rule in eval/training/REPORT.md, as stored in the calibration (`madoguchi calibrate`); set explicitly, it overrides the calibration's threshold.",
     )
     refresh_interval_s: float = Field(
         2.0, gt=0, description="How often a server checks the shared store for a newer corpus version."

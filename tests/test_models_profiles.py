@@ -63,6 +63,7 @@ def tiny_hub(tmp_path_factory):
     }
 
 
+@pytest.mark.slow
 def test_fetched_models_load_offline_through_the_profile(tmp_path, tiny_hub):
     def download(repo, target):
         shutil.copytree(tiny_hub[repo], target, dirs_exist_ok=True)
@@ -83,6 +84,7 @@ def test_fetched_models_load_offline_through_the_profile(tmp_path, tiny_hub):
     assert [c.ok for c in failed] == [False, False] and all(c.error for c in failed)
 
 
+@pytest.mark.slow
 def test_models_check_cli_reports_each_model(tmp_path, tiny_hub, monkeypatch, capsys):
     monkeypatch.setenv("MADOGUCHI_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("MADOGUCHI_EMBEDDER", f"sentence-transformers:{tiny_hub['cl-nagoya/ruri-v3-130m']}")
@@ -110,7 +112,11 @@ def test_switching_profile_for_an_evaluation_keeps_explicit_settings():
 
     s = Settings(_env_file=None, embedder="hash")
     ja = with_profile(s, "ja-quality")
-    assert (ja.profile, ja.embedder, ja.reranker) == ("ja-quality", "hash", load_profiles()["ja-quality"].settings["reranker"])
+    assert (ja.profile, ja.embedder, ja.reranker) == (
+        "ja-quality",
+        "hash",
+        load_profiles()["ja-quality"].settings["reranker"],
+    )
     back = with_profile(Settings(_env_file=None, profile="llm"), "offline")
     assert (back.embedder, back.reranker, back.llm) == ("use-m3", "none", "none")
     assert models_line(ja) == f"profile ja-quality: embedder hash, reranker {ja.reranker}, llm none"
@@ -123,8 +129,21 @@ def test_eval_qa_and_retrieval_accept_a_profile_and_say_which_models_ran(tmp_pat
     monkeypatch.setenv("MADOGUCHI_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("MADOGUCHI_EMBEDDER", "hash")
     golden = data / "golden-tiny"
-    assert main(["eval", "qa", "--docs", str(golden / "docs"), "--questions", str(golden / "questions.jsonl"),
-                 "--profile", "offline"]) == 0
+    assert (
+        main(
+            [
+                "eval",
+                "qa",
+                "--docs",
+                str(golden / "docs"),
+                "--questions",
+                str(golden / "questions.jsonl"),
+                "--profile",
+                "offline",
+            ]
+        )
+        == 0
+    )
     assert "models: profile offline: embedder hash, reranker none, llm none" in capsys.readouterr().out
     assert main(["eval", "retrieval", str(data / "beir-tiny"), "--profile", "offline"]) == 0
     assert "models: profile offline: embedder hash, reranker none, llm none" in capsys.readouterr().out

@@ -44,6 +44,7 @@ def test_reembedding_rebuilds_the_same_texts_ingest_embedded(ingested):
     assert [m["head_vec"] for m in after.metadatas] == [m["head_vec"] for m in before.metadatas]
 
 
+@pytest.mark.slow
 def test_the_old_index_answers_until_the_swap_then_the_new_one(ingested, tiny_embedder):
     index, store = ingested.index, ingested.store
     old_version, old_name = index.snapshot.version, store.default_chunks_name
@@ -96,6 +97,7 @@ def test_an_ingest_during_the_reembed_cancels_the_swap(ingested):
     assert ingested.index.refresh() and ingested.index.snapshot.vectors.shape[1] == 256
 
 
+@pytest.mark.slow
 def test_the_reembed_command_switches_the_store(ingested, tiny_embedder, monkeypatch, capsys):
     monkeypatch.setenv("MADOGUCHI_DATA_DIR", str(ingested.settings.data_dir))
     assert main(["reembed", "--embedder", f"sentence-transformers:{tiny_embedder}", "--json"]) == 0

@@ -54,6 +54,7 @@ def test_with_no_reranker_the_ranking_is_the_learned_one_byte_for_byte(fast_serv
     assert "rerank" not in services.query_log.get(res.query_id).meta
 
 
+@pytest.mark.slow
 def test_a_cross_encoder_reorders_when_the_model_says_so(fast_services, manuals, cross_encoder):
     plain = _ingested(fast_services, manuals)
     learned = _sections(retrieve(QUESTION, services=plain, k=10).passages)
@@ -71,6 +72,7 @@ def test_a_cross_encoder_reorders_when_the_model_says_so(fast_services, manuals,
     assert meta["rerank"]["status"] == "ok" and meta["rerank"]["model"] == f"cross-encoder:{cross_encoder}"
 
 
+@pytest.mark.slow
 def test_a_reranker_past_its_timeout_leaves_the_learned_order_and_the_log_says_so(
     fast_services, manuals, cross_encoder
 ):
@@ -123,6 +125,7 @@ def test_an_unknown_reranker_fails_listing_the_valid_ones(name):
     assert "cross-encoder:<name or path>" in err.value.detail_en and "リランカー" in err.value.detail_ja
 
 
+@pytest.mark.slow
 def test_a_missing_cross_encoder_fails_at_start_up_naming_it(tmp_path):
     with pytest.raises(ConfigError) as err:
         make_reranker(f"cross-encoder:{tmp_path / 'nope'}")
