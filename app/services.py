@@ -122,6 +122,7 @@ def build_services(
         reranker=_make_reranker(settings),
         calibration=load_calibration(settings),
     )
+    services.index.serving_embedder = services.embedder.name
     if load_index:
         services.index.refresh()
     return services

@@ -64,12 +64,12 @@ def test_the_old_index_answers_until_the_swap_then_the_new_one(ingested, tiny_em
     assert report.new_collection in _collections(ingested) and old_name not in _collections(ingested)
     info = store.corpus_info()
     assert (info["embedder"], info["chunks"], info["version"]) == (new.name, report.new_collection, old_version + 1)
-    assert index.refresh() is True
-    assert index.snapshot.vectors.shape == (report.chunks, 32)  # the tiny model's dimension
+    assert index.refresh() is False  # this process still encodes questions with hash:256: it keeps its snapshot
     assert {r.embedder for r in store.manifest().values()} == {new.name}
     # A server started with the new embedder serves it; one with the old is refused at start-up, pointing here.
     fresh = build_services(ingested.settings, embedder=new, tokenizer=ingested.tokenizer)
     fresh.check_embedder()
+    assert fresh.index.snapshot.vectors.shape == (report.chunks, 32)  # the tiny model's dimension
     assert retrieve(QUESTION, services=fresh, k=3).passages
     stale = build_services(ingested.settings, embedder=HashingEmbedder(), tokenizer=ingested.tokenizer)
     with pytest.raises(ConfigError) as err:
@@ -104,3 +104,15 @@ def test_the_reembed_command_switches_the_store(ingested, tiny_embedder, monkeyp
     out = capsys.readouterr().out
     assert '"new_embedder": "sentence-transformers:' in out
     assert ingested.store.corpus_info()["embedder"] == f"sentence-transformers:{tiny_embedder}"
+
+
+def test_a_server_with_the_old_embedder_keeps_its_snapshot_after_a_reembed_elsewhere(ingested, caplog):
+    index = ingested.index
+    loaded = index.snapshot
+    assert index.serving_embedder == "hash:256"
+    reembed(store=ingested.store, embedder=HashingEmbedder(64))  # another process switched the store
+    assert index.refresh() is False and index.snapshot is loaded
+    assert index.embedder_mismatch == "hash:64" and "restart it with MADOGUCHI_EMBEDDER=hash:64" in caplog.text
+    assert retrieve(QUESTION, services=ingested, k=3).passages[0].top.chunk.section.endswith("第5条（日当）")
+    caplog.clear()
+    assert index.refresh() is False and "restart" not in caplog.text  # said once, not at every poll

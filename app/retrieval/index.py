@@ -148,6 +148,10 @@ class CorpusIndex:
         self.unavailable = False  # set while the store cannot be reached
         self.embedder_name = ""
         self.chunks_name: str | None = None  # the store's live chunks collection when loaded (None: the default)
+        # The embedder this process encodes questions with (set by build_services): a snapshot of another embedder's
+        # vectors (a `madoguchi reembed` elsewhere) is not swapped in; the old one keeps answering until a restart.
+        self.serving_embedder: str | None = None
+        self.embedder_mismatch: str | None = None  # the store's embedder while it differs from serving_embedder
 
     @property
     def ready(self) -> bool:
@@ -198,6 +202,18 @@ class CorpusIndex:
             hashes = {d: r.hash for d, r in manifest.items() if r.status == "ok"}
             # A re-embed (app/ops/reembed.py) swaps in another chunks collection: every vector changed, not a document.
             swapped = (info.get("embedder", ""), info.get("chunks")) != (self.embedder_name, self.chunks_name)
+            stored = str(info.get("embedder") or "")
+            if current is not None and self.serving_embedder and stored and stored != self.serving_embedder:
+                message = (
+                    f"the store was re-embedded with {stored!r}; this process encodes questions with "
+                    f"{self.serving_embedder!r} and keeps answering from its loaded snapshot: restart it with "
+                    f"MADOGUCHI_EMBEDDER={stored}"
+                )
+                if self.embedder_mismatch != stored:
+                    logger.error(message)
+                self.embedder_mismatch = stored
+                return False
+            self.embedder_mismatch = None
             if current is None or force or swapped:
                 rows = self.store.load_chunks()
                 chunks = [Chunk.from_row(i, d, m) for i, d, m in zip(rows.ids, rows.documents, rows.metadatas)]
