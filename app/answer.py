@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import secrets
 import time
 import uuid
 from dataclasses import dataclass
@@ -15,16 +16,18 @@ from dataclasses import dataclass
 import numpy as np
 
 from app.errors import BadRequestError, NotReadyError, QueryLogError
+from app.ops.events import question_escalated
 from app.reply import (
     TEXTS,
     compose_answer,
     compose_escalation,
+    escalation_next_steps,
     lead_sentences,
     scope_note,
     select_sentences,
 )
 from app.result import AnswerResult, Source
-from app.retrieval.adapter import load_adapter
+from app.retrieval.adapter import QueryAdapter, load_adapter
 from app.retrieval.glossary import Glossary
 from app.retrieval.index import Snapshot
 from app.retrieval.learned import resolve_model
@@ -137,10 +140,13 @@ def retrieve(
     mode: str = "hybrid",
     params: RankParams | None = None,
     second_stage: bool = True,
+    adapter: QueryAdapter | None | str = "served",
 ) -> Retrieval:
     """First stage over every field, then the learned second stage and the reranker when one is configured (also
     used by `madoguchi eval retrieval`). `mode` lexical | dense restricts the first stage to those fields and skips
-    the rest (ablations). `params` default: the deployment's (`params_for(settings)`)."""
+    the rest (ablations). `params` default: the deployment's (`params_for(settings)`).
+    `adapter`: "served" (the deployment's active version, else the shipped file `params.adapter`), or an explicit
+    adapter, or None for the raw question vector (`madoguchi adapt` compares them)."""
     params = params or params_for(services.settings)
     snapshot = services.index.snapshot
     if snapshot is None:
@@ -156,9 +162,9 @@ def retrieve(
     if mode in ("hybrid", "dense") and len(snapshot):
         dense_text = f"{question} ({query.formal})" if params.expand_dense and query.formal else question
         vector = services.embedder.encode_query(dense_text).astype(np.float32)
-        adapter = load_adapter(str(resolve_model(params.adapter))) if params.adapter else None
-        if adapter is not None and adapter.fits(services.embedder.name, vector.shape[0]):
-            vector = adapter.apply(vector)
+        used = served_adapter(services, params) if adapter == "served" else adapter
+        if isinstance(used, QueryAdapter) and used.fits(services.embedder.name, vector.shape[0]):
+            vector = used.apply(vector)
         query.vector = vector
         if services.settings.dense_search == "chroma":
             dense = np.full(len(snapshot), -1.0, dtype=np.float32)
@@ -186,6 +192,15 @@ def retrieve(
         if stage is not None:
             passages, outcome = rerank(question, passages, stage=stage, params=params)
     return Retrieval(query=query, hits=hits, passages=passages[:k], snapshot=snapshot, rerank=outcome)
+
+
+def served_adapter(services, params: RankParams = DEFAULT_PARAMS) -> QueryAdapter | None:
+    """The query adapter answers use now: the deployment's active version (`madoguchi adapt`) when one fits the
+    embedder, else the shipped general adapter named by `params.adapter` ("": none, for ablations)."""
+    own = services.adapter.current()
+    if own is not None and own.embedder == services.embedder.name:
+        return own
+    return load_adapter(str(resolve_model(params.adapter))) if params.adapter else None
 
 
 def confidence_of(r: Retrieval, params: RankParams = DEFAULT_PARAMS, *, calibration=None) -> float:
@@ -273,6 +288,14 @@ def answer(
         corpus_version=r.snapshot.version,
         origin=origin,
         user_id=user_id,
+        follow_up_token=new_follow_up_token(),
+    )
+    next_steps = escalation_next_steps(
+        lang=lang,
+        origin=origin,
+        query_id=result.query_id,
+        business_hours=settings.business_hours,
+        urgent_contact=settings.urgent_contact,
     )
     if r.passages and conf >= threshold:
         best = r.passages[0]
@@ -282,14 +305,23 @@ def answer(
         result.answer = compose_answer(best, quote=quote, lead=lead, lang=lang, note=_scope_note(r, lang=lang))
         result.outcome = "answered"
     else:
-        result.answer = compose_escalation(r.passages, lang=lang)
+        result.answer = compose_escalation(r.passages, lang=lang, next_steps=next_steps)
         result.escalation_reason = "low_confidence"
     if services.generator is not None and r.passages:
         result = services.generator.generate(result=result, retrieval=r, threshold=threshold)
+        if result.outcome == "escalated" and next_steps not in result.answer:
+            result.answer = compose_escalation(r.passages, lang=lang, next_steps=next_steps)
     result.latency_ms = (time.perf_counter() - started) * 1000
     if record:
         record_result(services, result, meta=meta)
+        if result.outcome == "escalated":
+            question_escalated(services, result.query_id)
     return result
+
+
+def new_follow_up_token() -> str:
+    """A random secret for one question: whoever holds it may read the question's status and staff answer."""
+    return secrets.token_urlsafe(32)
 
 
 def record_result(services, result: AnswerResult, *, meta: dict | None = None) -> None:
@@ -326,4 +358,5 @@ def error_result(
         escalation_reason="error",
         origin=origin,
         user_id=user_id,
+        follow_up_token=new_follow_up_token(),
     )

@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 from threadpoolctl import threadpool_limits
 
+from app.cli_adapt import register as register_adapt
 from app.errors import MadoguchiError
 from app.models_cli import register as register_models
 from app.settings import Settings, get_settings
@@ -120,6 +121,8 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
         print(data["answer"])
         print()
         print(f"[{data['outcome']}] confidence={data['confidence']:.2f}")
+        if data["outcome"] == "escalated" and data.get("follow_up_token"):  # the reply tells how to fetch the answer
+            print(f"follow_up_token={data['follow_up_token']}  (query_id={data['query_id']})")
         for i, s in enumerate(data["sources"], 1):
             page = f" p.{s['page']}" if s.get("page") else ""
             print(f"  [{i}] {s['section']}{page}  ({s['source']}, score {s['score']:.3f})")
@@ -193,6 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_documents)
 
+    register_adapt(sub)  # `madoguchi adapt`
     register_eval(sub)  # `madoguchi eval …`, `madoguchi bench`
     register_models(sub)  # `madoguchi models fetch|check`, `calibrate`, `reembed`
     return parser

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
@@ -21,6 +22,7 @@ from app.api.router import api_router
 from app.console.routes import router as console_router
 from app.console.session import read_session
 from app.errors import ConfigError, MadoguchiError, PayloadTooLargeError
+from app.ops import adapt
 from app.ops.faq import repair_index_at_start
 from app.services import Services, build_services
 from app.settings import Settings, get_settings
@@ -171,6 +173,18 @@ async def _refresher(services: Services) -> None:
         await asyncio.to_thread(services.index.poll)
 
 
+async def _adapter_trainer(services: Services) -> None:
+    """Retrain the query adapter in the background when enough new pairs arrived (app/ops/adapt.py); answers never
+    wait for it (a worker thread), and a failure is logged and retried at the next check."""
+    interval = services.settings.adapt_check_minutes * 60
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await asyncio.to_thread(adapt.maybe_adapt, services, slot=str(int(time.time() // interval)))
+        except Exception:  # noqa: BLE001 - the next check tries again; the served adapter stays
+            logger.exception("background query adapter training failed")
+
+
 def create_app(settings: Settings | None = None, *, services: Services | None = None) -> FastAPI:
     settings = settings or get_settings()
 
@@ -192,6 +206,8 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
                 svc = await asyncio.to_thread(build_services, settings, load_index=False)
             app.state.services = svc
             await asyncio.to_thread(svc.index.poll)
+            if svc.webhooks is not None:
+                await asyncio.to_thread(svc.webhooks.resume)  # webhook events a stopped server left undelivered
             if svc.index.ready:
                 svc.check_embedder()
                 await asyncio.to_thread(repair_index_at_start, svc)
@@ -200,6 +216,11 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
                 holder.release()  # a server that fails to start leaves the data dir free
             raise
         task = asyncio.create_task(_refresher(svc))
+        trainer = (
+            asyncio.create_task(_adapter_trainer(svc))
+            if svc.settings.adapt_min_new_pairs > 0 and svc.query_log is not None
+            else None
+        )
         slack = getattr(app.state, "slack_lifespan", None)
         try:
             if slack is not None:
@@ -208,11 +229,15 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
             else:
                 yield
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            for running in (task, trainer):
+                if running is not None:
+                    running.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await running
             if holder is not None:
                 holder.release()
+            if svc.webhooks is not None:
+                await asyncio.to_thread(svc.webhooks.close)  # queued events stay in the outbox for the next start
             if svc.query_log is not None:
                 svc.query_log.close()
 

@@ -24,9 +24,11 @@ import numpy as np
 if TYPE_CHECKING:  # type-only: app.answer and the stores take `Services`, which is typed with these protocols
     from app.answer import Retrieval
     from app.result import AnswerResult
+    from app.store.adapters import AdapterVersions
     from app.store.chroma import ChunkRows, DocRecord
     from app.store.querylog import QueryFilter, QueryRecord
     from app.store.querylog_faq import FaqEntries
+    from app.store.querylog_webhooks import WebhookDeliveries
 
 
 class ChunkStorePort(Protocol):
@@ -78,12 +80,19 @@ class SlackLogPort(Protocol):
     def update_meta(self, query_id: str, **values: Any) -> QueryRecord | None: ...
     def find_by_meta(self, key: str, value: object) -> QueryRecord | None: ...
     def resolve(self, query_id: str, *, answer: str, by: str | None = None) -> QueryRecord | None: ...
+    def assign(self, query_id: str, assignee: str) -> QueryRecord | None: ...
+    def of_asker(self, user_id: str, *, limit: int = 50) -> list[QueryRecord]: ...
 
 
 class QueryLogPort(SlackLogPort, Protocol):
     """Every question as a row, read back by the staff: filters, pages, exports, stats, and the FAQ entries table."""
 
     faq: FaqEntries
+    adapters: AdapterVersions
+    webhook_deliveries: WebhookDeliveries
+
+    def assign(self, query_id: str, assignee: str) -> QueryRecord: ...
+    def follow_up_hash_of(self, query_id: str) -> str | None: ...
 
     def record(self, result: AnswerResult, *, meta: dict | None = None, created_at: datetime | None = None) -> None: ...
     def set_feedback(self, query_id: str, helpful: bool) -> QueryRecord: ...
@@ -100,3 +109,7 @@ class QueryLogPort(SlackLogPort, Protocol):
 ResolutionHook = Callable[["QueryRecord", str], "bool | None | Awaitable[bool | None]"]
 """Called as `hook(record, answer)` when the staff resolve a question; True when it delivered the answer to the
 asker (the Slack bot relays console answers this way), None when the question was not its to deliver."""
+
+EscalationHook = Callable[["QueryRecord"], None]
+"""Called as `hook(record)` when a question from any channel goes to the staff (app/ops/events.py); must return
+quickly (the Slack bot queues its staff-channel post on its own workers)."""

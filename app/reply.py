@@ -25,8 +25,15 @@ TEXTS = {
         "page": "（{page}ページ）",
         "escalated": (
             "ご質問ありがとうございます。社内の規程・マニュアルから確かな回答を見つけられなかったため、"
-            "総務部の担当者に引き継ぎます。担当者から改めてご連絡しますので、少々お待ちください。"
+            "総務部の担当者に引き継ぎます。"
         ),
+        # What happens next, by where the question came from (never a promise the channel cannot keep).
+        "next_api": (
+            "担当者の回答は、問い合わせ番号 {query_id} の状況確認（GET /api/questions/{query_id}、"
+            "受付時の確認用トークンを X-Follow-Up-Token ヘッダーに付けてください）で受け取れます。"
+        ),
+        "next_hours": "担当者の対応時間は{hours}です。",
+        "next_urgent": "お急ぎの場合は{contact}までご連絡ください。",
         "escalated_hint": "参考までに、関連しそうな箇所: {section}",
         "error": (
             "申し訳ありません。回答の作成中に問題が発生したため、ご質問を総務部の担当者に引き継ぎます。"
@@ -41,8 +48,14 @@ TEXTS = {
         "page": " (page {page})",
         "escalated": (
             "Thank you for your question. I could not find a reliable answer in the company's regulations and "
-            "manuals, so I am passing it to the general-affairs staff. They will get back to you shortly."
+            "manuals, so I am passing it to the general-affairs staff."
         ),
+        "next_api": (
+            "You can fetch the staff's answer with the status check of inquiry {query_id} "
+            "(GET /api/questions/{query_id} with the follow-up token you received in the X-Follow-Up-Token header)."
+        ),
+        "next_hours": "The staff answer during business hours: {hours}.",
+        "next_urgent": "If it is urgent, please contact {contact}.",
         "escalated_hint": "Possibly related: {section}",
         "error": (
             "Sorry — something went wrong while preparing the answer, so your question has been passed to the "
@@ -191,9 +204,26 @@ def _compact(text: str) -> str:
     return re.sub(r"\s+", "", "".join(_MARKER.sub("", line) for line in text.split("\n")))
 
 
-def compose_escalation(passages: list[Passage], *, lang: str) -> str:
+def escalation_next_steps(
+    *, lang: str, origin: str, query_id: str, business_hours: str | None = None, urgent_contact: str | None = None
+) -> str:
+    """What happens after an escalation, for the asker's channel: where the staff's answer arrives, when staff
+    reply, whom to call if urgent. On Slack the reply's blocks say where (this thread, or a DM: app/slack/blocks.py),
+    so the text adds only the hours and the contact; every other channel fetches it from the follow-up route."""
+    t = TEXTS[lang]
+    parts = [] if origin == "slack" else [t["next_api"].format(query_id=query_id)]
+    if business_hours:
+        parts.append(t["next_hours"].format(hours=business_hours))
+    if urgent_contact:
+        parts.append(t["next_urgent"].format(contact=urgent_contact))
+    return ("" if lang == "ja" else " ").join(parts)
+
+
+def compose_escalation(passages: list[Passage], *, lang: str, next_steps: str = "") -> str:
     t = TEXTS[lang]
     text = t["escalated"]
+    if next_steps:
+        text += ("" if lang == "ja" else " ") + next_steps
     if passages:
         text += "\n\n" + t["escalated_hint"].format(section=passages[0].top.chunk.section)
     return text

@@ -42,6 +42,9 @@ class AnswerResult:
     corpus_version: int = 0
     origin: str = "api"  # where the question came from: an app.types.Origin, or an API caller's own label
     user_id: str | None = None
+    # A secret for the asker alone: `GET /api/questions/{query_id}` with it returns the status and staff answer.
+    # Only its hash is stored (the query log's `follow_up_hash`).
+    follow_up_token: str | None = field(default=None, repr=False)
 
     def to_api(self) -> dict:
         """The documented `/api/ask` (and `madoguchi ask --json`) shape."""
@@ -67,6 +70,7 @@ class AnswerResult:
             "language": self.language,
             "escalation_reason": self.escalation_reason,
             "prompt_version": self.prompt_version,
+            "follow_up_token": self.follow_up_token,
         }
 
     def to_dict(self) -> dict:

@@ -15,7 +15,9 @@ from app.errors import ConfigError, NotFoundError
 from app.generate import make_generator
 from app.ops.calibration import Calibration, load_calibration
 from app.ops.ratelimit import TokenBuckets
-from app.ports import ChunkStorePort, EmbedderPort, GeneratorPort, QueryLogPort, ResolutionHook
+from app.ops.webhooks import WebhookSender
+from app.ports import ChunkStorePort, EmbedderPort, EscalationHook, GeneratorPort, QueryLogPort, ResolutionHook
+from app.retrieval.adapter import ActiveAdapter
 from app.retrieval.embedders import make_embedder
 from app.retrieval.glossary import Glossary
 from app.retrieval.index import CorpusIndex
@@ -44,6 +46,12 @@ class Services:
     resolution_hooks: list[ResolutionHook] = field(default_factory=list)
     # Questions per asker per minute (app/ops/ratelimit.py); build_services sets MADOGUCHI_RATE_LIMIT_PER_MINUTE.
     ask_limits: TokenBuckets = field(default_factory=lambda: TokenBuckets(per_minute=0))
+    # The outgoing webhook (MADOGUCHI_WEBHOOK_URL; app/ops/webhooks.py), and what else hears of escalations from any
+    # channel (the Slack bot posts them to the staff channel); see app/ops/events.py.
+    webhooks: WebhookSender | None = None
+    escalation_hooks: list[EscalationHook] = field(default_factory=list)
+    # The deployment's own query adapter (`madoguchi adapt`), followed in the shared database; none: the shipped one.
+    adapter: ActiveAdapter = field(default_factory=ActiveAdapter)
     reranker: RerankStage | None = None  # MADOGUCHI_RERANKER (app/retrieval/rerank.py); None: the learned order
     calibration: Calibration | None = None  # threshold + confidence map (app/ops/calibration.py); None: the settings'
 
@@ -104,6 +112,7 @@ def build_services(
     """Build every long-lived part. `embedder` / `tokenizer` may be passed in to share them (tests, eval)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = ChunkStore(settings)
+    query_log = QueryLog.from_settings(settings) if with_log else None
     services = Services(
         settings=settings,
         store=store,
@@ -116,12 +125,19 @@ def build_services(
             device=settings.model_device,
         ),
         tokenizer=tokenizer or Tokenizer(),
-        query_log=QueryLog.from_settings(settings) if with_log else None,
+        query_log=query_log,
         generator=_make_generator(settings),
         ask_limits=TokenBuckets(per_minute=settings.rate_limit_per_minute),
+        webhooks=WebhookSender.from_settings(settings, query_log.webhook_deliveries if query_log else None),
         reranker=_make_reranker(settings),
         calibration=load_calibration(settings),
     )
+    if query_log is not None:
+        services.adapter = ActiveAdapter(
+            version_of=query_log.adapters.active_version,
+            load=query_log.adapters.load,
+            ttl=settings.adapter_refresh_seconds,
+        )
     services.index.serving_embedder = services.embedder.name
     if load_index:
         services.index.refresh()

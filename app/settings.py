@@ -127,10 +127,45 @@ class Settings(BaseSettings):
         ge=0,
         description="Questions one asker (the `user_id`, else the client address) may send to `/api/ask` per minute, as a token bucket in each server process; more get 429 with `Retry-After`. 0: no limit.",
     )
+    adapter_refresh_seconds: float = Field(
+        10.0,
+        ge=0,
+        description="How often each server checks which query adapter version is active (`madoguchi adapt`, rollback), so every replica follows within this time.",
+    )
+    adapt_min_new_pairs: int = Field(
+        0,
+        ge=0,
+        description="Retrain the query adapter in the background once this many new training pairs (staff answers with a cited article, 解決した/解決しない on answers, FAQ entries) arrived since the last training; checked every `MADOGUCHI_ADAPT_CHECK_MINUTES`. 0: only by `madoguchi adapt` or the console.",
+    )
+    adapt_check_minutes: float = Field(60.0, gt=0, description="Interval of the background adapter check.")
     minutes_per_inquiry: float = Field(5.0, description="Staff minutes an answered question saves (for the stats).")
     timezone: str = Field(
         "Asia/Tokyo", description="Time zone of the stats' day/week buckets, date filters and the console's times."
     )
+
+    # --- after an escalation: what the asker is told, the outgoing webhook ---
+    public_url: str | None = Field(
+        None,
+        description="The server's URL as staff open it (e.g. https://madoguchi.example.co.jp): the 「コンソールで開く」 button of staff-channel posts links there. Unset: no button.",
+    )
+    business_hours: str | None = Field(
+        None, description="When the staff answer, shown as is in escalation replies (e.g. 平日 9–18 時)."
+    )
+    urgent_contact: str | None = Field(
+        None, description="Whom to contact when it is urgent, shown as is in escalation replies (e.g. 内線 1234)."
+    )
+    webhook_url: str | None = Field(
+        None,
+        description="Outgoing webhook: `question.escalated` and `question.resolved` are POSTed here as signed JSON (README: Webhook). Unset: off.",
+    )
+    webhook_secret: str | None = Field(
+        None, description="Secret of the webhook's HMAC-SHA256 signature (`X-Madoguchi-Signature`)."
+    )
+    webhook_max_attempts: int = Field(5, ge=1, le=20, description="Attempts per webhook event before it is given up.")
+    webhook_backoff_s: float = Field(
+        2.0, gt=0, description="Wait before the 2nd webhook attempt; doubled before each further one."
+    )
+    webhook_timeout_s: float = Field(10.0, gt=0, description="Timeout of one webhook request in seconds.")
 
     # --- LLM (optional) ---
     llm: str = Field("none", description="`none` (extractive answers), `openai` or `ollama`.")

@@ -118,6 +118,24 @@ def cmd_eval_qa(args, settings: Settings) -> int:
     return 0
 
 
+def cmd_eval_adapt(args, settings: Settings) -> int:
+    from eval.adapt_eval import format_adapt, run_adapt_eval
+
+    out = run_adapt_eval(
+        docs=Path(args.docs),
+        questions=Path(args.questions),
+        rewordings=Path(args.rewordings) if args.rewordings else None,
+        settings=settings,
+        threshold=args.threshold,
+        params=rank_params(args.param),
+    )
+    if args.json:
+        _print_json(out)
+    else:
+        print(format_adapt(out))
+    return 0
+
+
 def cmd_bench(args, settings: Settings) -> int:
     from eval.bench import format_bench, run_bench
 
@@ -183,6 +201,27 @@ def register(subparsers) -> None:
     )
     q.add_argument("--profile", help="model profile to run (offline | ja-quality | llm; default MADOGUCHI_PROFILE)")
     q.set_defaults(func=cmd_eval_qa)
+
+    a = sub.add_parser(
+        "adapt",
+        help="feed half the topics as staff answers with citations, run `madoguchi adapt`, report rank-1 and "
+        "deflection before/after on new wordings of fed topics and on the other topics",
+    )
+    a.add_argument("--docs", required=True, help="folder of documents to ingest (into a temporary store)")
+    a.add_argument("--questions", required=True, help="golden set, JSON Lines (answerable items with source/section)")
+    a.add_argument(
+        "--rewordings",
+        help='JSON Lines {"id", "of", "question"} (default: each question\'s own "rewordings" list)',
+    )
+    a.add_argument("--threshold", type=float, help="confidence threshold (default: MADOGUCHI_CONFIDENCE_THRESHOLD)")
+    a.add_argument(
+        "--param",
+        action="append",
+        metavar="NAME=VALUE",
+        help="a ranking parameter, repeatable; `adapter=` starts the deployment from no shipped adapter",
+    )
+    a.add_argument("--json", action="store_true", help="print one JSON object")
+    a.set_defaults(func=cmd_eval_adapt)
 
     b = subparsers.add_parser(
         "bench", help="ingest / retrieval / HTTP /api/ask speed and server memory on the shared corpora"

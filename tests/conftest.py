@@ -51,8 +51,12 @@ def tokenizer():
 
 
 def pytest_addoption(parser):
-    parser.addoption("--stores", choices=("embedded", "server"), default="embedded",
-                     help="embedded: a Chroma dir + SQLite per test; server: a session Chroma server + PostgreSQL (tests/servers.py)")
+    parser.addoption(
+        "--stores",
+        choices=("embedded", "server"),
+        default="embedded",
+        help="embedded: a Chroma dir + SQLite per test; server: a session Chroma server + PostgreSQL (tests/servers.py)",
+    )
 
 
 # Fixtures that load a real embedding model (USE-m3: seconds per process) or need ../shared: the `slow` tier.

@@ -40,7 +40,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_for(check, *, timeout: float, what: str, interval: float = 0.1, proc: subprocess.Popen | None = None, log: Path | None = None):
+def wait_for(
+    check,
+    *,
+    timeout: float,
+    what: str,
+    interval: float = 0.1,
+    proc: subprocess.Popen | None = None,
+    log: Path | None = None,
+):
     """Call `check()` until it returns something truthy; fail with the process log when time runs out or it exits."""
     deadline = time.monotonic() + timeout
     last_exc: Exception | None = None
@@ -106,9 +114,18 @@ class ChromaServer:
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(
                 [chroma, "run", "--path", str(self.path), "--host", "127.0.0.1", "--port", str(self.port)],
-                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
             )
-        wait_for(self._heartbeat, timeout=SERVER_TIMEOUT_S, what=f"Chroma server on port {self.port}", proc=self.proc, log=self.log)
+        wait_for(
+            self._heartbeat,
+            timeout=SERVER_TIMEOUT_S,
+            what=f"Chroma server on port {self.port}",
+            proc=self.proc,
+            log=self.log,
+        )
         return self
 
     def _heartbeat(self) -> bool:
@@ -124,7 +141,10 @@ class ChromaServer:
 # ----------------------------------------------------------------------------------------------------- PostgreSQL
 def postgres_bin_dir() -> Path | None:
     """The newest Debian PostgreSQL (`/usr/lib/postgresql/<major>/bin`), or `pg_ctl`'s directory on PATH."""
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/postgres"), key=lambda p: int(Path(p).parent.parent.name) if Path(p).parent.parent.name.isdigit() else 0)
+    found = sorted(
+        glob.glob("/usr/lib/postgresql/*/bin/postgres"),
+        key=lambda p: int(Path(p).parent.parent.name) if Path(p).parent.parent.name.isdigit() else 0,
+    )
     if found:
         return Path(found[-1]).parent
     on_path = shutil.which("postgres") or shutil.which("pg_ctl")
@@ -138,7 +158,9 @@ def _unprivileged_user() -> pwd.struct_passwd:
             return pwd.getpwnam(name)
         except KeyError:
             continue
-    subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", "madoguchi-test"], check=True)
+    subprocess.run(
+        ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", "madoguchi-test"], check=True
+    )
     return pwd.getpwnam("madoguchi-test")
 
 
@@ -164,32 +186,80 @@ class PostgresServer:
     def _as_owner(self) -> dict:
         if self.user is None:
             return {}
-        return {"user": self.user.pw_uid, "group": self.user.pw_gid, "extra_groups": [], "env": {**os.environ, "HOME": str(self.root)}}
+        return {
+            "user": self.user.pw_uid,
+            "group": self.user.pw_gid,
+            "extra_groups": [],
+            "env": {**os.environ, "HOME": str(self.root)},
+        }
 
     def start(self) -> "PostgresServer":
         if not self.data.exists():
             subprocess.run(
-                [str(self.bin / "initdb"), "-D", str(self.data), "-U", self.SUPERUSER, "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8"],
-                check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=self.root, **self._as_owner(),
+                [
+                    str(self.bin / "initdb"),
+                    "-D",
+                    str(self.data),
+                    "-U",
+                    self.SUPERUSER,
+                    "--auth=trust",
+                    "-E",
+                    "UTF8",
+                    "--locale=C.UTF-8",
+                ],
+                check=True,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                cwd=self.root,
+                **self._as_owner(),
             )
         log = open(self.log, "ab")
         if self.user is not None:
             os.chown(self.log, self.user.pw_uid, self.user.pw_gid)
         self.proc = subprocess.Popen(
-            [str(self.bin / "postgres"), "-D", str(self.data), "-p", str(self.port),
-             "-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={self.root}",
-             # A test cluster: durability is not what is tested here, speed is welcome.
-             "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off", "-c", "max_connections=300"],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=self.root, start_new_session=True, **self._as_owner(),
+            [
+                str(self.bin / "postgres"),
+                "-D",
+                str(self.data),
+                "-p",
+                str(self.port),
+                "-c",
+                "listen_addresses=127.0.0.1",
+                "-c",
+                f"unix_socket_directories={self.root}",
+                # A test cluster: durability is not what is tested here, speed is welcome.
+                "-c",
+                "fsync=off",
+                "-c",
+                "synchronous_commit=off",
+                "-c",
+                "full_page_writes=off",
+                "-c",
+                "max_connections=300",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=self.root,
+            start_new_session=True,
+            **self._as_owner(),
         )
         log.close()
-        wait_for(self._accepts, timeout=SERVER_TIMEOUT_S, what=f"PostgreSQL on port {self.port}", proc=self.proc, log=self.log)
+        wait_for(
+            self._accepts,
+            timeout=SERVER_TIMEOUT_S,
+            what=f"PostgreSQL on port {self.port}",
+            proc=self.proc,
+            log=self.log,
+        )
         return self
 
     def _accepts(self) -> bool:
         import psycopg2
 
-        psycopg2.connect(host="127.0.0.1", port=self.port, user=self.SUPERUSER, dbname="postgres", connect_timeout=2).close()
+        psycopg2.connect(
+            host="127.0.0.1", port=self.port, user=self.SUPERUSER, dbname="postgres", connect_timeout=2
+        ).close()
         return True
 
     def url(self, database: str) -> str:
@@ -242,14 +312,26 @@ class ApiProcess:
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(
                 [str(VENV_BIN / "madoguchi"), "serve", "--host", "127.0.0.1", "--port", str(self.port)],
-                env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=self.log.parent, start_new_session=True,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                cwd=self.log.parent,
+                start_new_session=True,
             )
         return self
 
     def wait(self, *, ready: bool = True) -> "ApiProcess":
         """Until `/readyz` answers 200 (or, with ready=False, until `/healthz` does: the process is up)."""
         check = self._ready if ready else self._up
-        wait_for(check, timeout=SERVER_TIMEOUT_S * 2, what=f"madoguchi serve on port {self.port}", interval=0.25, proc=self.proc, log=self.log)
+        wait_for(
+            check,
+            timeout=SERVER_TIMEOUT_S * 2,
+            what=f"madoguchi serve on port {self.port}",
+            interval=0.25,
+            proc=self.proc,
+            log=self.log,
+        )
         return self
 
     def _up(self) -> bool:
@@ -338,7 +420,9 @@ class SessionServers:
     def _chroma_client(self):
         import chromadb
 
-        return chromadb.HttpClient(host="127.0.0.1", port=self.chroma.port, settings=chromadb.Settings(anonymized_telemetry=False))
+        return chromadb.HttpClient(
+            host="127.0.0.1", port=self.chroma.port, settings=chromadb.Settings(anonymized_telemetry=False)
+        )
 
     def close(self) -> None:
         for server in (self.chroma, self.postgres):

@@ -41,7 +41,9 @@ def forms_of(html: str) -> list[dict]:
 def login(client, token=TOKEN):
     page = client.get("/console/login")
     csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
-    return client.post("/console/login", data={"csrf": csrf, "token": token, "next": "/console"}, follow_redirects=False)
+    return client.post(
+        "/console/login", data={"csrf": csrf, "token": token, "next": "/console"}, follow_redirects=False
+    )
 
 
 def csrf_of(client, path="/console/faq"):
@@ -51,7 +53,9 @@ def csrf_of(client, path="/console/faq"):
 @pytest.fixture
 def console(make_services, tmp_path):
     services = build(make_services, tmp_path)
-    (services.settings.docs_dir / "xss.md").write_text(f"# {XSS}規程\n\n本文です。これは{XSS}を含む文書です。\n", encoding="utf-8")
+    (services.settings.docs_dir / "xss.md").write_text(
+        f"# {XSS}規程\n\n本文です。これは{XSS}を含む文書です。\n", encoding="utf-8"
+    )
     services.ingest(paths=[services.settings.docs_dir])
     log = services.query_log
     now = datetime.now(timezone.utc)
@@ -129,9 +133,13 @@ def test_forms_without_csrf_are_refused(console):
     ids = re.findall(r'name="query_id" value="([^"]+)"', client.get(f"/console/gaps/{gap_key}").text)
     version = services.index.snapshot.version
     posts = [
-        ("/console/logout", {}), (f"/console/gaps/{gap_key}/resolve", {"query_id": ids, "answer": "回答", "add_to_faq": "1"}),
-        ("/console/documents/reingest", {}), ("/console/faq", {"question": "q", "answer": "a"}), ("/console/faq/reindex", {}),
-        ("/console/faq/1", {"question": "q", "answer": "a"}), ("/console/faq/1/delete", {}),
+        ("/console/logout", {}),
+        (f"/console/gaps/{gap_key}/resolve", {"query_id": ids, "answer": "回答", "add_to_faq": "1"}),
+        ("/console/documents/reingest", {}),
+        ("/console/faq", {"question": "q", "answer": "a"}),
+        ("/console/faq/reindex", {}),
+        ("/console/faq/1", {"question": "q", "answer": "a"}),
+        ("/console/faq/1/delete", {}),
     ]
     for token in (None, "forged-token"):
         for path, data in posts:
@@ -140,8 +148,12 @@ def test_forms_without_csrf_are_refused(console):
             assert r.status_code == 403, (path, token)
             assert "フォームを受け付けられません" in r.text
         for path in ("/console/documents/upload", "/console/faq/import"):
-            r = client.post(path, data={"csrf": token} if token else {}, files={"files" if "upload" in path else "file": ("a.md", b"# a\n\nb")},
-                            follow_redirects=False)
+            r = client.post(
+                path,
+                data={"csrf": token} if token else {},
+                files={"files" if "upload" in path else "file": ("a.md", b"# a\n\nb")},
+                follow_redirects=False,
+            )
             assert r.status_code == 403, path
     assert all(services.query_log.get(i).resolution is None for i in ids)
     assert len(services.query_log.faq.list()) == 1 and services.query_log.faq.get(1).question.endswith("FAQの質問")
@@ -152,7 +164,9 @@ def test_forms_without_csrf_are_refused(console):
 def test_script_is_shown_as_text_on_every_page(console):
     client, _ = console
     login(client)
-    gap_pages = ["/console/gaps/" + k for k in re.findall(r'href="/console/gaps/([0-9a-f]+)"', client.get("/console/gaps").text)]
+    gap_pages = [
+        "/console/gaps/" + k for k in re.findall(r'href="/console/gaps/([0-9a-f]+)"', client.get("/console/gaps").text)
+    ]
     shown = 0
     for path in PAGES + gap_pages + ["/console/queries?q=" + XSS]:
         html = client.get(path).text
@@ -187,9 +201,18 @@ def test_group_detail_and_answer_form_resolve_relay_and_add_faq(console):
     assert "ボットの回答" in page and "就業規則 &gt; 第34条 年次有給休暇" in page and "low_confidence" not in page
     ids = re.findall(r'name="query_id" value="([^"]+)"', page)
     assert len(ids) == 3
-    r = client.post(f"/console/gaps/{key}/resolve", data={
-        "csrf": csrf_of(client), "query_id": ids[:2], "answer": "駐車場の利用は総務部に申請書を提出してください。",
-        "add_to_faq": "1", "faq_question": "駐車場の利用申請はどこでしますか", "category": "other"}, follow_redirects=False)
+    r = client.post(
+        f"/console/gaps/{key}/resolve",
+        data={
+            "csrf": csrf_of(client),
+            "query_id": ids[:2],
+            "answer": "駐車場の利用は総務部に申請書を提出してください。",
+            "add_to_faq": "1",
+            "faq_question": "駐車場の利用申請はどこでしますか",
+            "category": "other",
+        },
+        follow_redirects=False,
+    )
     assert r.status_code == 303 and "done=resolved" in r.headers["location"] and "faq=1" in r.headers["location"]
     assert "2 件の質問を解決しました" in client.get(r.headers["location"]).text
     resolved = [services.query_log.get(i) for i in ids]
@@ -198,7 +221,9 @@ def test_group_detail_and_answer_form_resolve_relay_and_add_faq(console):
     assert len(relayed) == 2 and relayed[0][1].startswith("駐車場の利用は総務部")
     entry = [e for e in services.query_log.faq.list() if e.question == "駐車場の利用申請はどこでしますか"][0]
     assert entry.source_query_id == ids[0] and entry.category == "other"
-    counts = [int(n) for n in re.findall(r'<div class="count"><strong>(\d+)</strong>', client.get("/console/gaps").text)]
+    counts = [
+        int(n) for n in re.findall(r'<div class="count"><strong>(\d+)</strong>', client.get("/console/gaps").text)
+    ]
     assert counts == [2, 1, 1]
     r = client.post(f"/console/gaps/{key}/resolve", data={"csrf": csrf_of(client), "query_id": ids[2:], "answer": " "})
     assert r.status_code == 422 and "回答が空です" in r.text
@@ -235,12 +260,23 @@ def test_documents_page_upload_and_reingest(console):
     # The fixture's FAQ entry was written to the database only; the server indexed it at start-up.
     assert "就業規則" in html and "経費精算規程" in html and "FAQ 項目: 1 件" in html
     files = [
-        ("files", ("備品管理規程.md", "# 備品管理規程\n\n## 第2条 名刺\n名刺は総務ポータルから発注する。".encode(), "text/markdown")),
+        (
+            "files",
+            (
+                "備品管理規程.md",
+                "# 備品管理規程\n\n## 第2条 名刺\n名刺は総務ポータルから発注する。".encode(),
+                "text/markdown",
+            ),
+        ),
         ("files", ("壊れた.pdf", b"%PDF-1.4 broken", "application/pdf")),
     ]
     # A file of a type it cannot take refuses the whole batch, saying which and why; nothing is written.
-    r = client.post("/console/documents/upload", data={"csrf": csrf_of(client)},
-                    files=[*files, ("files", ("tool.exe", b"MZ", "application/octet-stream"))], follow_redirects=False)
+    r = client.post(
+        "/console/documents/upload",
+        data={"csrf": csrf_of(client)},
+        files=[*files, ("files", ("tool.exe", b"MZ", "application/octet-stream"))],
+        follow_redirects=False,
+    )
     assert "tool.exe" in r.text and "対応していないファイル形式" in r.text
     assert "備品管理規程.md" not in services.store.manifest()
     r = client.post("/console/documents/upload", data={"csrf": csrf_of(client)}, files=files, follow_redirects=False)
@@ -273,22 +309,40 @@ def test_faq_page_notices_entries_the_search_does_not_see(console):
 def test_faq_pages_create_edit_delete_import_export(console):
     client, services = console
     login(client)
-    r = client.post("/console/faq", data={"csrf": csrf_of(client), "question": "健康診断はいつ？", "answer": "毎年6月です。", "category": "other"},
-                    follow_redirects=False)
+    r = client.post(
+        "/console/faq",
+        data={"csrf": csrf_of(client), "question": "健康診断はいつ？", "answer": "毎年6月です。", "category": "other"},
+        follow_redirects=False,
+    )
     assert r.status_code == 303
     entry = [e for e in services.query_log.faq.list() if e.question == "健康診断はいつ？"][0]
     assert entry.doc_id in services.store.manifest()
     assert "健康診断はいつ？" in client.get("/console/faq").text
     assert "毎年6月です。" in client.get(f"/console/faq/{entry.id}").text
-    client.post(f"/console/faq/{entry.id}", data={"csrf": csrf_of(client), "question": "健康診断はいつ？", "answer": "毎年10月です。", "category": "other"})
+    client.post(
+        f"/console/faq/{entry.id}",
+        data={"csrf": csrf_of(client), "question": "健康診断はいつ？", "answer": "毎年10月です。", "category": "other"},
+    )
     assert services.query_log.faq.get(entry.id).answer == "毎年10月です。"
-    r = client.post("/console/faq/import", data={"csrf": csrf_of(client)},
-                    files={"file": ("faq.csv", "question,answer,category\n名刺は？,ポータルで発注,備品\n,,\nx,,other\n".encode("utf-8-sig"))})
+    r = client.post(
+        "/console/faq/import",
+        data={"csrf": csrf_of(client)},
+        files={
+            "file": (
+                "faq.csv",
+                "question,answer,category\n名刺は？,ポータルで発注,備品\n,,\nx,,other\n".encode("utf-8-sig"),
+            )
+        },
+    )
     assert r.status_code == 200 and "追加 1 件" in r.text and "エラー 1 件" in r.text
     assert client.get("/console/faq.csv").content.startswith(b"\xef\xbb\xbfquestion,answer,category")
     assert client.get("/console/faq.xlsx").content[:2] == b"PK"
     r = client.post(f"/console/faq/{entry.id}/delete", data={"csrf": csrf_of(client)}, follow_redirects=False)
-    assert r.status_code == 303 and services.query_log.faq.get(entry.id) is None and entry.doc_id not in services.store.manifest()
+    assert (
+        r.status_code == 303
+        and services.query_log.faq.get(entry.id) is None
+        and entry.doc_id not in services.store.manifest()
+    )
     r = client.post("/console/faq", data={"csrf": csrf_of(client), "question": "", "answer": "a"})
     assert r.status_code == 422
     assert client.get("/console/faq/999").status_code == 404
@@ -302,4 +356,7 @@ def test_english_switch(console):
     assert r.status_code == 303 and r.headers["location"] == "/console/gaps"
     html = client.get("/console/gaps").text
     assert "Unresolved questions" in html and 'lang="en"' in html
-    assert client.get("/console/lang/en?next=https://evil.example/", follow_redirects=False).headers["location"] == "/console"
+    assert (
+        client.get("/console/lang/en?next=https://evil.example/", follow_redirects=False).headers["location"]
+        == "/console"
+    )

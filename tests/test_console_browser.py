@@ -12,12 +12,21 @@ import pytest
 from tests.support.querylog import GAP, TOKEN, ServedApp, build, result
 
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
 XSS = '<script>alert("x")</script>'
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian chromium is not installed at /usr/bin/chromium (apt-get install chromium)"),
+    pytest.mark.skipif(
+        not os.path.exists(CHROMIUM),
+        reason="Debian chromium is not installed at /usr/bin/chromium (apt-get install chromium)",
+    ),
 ]
 
 
@@ -42,10 +51,15 @@ def served(make_services, tmp_path):
             r = result(f"有給休暇の質問 {day}-{i}", category=("attendance", "expense", "supplies")[i % 3])
             log.record(r, created_at=now - timedelta(days=day, hours=1))
             log.set_feedback(r.query_id, i % 3 != 2)
-        log.record(result(f"交際費の上限 {day}", outcome="escalated", category="expense"), created_at=now - timedelta(days=day, hours=2))
+        log.record(
+            result(f"交際費の上限 {day}", outcome="escalated", category="expense"),
+            created_at=now - timedelta(days=day, hours=2),
+        )
     for q in (GAP, "ゲスト用Wi-Fiのパスワードを知りたい"):
         log.record(result(q, outcome="escalated", category=None), created_at=now - timedelta(minutes=30))
-    log.record(result(XSS + "有給は？", outcome="escalated", answer="ボット " + XSS), created_at=now - timedelta(minutes=5))
+    log.record(
+        result(XSS + "有給は？", outcome="escalated", answer="ボット " + XSS), created_at=now - timedelta(minutes=5)
+    )
     with ServedApp(services) as app:
         yield app, services
 
@@ -76,7 +90,9 @@ def test_log_in_see_charts_resolve_a_group_into_the_faq_then_ask(page, served, t
     bars = page.locator("svg.volume rect.bar")
     assert bars.count() >= 10
     heights = [bars.nth(i).bounding_box()["height"] for i in range(bars.count())]
-    assert all(h > 0 for h in heights) and len(set(round(h) for h in heights)) > 1  # drawn from the data, not a placeholder
+    assert (
+        all(h > 0 for h in heights) and len(set(round(h) for h in heights)) > 1
+    )  # drawn from the data, not a placeholder
     assert page.locator("svg.categories rect.bar").count() >= 3
     assert page.locator("svg.rate circle.point").count() >= 5
     assert page.locator("svg.saved rect.bar").count() >= 5

@@ -58,8 +58,9 @@ def test_japanese_questions_are_answered_from_the_right_article(sample_services,
     assert result.language == "ja"
     top = result.sources[0]
     assert cites(top, doc, article), f"the quoted passage is {top.source} {top.section}"
-    assert any(s.source == doc and article_of(s.section) == article for s in result.sources[:3]), \
+    assert any(s.source == doc and article_of(s.section) == article for s in result.sources[:3]), (
         "the regulation's own article is among the top three sources"
+    )
     # The reply is Japanese and answers first: an FAQ answer is stated directly, with the matched question after it
     # as context; an article's answering sentences come before its excerpt and the one citation.
     if top.kind == "faq":
@@ -69,7 +70,9 @@ def test_japanese_questions_are_answered_from_the_right_article(sample_services,
     else:
         # the answering sentences, then (unless they are the whole article) the excerpt, then one citation
         lead = result.answer.split(f"{TITLES[doc]}「")[0].split("出典:")[0]
-        article_text = "".join("".join(c.text for c in sample_services.index.snapshot.chunks if c.section == top.section).split())
+        article_text = "".join(
+            "".join(c.text for c in sample_services.index.snapshot.chunks if c.section == top.section).split()
+        )
         assert lead.strip(), "an answering sentence comes first"
         assert "".join(lead.split())[:20] in article_text, "the lead is the article's own sentence"
         assert result.answer.index(f"出典: {top.section}") > len(lead.rstrip())
@@ -79,13 +82,17 @@ def test_japanese_questions_are_answered_from_the_right_article(sample_services,
 
 
 def test_a_long_article_is_quoted_in_part_with_its_page(sample_services):
-    result = answer(question="勤続3年半になったら有給は何日もらえるの？", services=sample_services, threshold=0.0, record=False)
+    result = answer(
+        question="勤続3年半になったら有給は何日もらえるの？", services=sample_services, threshold=0.0, record=False
+    )
     top = result.sources[0]
     assert top.source == "勤怠管理規程.pdf" and article_of(top.section) == "第11条"
     article = "\n".join(c.text for c in sample_services.index.snapshot.chunks if c.section == top.section)
     quote = "\n".join(line[2:] for line in result.answer.splitlines() if line.startswith("> "))
     assert "年次有給休暇を付与する" in quote, "a sentence about granting paid leave is quoted"
-    assert len(quote) < len(article) and len(quote.replace("…", "")) <= QUOTE_CHARS + 10, "relevant sentences, not the whole article"
+    assert len(quote) < len(article) and len(quote.replace("…", "")) <= QUOTE_CHARS + 10, (
+        "relevant sentences, not the whole article"
+    )
     for line in quote.splitlines():
         if line != "…":
             assert line.strip() in article, f"the quote is the article's own text: {line!r}"
@@ -110,7 +117,9 @@ def test_english_questions_are_answered_in_english(sample_services, question, se
     guide = " ".join(c.text for c in sample_services.index.snapshot.chunks if c.section == top.section)
     assert lead.strip() and " ".join(lead.split())[:30] in " ".join(guide.split()), "the answering sentence comes first"
     assert fact in result.answer and "Source: " in result.answer
-    assert not JAPANESE.search(result.answer.replace("(備品申請フォーム)", "")), "no Japanese template text in an English reply"
+    assert not JAPANESE.search(result.answer.replace("(備品申請フォーム)", "")), (
+        "no Japanese template text in an English reply"
+    )
 
 
 def test_an_unrelated_question_is_escalated_politely_in_japanese(sample_services):
@@ -123,7 +132,9 @@ def test_an_unrelated_question_is_escalated_politely_in_japanese(sample_services
     assert "定められています" not in result.answer, "nothing is quoted as if it were the answer"
 
 
-@pytest.mark.parametrize("question", ["What is on the cafeteria menu today?", "Can I park my own car in the company parking lot?"])
+@pytest.mark.parametrize(
+    "question", ["What is on the cafeteria menu today?", "Can I park my own car in the company parking lot?"]
+)
 def test_an_unrelated_english_question_is_escalated_in_english(sample_services, question):
     result = answer(question=question, services=sample_services, record=False)
     assert result.outcome == "escalated" and result.language == "en"
@@ -150,21 +161,35 @@ def test_category_filter_keeps_every_source_in_the_category(sample_services):
 
 
 def test_confidence_is_a_probability_and_the_threshold_decides(sample_services):
-    questions = ["出張の日当はいくら？", "社員食堂のメニューは？", "How do I request overtime?", "a", "？？？", "第11条"]
+    questions = [
+        "出張の日当はいくら？",
+        "社員食堂のメニューは？",
+        "How do I request overtime?",
+        "a",
+        "？？？",
+        "第11条",
+    ]
     threshold = sample_services.settings.confidence_threshold
     for q in questions:
         result = answer(question=q, services=sample_services, record=False)
         assert 0.0 <= result.confidence <= 1.0
         assert (result.outcome == "answered") == (result.confidence >= threshold), q
     sure = answer(question="出張の日当はいくら？", services=sample_services, record=False)
-    strict = answer(question="出張の日当はいくら？", services=sample_services, threshold=min(1.0, sure.confidence + 1e-6), record=False)
+    strict = answer(
+        question="出張の日当はいくら？",
+        services=sample_services,
+        threshold=min(1.0, sure.confidence + 1e-6),
+        record=False,
+    )
     assert strict.outcome == "escalated" and strict.confidence == pytest.approx(sure.confidence)
     lenient = answer(question="社員食堂のメニューは？", services=sample_services, threshold=0.0, record=False)
     assert lenient.outcome == "answered"
 
 
 def test_the_result_carries_what_the_log_and_the_api_need(sample_services):
-    result = answer(question="ボールペンはどこで頼めばいい？", services=sample_services, user_id="U1", origin="slack", record=False)
+    result = answer(
+        question="ボールペンはどこで頼めばいい？", services=sample_services, user_id="U1", origin="slack", record=False
+    )
     assert re.fullmatch(r"[0-9a-f]{32}", result.query_id)
     assert result.user_id == "U1" and result.origin == "slack"
     assert result.corpus_version == sample_services.index.snapshot.version

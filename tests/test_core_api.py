@@ -31,6 +31,7 @@ def ask(client, payload, **headers):
 
 # ------------------------------------------------------------------------------------------ health
 
+
 def test_healthz_and_readyz(client, sample_services):
     assert client.get("/healthz").json() == {"status": "ok"}
     ready = client.get("/readyz")
@@ -63,6 +64,7 @@ def free_port_():
 
 
 # ------------------------------------------------------------------------------------------ /api/ask
+
 
 def test_ask_returns_the_documented_json(client):
     resp = ask(client, {"question": "  出張の日当はいくら？  ", "user_id": "U123", "channel": "api"})
@@ -162,6 +164,7 @@ def test_an_unknown_category_lists_the_valid_ones(client):
 
 # ------------------------------------------------------------------------------------------ admin
 
+
 @pytest.fixture
 def docs(tmp_path) -> Path:
     folder = tmp_path / "docs"
@@ -171,7 +174,8 @@ def docs(tmp_path) -> Path:
         encoding="utf-8",
     )
     (folder / "駐輪場規程.txt").write_text(
-        "駐輪場規程\n\n第1条（利用）\n自転車通勤者は、総務部に届け出て駐輪ステッカーの交付を受けなければならない。\n", encoding="utf-8"
+        "駐輪場規程\n\n第1条（利用）\n自転車通勤者は、総務部に届け出て駐輪ステッカーの交付を受けなければならない。\n",
+        encoding="utf-8",
     )
     return folder
 
@@ -228,12 +232,27 @@ def test_admin_documents_lists_what_is_indexed(admin, docs):
 
 def test_admin_upload_ingests_at_once_and_rejects_what_it_cannot_take(admin, docs, tmp_path):
     files = [
-        ("files", ("../../会議室規程.md", "# 会議室規程\n\n## 第1条（予約）\n\n会議室はみどりポータルの会議室予約から2時間まで予約できる。\n".encode(), "text/markdown")),
+        (
+            "files",
+            (
+                "../../会議室規程.md",
+                "# 会議室規程\n\n## 第1条（予約）\n\n会議室はみどりポータルの会議室予約から2時間まで予約できる。\n".encode(),
+                "text/markdown",
+            ),
+        ),
         ("files", ("empty.txt", b"", "text/plain")),
     ]
     # A file of a type it cannot take refuses the whole batch before anything is written (tests/test_hardening.py).
-    refused = admin.post("/api/admin/ingest", headers=AUTH, files=[*files, ("files", ("slides.pptx", b"PK\x03\x04", "application/octet-stream"))])
-    assert refused.status_code == 422 and "Unsupported" in refused.json()["detail_en"] and "slides.pptx" in refused.json()["detail_en"]
+    refused = admin.post(
+        "/api/admin/ingest",
+        headers=AUTH,
+        files=[*files, ("files", ("slides.pptx", b"PK\x03\x04", "application/octet-stream"))],
+    )
+    assert (
+        refused.status_code == 422
+        and "Unsupported" in refused.json()["detail_en"]
+        and "slides.pptx" in refused.json()["detail_en"]
+    )
     assert not (docs / "会議室規程.md").exists()
     resp = admin.post("/api/admin/ingest", headers=AUTH, files=files)
     assert resp.status_code == 200
@@ -263,13 +282,21 @@ def test_admin_upload_without_files_is_a_422(admin):
 
 def test_admin_reingests_the_folder_and_prunes(admin, docs):
     again = admin.post("/api/admin/ingest", headers=AUTH).json()
-    assert {f["doc_id"]: f["status"] for f in again["files"]} == {"来客対応規程.md": "unchanged", "駐輪場規程.txt": "unchanged"}
+    assert {f["doc_id"]: f["status"] for f in again["files"]} == {
+        "来客対応規程.md": "unchanged",
+        "駐輪場規程.txt": "unchanged",
+    }
     assert again["failed"] == 0 and again["version"] == 1
 
     (docs / "駐輪場規程.txt").unlink()
-    (docs / "来客対応規程.md").write_text("# 来客対応規程\n\n## 第1条（受付）\n\n来客は2階の受付で入館証を受け取る。\n", encoding="utf-8")
+    (docs / "来客対応規程.md").write_text(
+        "# 来客対応規程\n\n## 第1条（受付）\n\n来客は2階の受付で入館証を受け取る。\n", encoding="utf-8"
+    )
     pruned = admin.post("/api/admin/ingest?prune=true", headers=AUTH).json()
-    assert {f["doc_id"]: f["status"] for f in pruned["files"]} == {"来客対応規程.md": "updated", "駐輪場規程.txt": "removed"}
+    assert {f["doc_id"]: f["status"] for f in pruned["files"]} == {
+        "来客対応規程.md": "updated",
+        "駐輪場規程.txt": "removed",
+    }
     assert pruned["version"] == 2
     listed = admin.get("/api/admin/documents", headers=AUTH).json()
     assert [d["source"] for d in listed["documents"]] == ["来客対応規程.md"]

@@ -24,6 +24,7 @@ def _chunks(name: str):
 
 # ------------------------------------------------------------------------------------------ section paths
 
+
 def test_section_paths_of_the_cp932_regulation():
     chunks = _chunks("備品管理規程.txt")
     sections = [c.section for c in chunks]
@@ -37,7 +38,9 @@ def test_section_paths_of_the_cp932_regulation():
     for c in chunks:
         assert not ARTICLE_HEAD.search(c.text), f"{c.section} contains another article heading"
     assert any(s.startswith("備品管理規程 > 第4章") for s in sections)
-    assert not any("第2章" in s and "第4章" in s for s in sections), "a new chapter replaces the previous one in the path"
+    assert not any("第2章" in s and "第4章" in s for s in sections), (
+        "a new chapter replaces the previous one in the path"
+    )
     assert [c.position for c in chunks] == list(range(len(chunks)))
 
 
@@ -78,10 +81,17 @@ def test_markdown_headings_nest_and_pop():
 
 # ------------------------------------------------------------------------------------------ long articles
 
+
 def _article(body: str) -> LoadedDocument:
     return LoadedDocument(
         title="就業規則",
-        blocks=[Block("第5章　休暇", 2), Block("第34条（年次有給休暇）", 4), Block(body), Block("第35条（産前産後の休業）", 4), Block("産前産後の休業を定める。")],
+        blocks=[
+            Block("第5章　休暇", 2),
+            Block("第34条（年次有給休暇）", 4),
+            Block(body),
+            Block("第35条（産前産後の休業）", 4),
+            Block("産前産後の休業を定める。"),
+        ],
     )
 
 
@@ -143,6 +153,7 @@ def test_a_tiny_tail_is_folded_into_the_previous_chunk():
 
 # ------------------------------------------------------------------------------------------ category rules
 
+
 @pytest.mark.parametrize(
     ("path", "hint", "expected"),
     [
@@ -174,6 +185,7 @@ def test_category_patterns_come_from_settings(monkeypatch):
 
 
 # ------------------------------------------------------------------------------------------ stored chunks
+
 
 def test_every_stored_chunk_carries_its_document_fields(sample_services):
     """Each chunk in Chroma: doc id, source, title, section, page (PDF), category, content hash of the file."""

@@ -18,6 +18,7 @@ import pytest
 
 from app.cli import main
 
+
 def re_match(pattern: str, text: str) -> bool:
     return re.fullmatch(pattern, text) is not None
 
@@ -67,8 +68,14 @@ def test_ingest_json_reports_every_file_and_exits_1_when_one_failed(ingested):
     assert ingested.run.code == 1
     report = ingested.report
     files = {f["doc_id"]: f for f in report["files"]}
-    assert {d: f["status"] for d, f in files.items()} == {"駐輪場規程.txt": "added", "visitor-guide.md": "added", "empty.txt": "failed"}
-    assert files["empty.txt"]["error"] == "The file is empty." and files["empty.txt"]["error_ja"] == "ファイルが空です。"
+    assert {d: f["status"] for d, f in files.items()} == {
+        "駐輪場規程.txt": "added",
+        "visitor-guide.md": "added",
+        "empty.txt": "failed",
+    }
+    assert (
+        files["empty.txt"]["error"] == "The file is empty." and files["empty.txt"]["error_ja"] == "ファイルが空です。"
+    )
     assert files["駐輪場規程.txt"]["chunks"] == 2
     assert report["counts"] == {"added": 2, "failed": 1}
     assert report["version"] == 1 and report["chunks"] == 3
@@ -87,7 +94,10 @@ def test_documents_json_lists_what_the_store_holds(ingested):
 
     plain = cli(ingested.data, "documents")
     assert plain.code == 0
-    assert any(line.startswith("failed") and "empty.txt" in line and "The file is empty." in line for line in plain.out.splitlines())
+    assert any(
+        line.startswith("failed") and "empty.txt" in line and "The file is empty." in line
+        for line in plain.out.splitlines()
+    )
 
 
 def test_ask_json_is_the_api_json(ingested):
@@ -127,12 +137,20 @@ def test_reingest_prints_each_file_and_prune_clears_the_failure(tmp_path):
     assert re_match(r"corpus version \d+: failed 1, unchanged 2 \(\d+\.\d\ds\)", lines[-1])
 
     (docs / "empty.txt").unlink()
-    (docs / "visitor-guide.md").write_text("# Visitor guide\n\n## Reception\n\nVisitors sign in on the second floor.\n", encoding="utf-8")
+    (docs / "visitor-guide.md").write_text(
+        "# Visitor guide\n\n## Reception\n\nVisitors sign in on the second floor.\n", encoding="utf-8"
+    )
     pruned = cli(data, "ingest", str(docs), "--prune", "--json")
     assert pruned.code == 0
     assert {f["doc_id"]: f["status"] for f in json.loads(pruned.out)["files"]} == {
-        "駐輪場規程.txt": "unchanged", "visitor-guide.md": "updated", "empty.txt": "removed"}
-    assert {d["doc_id"] for d in json.loads(cli(data, "documents", "--json").out)} == {"駐輪場規程.txt", "visitor-guide.md"}
+        "駐輪場規程.txt": "unchanged",
+        "visitor-guide.md": "updated",
+        "empty.txt": "removed",
+    }
+    assert {d["doc_id"] for d in json.loads(cli(data, "documents", "--json").out)} == {
+        "駐輪場規程.txt",
+        "visitor-guide.md",
+    }
 
     missing = cli(data, "ingest", str(tmp_path / "nope.pdf"), "--json")
     assert missing.code == 1
@@ -145,7 +163,9 @@ def test_a_second_ingest_while_another_holds_the_data_dir_says_busy(tmp_path):
 
     docs = write_docs(tmp_path / "docs")
     data = tmp_path / "data"
-    holder = ServerRun.claim(Settings(_env_file=None, data_dir=data), url="cli")  # what a running `madoguchi ingest` holds
+    holder = ServerRun.claim(
+        Settings(_env_file=None, data_dir=data), url="cli"
+    )  # what a running `madoguchi ingest` holds
     assert holder is not None
     try:
         run = cli(data, "ingest", str(docs))
@@ -158,25 +178,33 @@ def test_a_second_ingest_while_another_holds_the_data_dir_says_busy(tmp_path):
 
 # ------------------------------------------------------------------------------------------ through a server
 
+
 def test_ingest_goes_through_the_running_server_that_holds_the_data_dir(tmp_path):
     from tests.servers import ApiProcess
 
     docs = write_docs(tmp_path / "docs")
     (docs / "empty.txt").unlink()
     data = tmp_path / "data"
-    api = ApiProcess(env={"MADOGUCHI_DATA_DIR": str(data), "MADOGUCHI_DOCS_DIR": str(docs), "MADOGUCHI_REFRESH_INTERVAL_S": "60"},
-                     log=tmp_path / "serve.log")
+    api = ApiProcess(
+        env={"MADOGUCHI_DATA_DIR": str(data), "MADOGUCHI_DOCS_DIR": str(docs), "MADOGUCHI_REFRESH_INTERVAL_S": "60"},
+        log=tmp_path / "serve.log",
+    )
     api.start()
     try:
         info = json.loads((data / "server.json").read_text())
         assert info["url"] == api.url and info["pid"] == api.proc.pid
-        assert oct((data / "server.json").stat().st_mode & 0o777) == "0o600", "the local token is readable by its owner only"
+        assert oct((data / "server.json").stat().st_mode & 0o777) == "0o600", (
+            "the local token is readable by its owner only"
+        )
 
         run = cli(data, "ingest", str(docs), "--json")
         assert run.code == 0, run.err
         assert f"ingesting through {api.url}/api/admin/ingest" in run.err
         report = json.loads(run.out)
-        assert {f["doc_id"]: f["status"] for f in report["files"]} == {"駐輪場規程.txt": "added", "visitor-guide.md": "added"}
+        assert {f["doc_id"]: f["status"] for f in report["files"]} == {
+            "駐輪場規程.txt": "added",
+            "visitor-guide.md": "added",
+        }
 
         # The server answers from what was just ingested, without a restart or a refresh tick (its interval is 60 s).
         with api.client() as http:
@@ -208,5 +236,8 @@ def test_ingest_goes_through_the_running_server_that_holds_the_data_dir(tmp_path
     direct = cli(data, "ingest", str(docs), "--json")
     assert "ingesting through" not in direct.err
     assert {f["doc_id"]: f["status"] for f in json.loads(direct.out)["files"]} == {
-        "駐輪場規程.txt": "unchanged", "visitor-guide.md": "unchanged", "broken.pdf": "failed"}
+        "駐輪場規程.txt": "unchanged",
+        "visitor-guide.md": "unchanged",
+        "broken.pdf": "failed",
+    }
     assert direct.code == 1

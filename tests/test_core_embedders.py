@@ -37,7 +37,9 @@ def test_all_minilm_resolves_to_the_packaged_copy():
 
 def test_minilm_embeds_normalized_384_dim_vectors_that_mean_something(minilm):
     assert minilm.name == MINILM and minilm.dim == 384
-    vectors = minilm.encode(["How do I request overtime?", "Overtime must be requested by 17:00.", "The cafeteria serves curry."])
+    vectors = minilm.encode(
+        ["How do I request overtime?", "Overtime must be requested by 17:00.", "The cafeteria serves curry."]
+    )
     assert vectors.shape == (3, 384) and vectors.dtype == np.float32
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2] + 0.1
@@ -69,7 +71,9 @@ def test_ingest_and_answer_end_to_end_with_minilm(make_settings, minilm, tokeniz
         assert "17:00" in result.answer and "Source: " in result.answer
 
 
-@pytest.mark.parametrize("name", ["word2vec", "openai:text-embedding-3-small", "sentence-transformers", "sentence-transformers:", "USE-M3 "])
+@pytest.mark.parametrize(
+    "name", ["word2vec", "openai:text-embedding-3-small", "sentence-transformers", "sentence-transformers:", "USE-M3 "]
+)
 def test_an_unknown_embedder_name_lists_the_valid_ones(name):
     with pytest.raises(ConfigError) as info:
         make_embedder(name)
@@ -91,7 +95,9 @@ def test_a_missing_model_path_is_a_config_error_not_a_download(tmp_path):
     assert str(missing) in info.value.detail_en and "nothing is downloaded" in info.value.detail_en
 
 
-def test_a_store_built_with_one_embedder_refuses_to_serve_with_another(make_settings, embedder, minilm, tokenizer, tmp_path):
+def test_a_store_built_with_one_embedder_refuses_to_serve_with_another(
+    make_settings, embedder, minilm, tokenizer, tmp_path
+):
     docs = tmp_path / "docs"
     docs.mkdir()
     shutil.copy(MANUALS / "office-guide-en.md", docs)

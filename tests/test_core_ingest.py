@@ -63,6 +63,7 @@ def docs(tmp_path) -> Path:
 
 # ------------------------------------------------------------------------------------------ incremental
 
+
 def test_reingest_of_unchanged_files_skips_them_and_writes_nothing(make_services, docs):
     services = make_services(with_log=False)
     first = services.ingest(paths=[docs])
@@ -196,6 +197,7 @@ def test_a_missing_path_fails_with_a_reason(make_services, tmp_path):
 
 # ------------------------------------------------------------------------------------------ bad-file zoo
 
+
 def _zoo(folder: Path) -> dict[str, tuple[str, str]]:
     """Bad files, each with (a phrase of the English reason, a phrase of the Japanese one)."""
     from pypdf import PdfWriter
@@ -256,10 +258,15 @@ def test_bad_file_zoo_each_fails_alone_with_a_clear_reason(make_services, docs):
     assert result.outcome == "answered" and result.sources[0].source == "申請手続規程.txt"
 
     again = services.ingest(paths=[docs])  # failed files are tried again; the good ones are skipped
-    assert {f.doc_id: f.status for f in again.files} == {**{n: "failed" for n in bad}, "申請手続規程.txt": "unchanged", "guide.md": "unchanged"}
+    assert {f.doc_id: f.status for f in again.files} == {
+        **{n: "failed" for n in bad},
+        "申請手続規程.txt": "unchanged",
+        "guide.md": "unchanged",
+    }
 
 
 # ------------------------------------------------------------------------------------------ atomicity
+
 
 def test_the_index_never_serves_a_mix_of_two_versions_while_ingesting(make_services, docs):
     """Ingest alternating editions in one thread, answer in another, reload the index (as a server's background
@@ -304,7 +311,9 @@ def test_the_index_never_serves_a_mix_of_two_versions_while_ingesting(make_servi
             seen_versions.update(versions)
             if len(versions) > 1:
                 problems.append(f"an answer mixes two editions: {text!r}")
-            if ("旧版" in result.answer and "5日前" in result.answer) or ("新版" in result.answer and "3日前" in result.answer):
+            if ("旧版" in result.answer and "5日前" in result.answer) or (
+                "新版" in result.answer and "3日前" in result.answer
+            ):
                 problems.append(f"an answer mixes two editions: {result.answer!r}")
             answers += 1
 

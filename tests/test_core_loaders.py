@@ -24,6 +24,7 @@ def _body(doc) -> str:
 
 # ---------------------------------------------------------------------------------------------------------- PDF
 
+
 def test_pdf_keeps_the_page_of_every_block():
     from pypdf import PdfReader
 
@@ -32,7 +33,9 @@ def test_pdf_keeps_the_page_of_every_block():
     pages = [unicodedata.normalize("NFKC", p.extract_text() or "") for p in PdfReader(str(path)).pages]
 
     assert doc.title == "勤怠管理規程"
-    assert {b.page for b in doc.blocks} == set(range(1, len(pages) + 1)), "every page contributes blocks, numbered from 1"
+    assert {b.page for b in doc.blocks} == set(range(1, len(pages) + 1)), (
+        "every page contributes blocks, numbered from 1"
+    )
     articles = [b for b in doc.blocks if b.level == 4]
     assert len(articles) == 20
     for block in articles:  # each article heading carries the page it is printed on
@@ -50,6 +53,7 @@ def test_pdf_body_text_is_japanese_and_normalized():
 
 
 # ----------------------------------------------------------------------------------------------------- Markdown
+
 
 def test_markdown_front_matter_gives_title_and_category():
     doc = load(MANUALS / "慶弔見舞金規程.md")
@@ -115,7 +119,11 @@ def test_text_in_utf8_bom_and_cp932_reads_the_same(tmp_path, encoding, newline):
     path.write_bytes(_RULES.replace("\n", newline).encode(encoding))
     doc = load(path)
     assert doc.title == "総務規程", "the first short line is the title (and a BOM does not stick to it)"
-    assert [(b.level, b.text) for b in doc.blocks if b.level] == [(2, "第1章　総則"), (4, "第1条（目的）"), (4, "第2条（申請）")]
+    assert [(b.level, b.text) for b in doc.blocks if b.level] == [
+        (2, "第1章　総則"),
+        (4, "第1条（目的）"),
+        (4, "第2条（申請）"),
+    ]
     assert "１．申請は書面で行う。\n２．急ぎの場合は内線で連絡する。" in _body(doc)
     assert "\r" not in _body(doc) and "\ufeff" not in _body(doc)
 
@@ -131,6 +139,7 @@ def test_sample_cp932_text_manual():
 
 
 # ------------------------------------------------------------------------------------------------------- DOCX
+
 
 def test_docx_heading_styles_become_levels():
     doc = load(MANUALS / "経費精算規程.docx")
@@ -164,6 +173,7 @@ def test_docx_made_here_with_title_plain_article_lines_and_a_table(tmp_path):
 
 
 # ------------------------------------------------------------------------------------------------------- XLSX
+
 
 def test_xlsx_faq_sheet_becomes_one_entry_per_row():
     doc = load(MANUALS / "よくある質問.xlsx")
@@ -204,6 +214,7 @@ def test_xlsx_english_headers_blank_rows_and_a_plain_sheet(tmp_path):
 
 # ------------------------------------------------------------------------------------------------------- HTML
 
+
 def test_html_keeps_headings_lists_and_drops_scripts_and_navigation(tmp_path):
     path = tmp_path / "guide.html"
     path.write_text(
@@ -217,14 +228,19 @@ def test_html_keeps_headings_lists_and_drops_scripts_and_navigation(tmp_path):
     doc = load(path)
     assert doc.title == "Office guide"
     assert [(b.level, b.text) for b in doc.blocks] == [
-        (1, "Office guide"), (2, "Supplies"), (None, "Take pens from the shelf."), (None, "- Notebooks"),
-        (None, "- Sticky notes"), (4, "第4条（消耗品の利用）"),
+        (1, "Office guide"),
+        (2, "Supplies"),
+        (None, "Take pens from the shelf."),
+        (None, "- Notebooks"),
+        (None, "- Sticky notes"),
+        (4, "第4条（消耗品の利用）"),
     ]
     text = " ".join(b.text for b in doc.blocks)
     assert "secret" not in text and "menu link" not in text and "copyright" not in text and "color" not in text
 
 
 # ------------------------------------------------------------------------------------------------ unsupported
+
 
 def test_unsupported_extension_names_the_supported_ones(tmp_path):
     path = tmp_path / "slides.pptx"

@@ -31,7 +31,9 @@ def handbook(shared_dir, tmp_path_factory, embedder, tokenizer, request):
     from tests.servers import server_overrides
 
     data = tmp_path_factory.mktemp("tuqulore")
-    settings = Settings(_env_file=None, data_dir=data, docs_dir=shared_dir / CORPUS, **server_overrides(request.config, data))
+    settings = Settings(
+        _env_file=None, data_dir=data, docs_dir=shared_dir / CORPUS, **server_overrides(request.config, data)
+    )
     services = build_services(settings, embedder=embedder, tokenizer=tokenizer, with_log=False)
     report = services.ingest(paths=[shared_dir / CORPUS])
     return services, report

@@ -48,7 +48,11 @@ def dockerfile_instructions() -> list[tuple[str, str]]:
 
 def madoguchi_services() -> dict[str, dict]:
     """The services that run this project's image (API replicas, Slack worker)."""
-    return {name: svc for name, svc in COMPOSE["services"].items() if "build" in svc or str(svc.get("image", "")).startswith("madoguchi")}
+    return {
+        name: svc
+        for name, svc in COMPOSE["services"].items()
+        if "build" in svc or str(svc.get("image", "")).startswith("madoguchi")
+    }
 
 
 def named_settings() -> set[str]:
@@ -73,7 +77,10 @@ def test_docker_files_name_only_settings_the_code_has():
 
 
 def test_the_name_check_catches_a_misspelled_setting():
-    assert unknown_settings({"MADOGUCHI_CHROMA_URI", "MADOGUCHI_CHROMA_URL", "SLACK_APP_TOKN"}) == {"MADOGUCHI_CHROMA_URI", "SLACK_APP_TOKN"}
+    assert unknown_settings({"MADOGUCHI_CHROMA_URI", "MADOGUCHI_CHROMA_URL", "SLACK_APP_TOKN"}) == {
+        "MADOGUCHI_CHROMA_URI",
+        "SLACK_APP_TOKN",
+    }
 
 
 # What the company topology depends on, pinned in every Madoguchi service's `environment:` (which wins over the
@@ -205,10 +212,16 @@ def test_dockerfile_shape():
     assert "download.pytorch.org/whl/cpu" in steps[torch[0]][1], "torch must come from the CPU-only index"
     users = [arg for word, arg in steps if word == "USER"]
     assert users and users[-1] not in ("root", "0")
-    assert [i for i, (w, _) in enumerate(steps) if w == "USER"][-1] < [i for i, (w, _) in enumerate(steps) if w == "ENTRYPOINT"][0]
+    assert [i for i, (w, _) in enumerate(steps) if w == "USER"][-1] < [
+        i for i, (w, _) in enumerate(steps) if w == "ENTRYPOINT"
+    ][0]
     assert any(word == "HEALTHCHECK" and "/healthz" in arg for word, arg in steps)
     # What is copied exists and is let through Dockerfile.dockerignore.
-    allowed = [line[1:].rstrip("/") for line in (DOCKER / "Dockerfile.dockerignore").read_text().splitlines() if line.startswith("!")]
+    allowed = [
+        line[1:].rstrip("/")
+        for line in (DOCKER / "Dockerfile.dockerignore").read_text().splitlines()
+        if line.startswith("!")
+    ]
     for word, arg in steps:
         if word == "COPY":
             *sources, _dest = arg.split()
@@ -219,7 +232,7 @@ def test_dockerfile_shape():
 
 def _python_c(instruction: str) -> str:
     arg = next(arg for word, arg in dockerfile_instructions() if word == instruction and "python -c" in arg)
-    return shlex.split(arg[arg.index("python -c"):])[2]
+    return shlex.split(arg[arg.index("python -c") :])[2]
 
 
 @pytest.mark.slow  # loads the USE-m3 model in a subprocess
@@ -240,17 +253,25 @@ def test_the_healthcheck_passes_on_a_live_server_and_fails_without_one(make_serv
     code = _python_c("HEALTHCHECK")
     services = make_services()
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(services.settings, services=services), host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(services.settings, services=services), host="127.0.0.1", port=port, log_level="warning"
+        )
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:
         deadline = time.monotonic() + 30
         while not server.started and time.monotonic() < deadline:
             time.sleep(0.05)
-        ok = subprocess.run([sys.executable, "-c", code], env={"MADOGUCHI_PORT": str(port)}, capture_output=True, timeout=30)
+        ok = subprocess.run(
+            [sys.executable, "-c", code], env={"MADOGUCHI_PORT": str(port)}, capture_output=True, timeout=30
+        )
         assert ok.returncode == 0, ok.stderr
     finally:
         server.should_exit = True
         thread.join(10)
-    down = subprocess.run([sys.executable, "-c", code], env={"MADOGUCHI_PORT": str(port)}, capture_output=True, timeout=30)
+    down = subprocess.run(
+        [sys.executable, "-c", code], env={"MADOGUCHI_PORT": str(port)}, capture_output=True, timeout=30
+    )
     assert down.returncode != 0

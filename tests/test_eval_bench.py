@@ -30,7 +30,11 @@ def test_perturb_shifts_digits_and_tags_headings_but_keeps_front_matter():
 
 def test_synthetic_corpus_reaches_the_target(tmp_path):
     folder = GOLDEN_DOCS
-    chunks = {f"{folder.name}/01_就業規則.md": 4, f"{folder.name}/02_出張旅費規程.md": 3, f"{folder.name}/equipment.md": 2}
+    chunks = {
+        f"{folder.name}/01_就業規則.md": 4,
+        f"{folder.name}/02_出張旅費規程.md": 3,
+        f"{folder.name}/equipment.md": 2,
+    }
     made = make_synthetic_corpus(folders=[folder], out=tmp_path, file_chunks=chunks, target_chunks=20)
     assert made["estimated_chunks"] >= 20 and made["copies"] == 3
     files = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.md"))
@@ -42,12 +46,38 @@ def test_synthetic_corpus_reaches_the_target(tmp_path):
 
 def test_targets_and_text_report():
     result = {
-        "machine": {"cpus": 2, "memory_gib": 24, "python": "3.11", "platform": "linux"}, "embedder": "use-m3", "quick": False,
-        "ingest": {"files": 2, "failed": 0, "chars": 60000, "chunks": 100, "seconds": 1.5, "chars_per_s": 40000, "chunks_per_s": 66.7},
-        "reingest_unchanged_s": 2.5, "reingest_counts": {"unchanged": 2},
-        "ask": {"chunks": 100, "startup_s": 1.0, "peak_rss_mb": 900.0, "rss_after_mb": 850.0,
-                "levels": {"16": {"requests": 10, "errors": {}, "seconds": 1.0, "throughput_rps": 10.0, "mean_ms": 20.0,
-                                  "p50_ms": 12.0, "p95_ms": 70.0, "p99_ms": 80.0}}},
+        "machine": {"cpus": 2, "memory_gib": 24, "python": "3.11", "platform": "linux"},
+        "embedder": "use-m3",
+        "quick": False,
+        "ingest": {
+            "files": 2,
+            "failed": 0,
+            "chars": 60000,
+            "chunks": 100,
+            "seconds": 1.5,
+            "chars_per_s": 40000,
+            "chunks_per_s": 66.7,
+        },
+        "reingest_unchanged_s": 2.5,
+        "reingest_counts": {"unchanged": 2},
+        "ask": {
+            "chunks": 100,
+            "startup_s": 1.0,
+            "peak_rss_mb": 900.0,
+            "rss_after_mb": 850.0,
+            "levels": {
+                "16": {
+                    "requests": 10,
+                    "errors": {},
+                    "seconds": 1.0,
+                    "throughput_rps": 10.0,
+                    "mean_ms": 20.0,
+                    "p50_ms": 12.0,
+                    "p95_ms": 70.0,
+                    "p99_ms": 80.0,
+                }
+            },
+        },
     }
     t = check_targets(result)
     assert t["ingest_chars_per_s"]["met"] is True

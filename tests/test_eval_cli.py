@@ -48,8 +48,17 @@ def test_eval_retrieval_cli_text_and_k(capsys):
 
 
 def test_eval_qa_cli_json_and_report(capsys, tmp_path):
-    args = ["eval", "qa", "--docs", str(GOLDEN / "docs"), "--questions", str(GOLDEN / "questions.jsonl"), "--json",
-            "--report", str(tmp_path / "rep")]
+    args = [
+        "eval",
+        "qa",
+        "--docs",
+        str(GOLDEN / "docs"),
+        "--questions",
+        str(GOLDEN / "questions.jsonl"),
+        "--json",
+        "--report",
+        str(tmp_path / "rep"),
+    ]
     assert main(args) == 0
     data = _json_out(capsys)
     assert QA_KEYS <= set(data)
@@ -76,7 +85,16 @@ def test_eval_qa_cli_json_and_report(capsys, tmp_path):
 
 
 def test_eval_qa_cli_threshold_zero_answers_everything(capsys):
-    args = ["eval", "qa", "--docs", str(GOLDEN / "docs"), "--questions", str(GOLDEN / "questions.jsonl"), "--threshold", "0"]
+    args = [
+        "eval",
+        "qa",
+        "--docs",
+        str(GOLDEN / "docs"),
+        "--questions",
+        str(GOLDEN / "questions.jsonl"),
+        "--threshold",
+        "0",
+    ]
     assert main(args) == 0
     out = capsys.readouterr().out
     assert "threshold 0.00" in out

@@ -76,7 +76,13 @@ def test_percentile_interpolates():
     ("cited", "section", "source", "sections", "ok"),
     [
         ("01_就業規則.md", "就業規則 > 第6章 休暇等 > 第34条 年次有給休暇", "01_就業規則.md", ["第34条"], True),
-        ("01_就業規則.md", "就業規則 > 第6章 休暇等 > 第34条 年次有給休暇", "01_就業規則.md", ["第35条", "第34条"], True),
+        (
+            "01_就業規則.md",
+            "就業規則 > 第6章 休暇等 > 第34条 年次有給休暇",
+            "01_就業規則.md",
+            ["第35条", "第34条"],
+            True,
+        ),
         ("01_就業規則.md", "就業規則 > 第３４条 年次有給休暇", "01_就業規則.md", ["第34条"], True),  # full-width digits
         ("01_就業規則.md", "就業規則 > 第6章 休暇等 > 第3条 定義", "01_就業規則.md", ["第34条"], False),
         ("02_賃金規程.md", "賃金規程 > 第34条 x", "01_就業規則.md", ["第34条"], False),
@@ -102,8 +108,15 @@ def test_fact_found_exact_and_fuzzy():
 
 def _item(id_, *, answerable, conf, ranks, facts=0, found=0, category="attendance", cited=True):
     return QaItemResult(
-        id=id_, question=id_, answerable=answerable, category=category, confidence=conf, match_ranks=ranks,
-        cited=[{"source": "s", "section": "x", "score": 1.0}] * (3 if cited else 0), facts=facts, facts_found=found,
+        id=id_,
+        question=id_,
+        answerable=answerable,
+        category=category,
+        confidence=conf,
+        match_ranks=ranks,
+        cited=[{"source": "s", "section": "x", "score": 1.0}] * (3 if cited else 0),
+        facts=facts,
+        facts_found=found,
     )
 
 
@@ -148,7 +161,9 @@ def test_sweep_and_calibration():
     assert by_t[0.75]["answer_precision"] == 0.5  # a1, a4
     recalls = [r["escalation_recall"] for r in rows]
     assert recalls == sorted(recalls)  # escalating more never lowers escalation recall
-    assert calibrate(rows, min_precision=0.9, min_answered=1) == 0.85  # lowest threshold from which precision stays ≥ 0.9
+    assert (
+        calibrate(rows, min_precision=0.9, min_answered=1) == 0.85
+    )  # lowest threshold from which precision stays ≥ 0.9
     assert calibrate(rows, min_precision=0.5, min_answered=1) == 0.75
     # thresholds answering fewer than 2 questions are skipped: 0.85 (only a1) is no evidence, 0.8 breaks the bar
     assert calibrate(rows, min_precision=0.9, min_answered=2) is None
@@ -160,7 +175,9 @@ def test_llm_outcome_drives_headline_metrics_but_not_the_sweep():
     import dataclasses
 
     # the generator answered a3 (confidence 0.3) and declined a1 (0.9): headline metrics follow it
-    items = [dataclasses.replace(i, outcome={"a1": "escalated", "a3": "answered"}.get(i.id, "escalated")) for i in ITEMS]
+    items = [
+        dataclasses.replace(i, outcome={"a1": "escalated", "a3": "answered"}.get(i.id, "escalated")) for i in ITEMS
+    ]
     m = qa_metrics(items, threshold=0.5)
     assert m["answer_precision"] == 1.0 and m["deflection_rate"] == 0.25 and m["escalation_recall"] == 1.0
     # the sweep still describes the confidence rule, as without a generator

@@ -35,8 +35,14 @@ def test_offline_sweep_matches_answer_at_every_threshold(make_services, golden):
 
 
 def test_run_qa_reports_what_was_cited(make_settings, embedder, tokenizer):
-    run = run_qa(docs=GOLDEN / "docs", questions=GOLDEN / "questions.jsonl", settings=make_settings(),
-                 threshold=0.0, embedder=embedder, tokenizer=tokenizer)
+    run = run_qa(
+        docs=GOLDEN / "docs",
+        questions=GOLDEN / "questions.jsonl",
+        settings=make_settings(),
+        threshold=0.0,
+        embedder=embedder,
+        tokenizer=tokenizer,
+    )
     by_id = {i.id: i for i in run.items}
     assert by_id["t-03"].cited and by_id["t-03"].hit(3)
     assert by_id["t-06"].match_ranks == []  # unanswerable: nothing can match

@@ -61,6 +61,7 @@ def extracted_text(name: str) -> str:
 
 # ---------- 勤怠管理規程.pdf
 
+
 def test_pdf_has_at_least_three_pages_with_japanese_article_headings_on_each():
     pages = _pdf_pages(MANUALS / "勤怠管理規程.pdf")
     assert len(pages) >= 3
@@ -91,6 +92,7 @@ def test_pdf_text_is_proper_japanese():
 
 # ---------- 経費精算規程.docx
 
+
 def test_docx_opens_and_has_articles_as_headings():
     import docx
 
@@ -104,6 +106,7 @@ def test_docx_opens_and_has_articles_as_headings():
 
 
 # ---------- よくある質問.xlsx
+
 
 def test_xlsx_faq_has_header_and_enough_rows():
     import openpyxl
@@ -122,6 +125,7 @@ def test_xlsx_faq_has_header_and_enough_rows():
 
 # ---------- 備品管理規程.txt (Shift_JIS)
 
+
 def test_txt_is_cp932_not_utf8():
     data = (MANUALS / "備品管理規程.txt").read_bytes()
     with pytest.raises(UnicodeDecodeError):
@@ -132,6 +136,7 @@ def test_txt_is_cp932_not_utf8():
 
 
 # ---------- Markdown manuals
+
 
 @pytest.mark.parametrize("name", ["慶弔見舞金規程.md", "office-guide-en.md"])
 def test_markdown_manuals_have_front_matter_and_title(name):
@@ -146,6 +151,7 @@ def test_markdown_manuals_have_front_matter_and_title(name):
 
 
 # ---------- golden set
+
 
 def _golden() -> list[dict]:
     return [json.loads(line) for line in GOLDEN.read_text(encoding="utf-8").splitlines() if line.strip()]

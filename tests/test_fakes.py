@@ -14,7 +14,9 @@ def test_quiet_waits_its_full_time_even_when_nothing_was_called_yet():
     """`quiet()` backs every "nothing more was posted" assertion. With no call recorded yet it must still wait, or a
     post that comes late (a busy machine, a slow answer) would arrive after the assertion had already passed."""
     with FakeSlack() as fake:
-        late = threading.Timer(0.3, lambda: httpx.post(fake.api_url + "chat.postMessage", json={"channel": "C1", "text": "late"}))
+        late = threading.Timer(
+            0.3, lambda: httpx.post(fake.api_url + "chat.postMessage", json={"channel": "C1", "text": "late"})
+        )
         late.start()
         started = time.monotonic()
         fake.quiet(1.0)

@@ -106,7 +106,9 @@ def test_store_keeps_the_staff_entries_in_one_meta_record(services):
 
 
 def test_a_broken_record_is_logged_and_read_as_empty(services, caplog):
-    services.store.meta.upsert(ids=["glossary"], embeddings=[[0.0]], documents=["{not json"], metadatas=[{"record": "glossary"}])
+    services.store.meta.upsert(
+        ids=["glossary"], embeddings=[[0.0]], documents=["{not json"], metadatas=[{"record": "glossary"}]
+    )
     assert services.store.glossary() == {}
     assert "not JSON" in caplog.text
 
@@ -132,8 +134,10 @@ def test_a_staff_word_expands_questions_and_finds_the_article(services):
     glossary.delete_term(services, WORD, actor="test")
     assert services.store.glossary() == {}
     assert WORD not in services.index.glossary.entries
-    assert not any(t in analyze(QUESTION, tokenizer=services.tokenizer, glossary=services.index.glossary).tokens
-                   for t in formal_tokens)
+    assert not any(
+        t in analyze(QUESTION, tokenizer=services.tokenizer, glossary=services.index.glossary).tokens
+        for t in formal_tokens
+    )
 
 
 def test_words_are_matched_as_questions_are(services):
@@ -214,7 +218,9 @@ def test_list_puts_staff_words_first_and_filters(services):
 
 def test_the_deployment_file_is_part_of_the_base(build, tmp_path):
     path = tmp_path / "company.tsv"
-    path.write_text("# our words\nみどりポータル\t社内ポータル\n有休\t年次有給休暇 リフレッシュ休暇\n", encoding="utf-8")
+    path.write_text(
+        "# our words\nみどりポータル\t社内ポータル\n有休\t年次有給休暇 リフレッシュ休暇\n", encoding="utf-8"
+    )
     services = build(glossary_file=path)
     terms = _terms(services)
     assert terms["みどりポータル"] == glossary.Term("みどりポータル", "社内ポータル", "file", None)
@@ -228,7 +234,9 @@ def test_the_deployment_file_is_part_of_the_base(build, tmp_path):
     assert _terms(services)["みどりポータル"].overrides == "file"
     glossary.delete_term(services, "みどりポータル", actor="test")
     entries = services.index.glossary.entries
-    assert entries["みどりポータル"] == "社内ポータル" and entries[WORD] == FORMAL, "file entries stay beside staff ones"
+    assert entries["みどりポータル"] == "社内ポータル" and entries[WORD] == FORMAL, (
+        "file entries stay beside staff ones"
+    )
     services.index.glossary.replace_extra({})
     assert services.index.glossary.entries["みどりポータル"] == "社内ポータル"
 
@@ -306,7 +314,9 @@ def test_api_validation_errors_are_422_in_the_askers_language(services):
         assert "正式な用語" in r.json()["detail"]
         r = client.put("/api/admin/glossary/" + "あ" * 41, json={"formal": FORMAL}, headers=AUTH)
         assert r.status_code == 422 and "40 文字まで" in r.json()["detail"]
-        r = client.put(f"/api/admin/glossary/{WORD}", json={"formal": "a\nb"}, headers={**AUTH, "Accept-Language": "en"})
+        r = client.put(
+            f"/api/admin/glossary/{WORD}", json={"formal": "a\nb"}, headers={**AUTH, "Accept-Language": "en"}
+        )
         assert r.status_code == 422 and "no tabs or line breaks" in r.json()["detail"]
         r = client.put(f"/api/admin/glossary/{WORD}", json={}, headers=AUTH)
         assert r.status_code == 422 and r.json()["detail"].startswith("リクエストが不正です")
@@ -372,13 +382,15 @@ def test_console_page_needs_login_and_renders_in_japanese(console):
     # Deleting is offered for the staff's words only; the others can be overridden.
     deletable = [f["inputs"]["word"] for f in _forms(html) if f["action"] == "/console/glossary/delete"]
     assert deletable == [WORD]
-    assert f'/console/glossary?edit={"%E6%9C%89%E4%BC%91"}' in html  # 有休: 上書き登録
+    assert f"/console/glossary?edit={'%E6%9C%89%E4%BC%91'}" in html  # 有休: 上書き登録
 
 
 def test_console_form_adds_edits_and_deletes(console):
     client, services = console
     _login(client)
-    r = client.post("/console/glossary", data={"csrf": _csrf(client), "word": WORD, "formal": FORMAL}, follow_redirects=False)
+    r = client.post(
+        "/console/glossary", data={"csrf": _csrf(client), "word": WORD, "formal": FORMAL}, follow_redirects=False
+    )
     assert r.status_code == 303 and r.headers["location"] == "/console/glossary?done=term_saved"
     assert "社内用語を保存しました。" in client.get(r.headers["location"]).text
     assert services.index.glossary.entries[WORD] == FORMAL
@@ -407,7 +419,10 @@ def test_console_refuses_bad_input_and_forms_without_csrf(console):
     r = client.post("/console/glossary/delete", data={"csrf": _csrf(client), "word": "有休"})
     assert r.status_code == 422 and "既定の用語のため、ここでは削除できません" in r.text
     for token in (None, "forged-token"):
-        for path, data in (("/console/glossary", {"word": WORD, "formal": FORMAL}), ("/console/glossary/delete", {"word": "x"})):
+        for path, data in (
+            ("/console/glossary", {"word": WORD, "formal": FORMAL}),
+            ("/console/glossary/delete", {"word": "x"}),
+        ):
             r = client.post(path, data=dict(data, **({"csrf": token} if token else {})), follow_redirects=False)
             assert r.status_code == 403 and "フォームを受け付けられません" in r.text
     assert services.store.glossary() == {}

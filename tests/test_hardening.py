@@ -33,6 +33,7 @@ def served(fast_services, tmp_path):
 
 # --------------------------------------------------------------------------------------------- no 500 on bad input
 
+
 def _is_json_error(resp, status: int) -> dict:
     assert resp.status_code == status, resp.text
     body = resp.json()
@@ -44,7 +45,9 @@ def test_a_lone_surrogate_in_the_question_is_a_bilingual_422(served):
     client, _ = served
     raw = b'{"question": "\\ud800 \xe6\x9c\x89\xe7\xb5\xa6\xe4\xbc\x91\xe6\x9a\x87"}'
     for lang, word in (("ja", "文字"), ("en", "character")):
-        resp = client.post("/api/ask", content=raw, headers={"Content-Type": "application/json", "Accept-Language": lang})
+        resp = client.post(
+            "/api/ask", content=raw, headers={"Content-Type": "application/json", "Accept-Language": lang}
+        )
         body = _is_json_error(resp, 422)
         assert word in body["detail"], body
 
@@ -83,7 +86,9 @@ def test_a_huge_faq_id_is_a_404_or_422(served, method):
 def test_invalid_json_to_the_admin_ingest_is_a_422(served):
     client, services = served
     before = services.last_ingest
-    resp = client.post("/api/admin/ingest", content=b'{"paths": [', headers={**AUTH, "Content-Type": "application/json"})
+    resp = client.post(
+        "/api/admin/ingest", content=b'{"paths": [', headers={**AUTH, "Content-Type": "application/json"}
+    )
     body = _is_json_error(resp, 422)
     assert body["error"] == "bad_json"
     assert services.last_ingest == before, "nothing was ingested"
@@ -101,7 +106,10 @@ def test_a_300_character_file_name_is_a_422_that_says_it_is_too_long(served):
 
 # ------------------------------------------------------------------------------------- uploads: the batch is checked whole
 
-GOOD = ("files", ("会議室規程.md", "# 会議室規程\n\n## 第1条\n\n会議室は2時間まで予約できる。\n".encode(), "text/markdown"))
+GOOD = (
+    "files",
+    ("会議室規程.md", "# 会議室規程\n\n## 第1条\n\n会議室は2時間まで予約できる。\n".encode(), "text/markdown"),
+)
 
 
 def _docs_files(services) -> list[str]:
@@ -119,7 +127,9 @@ def _docs_files(services) -> list[str]:
 def test_one_bad_file_refuses_the_whole_batch_before_anything_is_written(served, bad, code):
     client, services = served
     before = _docs_files(services)
-    resp = client.post("/api/admin/ingest", headers=AUTH, files=[GOOD, bad, GOOD[:1] + (("b.txt", b"text", "text/plain"),)])
+    resp = client.post(
+        "/api/admin/ingest", headers=AUTH, files=[GOOD, bad, GOOD[:1] + (("b.txt", b"text", "text/plain"),)]
+    )
     body = _is_json_error(resp, 422)
     assert body["error"] == code
     assert "nothing was saved" in body["detail_en"] and "何も保存" in body["detail"]
@@ -149,6 +159,7 @@ def test_every_refused_file_is_named_and_nfd_nfc_spellings_are_one_name(served):
 
 
 # ----------------------------------------------------------------------------- request bodies: bounded before read
+
 
 @pytest.fixture
 def small(fast_services, tmp_path):
@@ -185,10 +196,18 @@ def test_env_names_of_the_body_limit(monkeypatch):
 
 def test_an_ask_body_over_the_limit_is_a_bilingual_413_by_content_length(small):
     client, services = small
-    assert client.post("/api/ask", content=_padded_question(1000), headers={"Content-Type": "application/json"}).status_code == 200
+    assert (
+        client.post(
+            "/api/ask", content=_padded_question(1000), headers={"Content-Type": "application/json"}
+        ).status_code
+        == 200
+    )
     for lang, word in (("ja", "大きすぎ"), ("en", "too large")):
-        resp = client.post("/api/ask", content=_padded_question(3000),
-                           headers={"Content-Type": "application/json", "Accept-Language": lang})
+        resp = client.post(
+            "/api/ask",
+            content=_padded_question(3000),
+            headers={"Content-Type": "application/json", "Accept-Language": lang},
+        )
         body = _is_json_error(resp, 413)
         assert body["error"] == "payload_too_large" and word in body["detail"] and "2 KiB" in body["detail"]
 
@@ -209,16 +228,25 @@ def test_an_ask_body_over_the_limit_is_a_413_while_streaming_without_content_len
 
 def test_uploads_take_the_upload_limit_and_json_routes_the_small_one(small):
     client, services = small
-    ok = client.post("/api/admin/ingest", headers=AUTH,
-                     files=[("files", ("a.md", ("# 見出し\n\n" + "本文。" * 300).encode(), "text/markdown"))])
+    ok = client.post(
+        "/api/admin/ingest",
+        headers=AUTH,
+        files=[("files", ("a.md", ("# 見出し\n\n" + "本文。" * 300).encode(), "text/markdown"))],
+    )
     assert ok.status_code == 200, ok.text  # ≈ 2.7 KiB: over the small limit, under the upload limit
-    big = client.post("/api/admin/ingest", headers=AUTH,
-                      files=[("files", ("b.md", ("# 見出し\n\n" + "本文。" * 1000).encode(), "text/markdown"))])
+    big = client.post(
+        "/api/admin/ingest",
+        headers=AUTH,
+        files=[("files", ("b.md", ("# 見出し\n\n" + "本文。" * 1000).encode(), "text/markdown"))],
+    )
     assert _is_json_error(big, 413)["error"] == "payload_too_large"
     assert "b.md" not in _docs_files(services)
     # Feedback is a public route: the small limit.
-    fb = client.post("/api/feedback", content=b'{"query_id": "x", "helpful": true, "pad": "' + b"x" * 4000 + b'"}',
-                     headers={"Content-Type": "application/json"})
+    fb = client.post(
+        "/api/feedback",
+        content=b'{"query_id": "x", "helpful": true, "pad": "' + b"x" * 4000 + b'"}',
+        headers={"Content-Type": "application/json"},
+    )
     assert fb.status_code == 413
 
 
@@ -313,8 +341,14 @@ def test_an_authorized_upload_streamed_past_the_limit_is_a_413(uvicorn_app):
     served_app, services = uvicorn_app
     conn = _RawHttp(served_app.port)
     try:
-        conn.send_head("/api/admin/ingest", {"Content-Type": "multipart/form-data; boundary=xyz",
-                                             "Transfer-Encoding": "chunked", "Authorization": "Bearer test-admin-token"})
+        conn.send_head(
+            "/api/admin/ingest",
+            {
+                "Content-Type": "multipart/form-data; boundary=xyz",
+                "Transfer-Encoding": "chunked",
+                "Authorization": "Bearer test-admin-token",
+            },
+        )
         part = b'--xyz\r\nContent-Disposition: form-data; name="files"; filename="a.md"\r\n\r\n'
         conn.sock.sendall(b"%x\r\n%s\r\n" % (len(part), part))
         chunk = b"10000\r\n" + b"a" * 0x10000 + b"\r\n"
@@ -339,8 +373,14 @@ def slack_app(fast_services, tmp_path):
     from tests.support.slack_api import FakeSlack
 
     with FakeSlack() as fake:
-        services = build(fast_services, tmp_path, slack_bot_token="xoxb-test", slack_signing_secret=SLACK_SECRET,
-                         slack_api_url=fake.api_url, max_request_bytes=4096)
+        services = build(
+            fast_services,
+            tmp_path,
+            slack_bot_token="xoxb-test",
+            slack_signing_secret=SLACK_SECRET,
+            slack_api_url=fake.api_url,
+            max_request_bytes=4096,
+        )
         with TestClient(create_app(services.settings, services=services), raise_server_exceptions=False) as client:
             yield client, fake
 
@@ -370,7 +410,9 @@ def test_slack_events_with_a_malformed_body_and_no_valid_signature_are_401_witho
     with caplog.at_level("DEBUG"):
         resp = client.post("/slack/events", content=body, headers=headers)
     assert resp.status_code == 401, resp.text
-    assert not [r for r in caplog.records if r.exc_info or "Traceback" in r.getMessage()], [r.getMessage() for r in caplog.records]
+    assert not [r for r in caplog.records if r.exc_info or "Traceback" in r.getMessage()], [
+        r.getMessage() for r in caplog.records
+    ]
     assert fake.calls_to("chat.postMessage") == []
 
 
@@ -396,8 +438,17 @@ def test_a_signed_malformed_slack_body_is_a_4xx_without_a_traceback(slack_app, c
 # ------------------------------------------------------------------------------- exports: never a formula in Excel
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "＝", "＋", "－", "＠")
-NASTY = ["=HYPERLINK(\"http://evil\",\"x\")", "+81-3-0000", "-2+3", "@SUM(A1)", "＝１＋１", "＋８１", "－５", "＠channel",
-         "=cmd|' /C calc'!A0"]
+NASTY = [
+    '=HYPERLINK("http://evil","x")',
+    "+81-3-0000",
+    "-2+3",
+    "@SUM(A1)",
+    "＝１＋１",
+    "＋８１",
+    "－５",
+    "＠channel",
+    "=cmd|' /C calc'!A0",
+]
 
 
 def _csv_rows(resp) -> list[dict]:
@@ -409,7 +460,9 @@ def test_the_faq_csv_neutralizes_formulas_in_every_cell_and_reads_back_the_same(
     client, services = served
     stored = []
     for i, text in enumerate(NASTY):
-        made = client.post("/api/admin/faq", headers=AUTH, json={"question": f"{text} 質問{i}", "answer": f"{text} 回答"})
+        made = client.post(
+            "/api/admin/faq", headers=AUTH, json={"question": f"{text} 質問{i}", "answer": f"{text} 回答"}
+        )
         assert made.status_code == 201, made.text
         stored.append(made.json())
     rows = _csv_rows(client.get("/api/admin/faq.csv", headers=AUTH))
@@ -419,8 +472,11 @@ def test_the_faq_csv_neutralizes_formulas_in_every_cell_and_reads_back_the_same(
             assert not row[column].startswith(FORMULA_STARTS), row
             assert row[column] == "'" + entry[column], (row, entry)
     # The staff's round trip (export, edit, import) gives back the text, not the apostrophes.
-    resp = client.post("/api/admin/faq/import", headers=AUTH,
-                       files={"file": ("faq.csv", client.get("/api/admin/faq.csv", headers=AUTH).content, "text/csv")})
+    resp = client.post(
+        "/api/admin/faq/import",
+        headers=AUTH,
+        files={"file": ("faq.csv", client.get("/api/admin/faq.csv", headers=AUTH).content, "text/csv")},
+    )
     assert resp.status_code == 200, resp.text
     after = client.get("/api/admin/faq", headers=AUTH).json()["entries"]
     assert sorted(e["question"] for e in after) == sorted(e["question"] for e in stored)
@@ -438,12 +494,13 @@ def test_the_faq_csv_neutralizes_a_leading_tab_or_carriage_return():
 
 def test_the_queries_csv_neutralizes_full_width_formulas_too(served):
     client, _ = served
-    assert client.post("/api/ask", json={"question": "＝HYPERLINK(\"http://evil\") 有給"}).status_code == 200
+    assert client.post("/api/ask", json={"question": '＝HYPERLINK("http://evil") 有給'}).status_code == 200
     rows = _csv_rows(client.get("/api/admin/queries.csv", headers=AUTH))
-    assert rows[0]["question"] == "'＝HYPERLINK(\"http://evil\") 有給"
+    assert rows[0]["question"] == '\'＝HYPERLINK("http://evil") 有給'
 
 
 # ------------------------------------------------------------------------------------- abuse: questions per asker
+
 
 @pytest.fixture
 def limited(fast_services, tmp_path):
@@ -467,8 +524,9 @@ def test_one_asker_past_the_limit_gets_a_polite_429_with_retry_after_and_others_
     for _ in range(3):
         assert client.post("/api/ask", json={"question": "有給休暇は何日？", "user_id": "U1"}).status_code == 200
     for lang, word in (("ja", "お試しください"), ("en", "Please wait")):
-        resp = client.post("/api/ask", json={"question": "有給休暇は何日？", "user_id": "U1"},
-                           headers={"Accept-Language": lang})
+        resp = client.post(
+            "/api/ask", json={"question": "有給休暇は何日？", "user_id": "U1"}, headers={"Accept-Language": lang}
+        )
         body = _is_json_error(resp, 429)
         assert body["error"] == "rate_limited" and word in body["detail"]
         assert 1 <= int(resp.headers["Retry-After"]) <= 20  # one token comes back every 20 s at 3 a minute

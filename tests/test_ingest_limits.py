@@ -23,13 +23,18 @@ MANUALS = ROOT / "examples" / "manuals"
 
 # --------------------------------------------------------------------------------------- zip files made by hand
 
+
 def _local(name: bytes, crc: int, csize: int, usize: int) -> bytes:
     return struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, 8, 0, 0, crc, csize, usize, len(name), 0) + name
 
 
 def _central(name: bytes, crc: int, csize: int, usize: int, offset: int) -> bytes:
-    return struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, 0, 8, 0, 0, crc, csize, usize, len(name), 0, 0, 0, 0,
-                       0, offset) + name
+    return (
+        struct.pack(
+            "<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, 0, 8, 0, 0, crc, csize, usize, len(name), 0, 0, 0, 0, 0, offset
+        )
+        + name
+    )
 
 
 def write_zip(path: Path, members: list[tuple[str, bytes, int, int]]) -> None:
@@ -108,12 +113,14 @@ print(json.dumps({"peak": int(status["VmHWM"].split()[0]) * 1024}))
 def test_a_real_docx_zip_bomb_fails_alone_before_python_docx_inflates_it(tmp_path):
     # word/document.xml: 2 GiB of spaces in ≈ 2 MB. Loaded in a child process capped at 1.5 GiB of address space,
     # with a timeout: today's code refuses it from the zip's directory; code that inflated it would die or time out.
-    bomb = office_file(tmp_path / "bomb.docx", tmp_path, kind="docx", replace="word/document.xml",
-                       piece=b" " * (1 << 20), times=2048)
+    bomb = office_file(
+        tmp_path / "bomb.docx", tmp_path, kind="docx", replace="word/document.xml", piece=b" " * (1 << 20), times=2048
+    )
     assert bomb.stat().st_size < 4 * 1024 * 1024
     cap = 1536 * 1024 * 1024
-    done = subprocess.run([sys.executable, "-c", WATCHDOG, str(bomb), str(cap)], cwd=ROOT, capture_output=True,
-                          text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", WATCHDOG, str(bomb), str(cap)], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     outcome, usage = (json.loads(line) for line in done.stdout.strip().splitlines()[-2:])
     assert "zip bomb" in outcome.get("error", ""), outcome
@@ -123,8 +130,14 @@ def test_a_real_docx_zip_bomb_fails_alone_before_python_docx_inflates_it(tmp_pat
 
 
 def test_a_compression_ratio_past_the_limit_is_refused_even_under_the_size_limit(tmp_path):
-    bomb = office_file(tmp_path / "ratio.xlsx", tmp_path, kind="xlsx", replace="xl/worksheets/sheet1.xml",
-                       piece=b" " * (1 << 20), times=12)  # 12 MiB at ≈ 1,000:1
+    bomb = office_file(
+        tmp_path / "ratio.xlsx",
+        tmp_path,
+        kind="xlsx",
+        replace="xl/worksheets/sheet1.xml",
+        piece=b" " * (1 << 20),
+        times=12,
+    )  # 12 MiB at ≈ 1,000:1
     with pytest.raises(IngestError) as err:
         load(bomb)
     assert "xl/worksheets/sheet1.xml" in err.value.detail_en and "zip bomb" in err.value.detail_en
@@ -135,8 +148,9 @@ def test_a_zip_bomb_fails_alone_in_an_ingest(fast_services, tmp_path):
     docs = tmp_path / "docs"
     docs.mkdir()
     (docs / "good.md").write_text("# 規程\n\n## 第1条\n\n本文です。\n", encoding="utf-8")
-    office_file(docs / "bomb.docx", tmp_path, kind="docx", replace="word/document.xml", piece=b" " * (1 << 20),
-                times=12)
+    office_file(
+        docs / "bomb.docx", tmp_path, kind="docx", replace="word/document.xml", piece=b" " * (1 << 20), times=12
+    )
     services = fast_services(docs_dir=docs)
     report = services.ingest(paths=[docs]).to_dict()
     by_name = {f["doc_id"]: f for f in report["files"]}
@@ -151,6 +165,7 @@ def test_the_uncompressed_size_limit_applies_to_xlsx_too():
 
 
 # ------------------------------------------------------------------------------------------ rows and characters
+
 
 def _xlsx(path: Path, rows: int) -> Path:
     import openpyxl

@@ -10,7 +10,7 @@ import re
 import pytest
 
 from app.answer import answer, retrieve
-from app.reply import compose_escalation
+from app.reply import compose_escalation, escalation_next_steps
 from app.generate import make_generator
 from app.generate_prompt import load_prompt
 from app.services import build_services
@@ -105,7 +105,10 @@ def llm_services(base_services, openai_server, ollama_server):
 
 def excerpt_numbers(user_message: str) -> dict[str, int]:
     """section → excerpt number, as the model saw them."""
-    return {m.group(2): int(m.group(1)) for m in re.finditer(r'<excerpt n="(\d+)">\ntitle: .*\nsection: (.*)\n', user_message)}
+    return {
+        m.group(2): int(m.group(1))
+        for m in re.finditer(r'<excerpt n="(\d+)">\ntitle: .*\nsection: (.*)\n', user_message)
+    }
 
 
 def excerpt_numbers_inverse(user_message: str) -> dict[int, str]:
@@ -141,7 +144,9 @@ def test_request_carries_question_and_excerpts_and_citations_become_sources(llm_
     assert result.prompt_version == "answer-ja-v1"
     # cited in the order [2], [1] → sources in that order, renumbered [1], [2] in the text
     assert [s.section for s in result.sources] == [second.section, first.section]
-    assert result.answer.startswith("入社日から6か月継続勤務し8割以上出勤すると10日付与されます[1]。申請は3日前までです[2]。")
+    assert result.answer.startswith(
+        "入社日から6か月継続勤務し8割以上出勤すると10日付与されます[1]。申請は3日前までです[2]。"
+    )
     assert f"[1] {second.section}" in result.answer and f"[2] {first.section}" in result.answer
     assert "出典:" in result.answer
 
@@ -173,7 +178,9 @@ def test_not_answered_marker_escalates(llm_services, openai_server):
     result = answer(question=q, services=services, threshold=0.0, record=False)
     assert len(openai_server.requests) == 1
     assert result.outcome == "escalated" and result.escalation_reason == "low_confidence"
-    assert result.answer == compose_escalation(r.passages, lang="ja")
+    next_steps = escalation_next_steps(lang="ja", origin="api", query_id=result.query_id)
+    assert result.answer == compose_escalation(r.passages, lang="ja", next_steps=next_steps)
+    assert f"GET /api/questions/{result.query_id}" in result.answer  # the LLM's escalation says where the answer comes
     assert result.prompt_version == "answer-ja-v1"
 
 
@@ -284,7 +291,9 @@ def test_ollama_backend_answers_with_citations(llm_services, ollama_server):
 
 def test_far_below_threshold_skips_the_llm(llm_services, openai_server):
     services = llm_services("openai")
-    result = answer(question="量子コンピュータの冷却方式を教えてください", services=services, threshold=0.99, record=False)
+    result = answer(
+        question="量子コンピュータの冷却方式を教えてください", services=services, threshold=0.99, record=False
+    )
     assert result.confidence < 0.99 * 0.5
     assert openai_server.requests == []
     assert result.outcome == "escalated"
@@ -343,18 +352,45 @@ def test_eval_qa_runs_through_the_llm(tmp_path, embedder, tokenizer, openai_serv
         (docs / name).write_text(text, encoding="utf-8")
     golden = tmp_path / "qa.jsonl"
     items = [
-        {"id": "q1", "question": "出張の日当はいくらですか？", "answerable": True, "source": "旅費規程.md", "section": "第8条",
-         "answer_facts": ["2,000円"], "category": "expense"},
-        {"id": "q2", "question": "How many days a week can I work from home?", "answerable": True,
-         "source": "remote-work.md", "section": "Working from home", "answer_facts": ["two days per week"], "category": "other"},
-        {"id": "q3", "question": "社員食堂のメニューはどこで見られますか？", "answerable": False, "source": None, "section": None,
-         "answer_facts": [], "category": "other"},
+        {
+            "id": "q1",
+            "question": "出張の日当はいくらですか？",
+            "answerable": True,
+            "source": "旅費規程.md",
+            "section": "第8条",
+            "answer_facts": ["2,000円"],
+            "category": "expense",
+        },
+        {
+            "id": "q2",
+            "question": "How many days a week can I work from home?",
+            "answerable": True,
+            "source": "remote-work.md",
+            "section": "Working from home",
+            "answer_facts": ["two days per week"],
+            "category": "other",
+        },
+        {
+            "id": "q3",
+            "question": "社員食堂のメニューはどこで見られますか？",
+            "answerable": False,
+            "source": None,
+            "section": None,
+            "answer_facts": [],
+            "category": "other",
+        },
     ]
     golden.write_text("\n".join(json.dumps(i, ensure_ascii=False) for i in items), encoding="utf-8")
     openai_server.reset()
     openai_server.responder = quote_first_excerpt
-    settings = Settings(_env_file=None, data_dir=tmp_path / "unused", llm="openai", llm_base_url=openai_server.base_url,
-                        llm_model=openai_server.model, llm_api_key="test-key")
+    settings = Settings(
+        _env_file=None,
+        data_dir=tmp_path / "unused",
+        llm="openai",
+        llm_base_url=openai_server.base_url,
+        llm_model=openai_server.model,
+        llm_api_key="test-key",
+    )
     run = qa.run_qa(docs=docs, questions=golden, settings=settings, embedder=embedder, tokenizer=tokenizer)
     assert run.meta["mode"] == "llm:openai:fake-model"
     assert run.summary["questions"] == 3
@@ -384,11 +420,14 @@ def test_unreachable_server_falls_back_to_extractive(llm_services, base_services
     assert result.prompt_version == "extractive-v2+fallback:connection"
 
 
-@pytest.mark.parametrize("reply,reason", [
-    (Reply(content="有給休暇は入社6か月後に付与され、申請は[1]", finish_reason="length"), "truncated"),
-    (Reply(content=""), "empty"),
-    (Reply(content="<think>考え中[1]</think>"), "empty"),
-])
+@pytest.mark.parametrize(
+    "reply,reason",
+    [
+        (Reply(content="有給休暇は入社6か月後に付与され、申請は[1]", finish_reason="length"), "truncated"),
+        (Reply(content=""), "empty"),
+        (Reply(content="<think>考え中[1]</think>"), "empty"),
+    ],
+)
 def test_unusable_replies_fall_back_to_extractive(llm_services, openai_server, base_services, reply, reason):
     services = llm_services("openai")
     openai_server.script(reply)

@@ -84,7 +84,7 @@ def seeded(services):
     now = datetime.now(timezone.utc)
     rows = [
         result("有給は何日？", channel="slack"),
-        result("=HYPERLINK(\"x\")", outcome="escalated", category="other"),
+        result('=HYPERLINK("x")', outcome="escalated", category="other"),
         result("出張の精算は？", category="expense", channel="cli"),
     ]
     for i, r in enumerate(rows):
@@ -120,7 +120,7 @@ def test_csv_export_is_excel_safe(seeded):
     assert body.startswith("\ufeffid,created_at,channel,")
     rows = list(csv.DictReader(io.StringIO(body.lstrip("\ufeff"))))
     assert [r["id"] for r in rows] == ids
-    assert rows[1]["question"] == "'=HYPERLINK(\"x\")"  # never a formula in Excel
+    assert rows[1]["question"] == '\'=HYPERLINK("x")'  # never a formula in Excel
     assert rows[0]["channel"] == "slack"
 
 
@@ -139,7 +139,9 @@ def test_get_query_and_stats(seeded):
 
 # --- FAQ entries ---
 def test_faq_entry_is_searchable_at_once_and_the_drift_is_repaired(services):
-    entry = faq.create_entry(services, question="駐車場の申請は？", answer="総務部の窓口で申請します。", category="その他")
+    entry = faq.create_entry(
+        services, question="駐車場の申請は？", answer="総務部の窓口で申請します。", category="その他"
+    )
     assert entry.category == "other" and faq.drift_count(services) == 0
     assert any(c.doc_id == entry.doc_id for c in services.index.snapshot.chunks)
     services.store.delete_record(entry.doc_id)  # the chunk store loses its copy (a restore, a reset)

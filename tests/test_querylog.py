@@ -22,13 +22,33 @@ from app.store.querylog import QueryFilter, QueryLog
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def make_result(question="有給休暇は何日ありますか", *, outcome="answered", category="attendance", channel="api", user_id="U1",
-                reason=None, confidence=0.8, sources=None) -> AnswerResult:
+def make_result(
+    question="有給休暇は何日ありますか",
+    *,
+    outcome="answered",
+    category="attendance",
+    channel="api",
+    user_id="U1",
+    reason=None,
+    confidence=0.8,
+    sources=None,
+) -> AnswerResult:
     return AnswerResult(
-        query_id=uuid.uuid4().hex, question=question, answer=f"回答: {question}", outcome=outcome, confidence=confidence,
-        category=category, sources=sources if sources is not None else [Source("就業規則.md", "就業規則", "第34条 年次有給休暇", 3, "10日を付与する", 0.91)],
-        language="ja", escalation_reason=reason if outcome == "escalated" else None, latency_ms=12.5, corpus_version=7,
-        origin=channel, user_id=user_id,
+        query_id=uuid.uuid4().hex,
+        question=question,
+        answer=f"回答: {question}",
+        outcome=outcome,
+        confidence=confidence,
+        category=category,
+        sources=sources
+        if sources is not None
+        else [Source("就業規則.md", "就業規則", "第34条 年次有給休暇", 3, "10日を付与する", 0.91)],
+        language="ja",
+        escalation_reason=reason if outcome == "escalated" else None,
+        latency_ms=12.5,
+        corpus_version=7,
+        origin=channel,
+        user_id=user_id,
     )
 
 
@@ -40,15 +60,46 @@ def log(make_settings):
 
 
 def test_record_round_trips_every_field(log):
-    r = make_result(sources=[Source("就業規則.md", "就業規則", "第34条", 3, "年次有給休暇", 0.912, url="https://x/1", kind="doc", doc_id="d1")])
+    r = make_result(
+        sources=[
+            Source(
+                "就業規則.md",
+                "就業規則",
+                "第34条",
+                3,
+                "年次有給休暇",
+                0.912,
+                url="https://x/1",
+                kind="doc",
+                doc_id="d1",
+            )
+        ]
+    )
     log.record(r, meta={"slack_channel": "C1"})
     got = log.get(r.query_id)
     assert got.id == r.query_id and got.question == r.question and got.answer == r.answer
-    assert (got.outcome, got.category, got.origin, got.user_id, got.language) == ("answered", "attendance", "api", "U1", "ja")
+    assert (got.outcome, got.category, got.origin, got.user_id, got.language) == (
+        "answered",
+        "attendance",
+        "api",
+        "U1",
+        "ja",
+    )
     assert got.confidence == pytest.approx(0.8) and got.latency_ms == pytest.approx(12.5)
     assert got.corpus_version == 7 and got.prompt_version == r.prompt_version
-    assert got.sources == [{"source": "就業規則.md", "title": "就業規則", "section": "第34条", "page": 3, "snippet": "年次有給休暇",
-                            "score": 0.912, "url": "https://x/1", "kind": "doc", "doc_id": "d1"}]
+    assert got.sources == [
+        {
+            "source": "就業規則.md",
+            "title": "就業規則",
+            "section": "第34条",
+            "page": 3,
+            "snippet": "年次有給休暇",
+            "score": 0.912,
+            "url": "https://x/1",
+            "kind": "doc",
+            "doc_id": "d1",
+        }
+    ]
     assert got.meta == {"slack_channel": "C1"}
     assert got.helpful is None and got.feedback == "none" and got.resolved_at is None
     assert got.created_at.tzinfo is not None and abs(got.created_at - datetime.now(timezone.utc)) < timedelta(minutes=1)
@@ -58,7 +109,9 @@ def test_record_round_trips_every_field(log):
 
 
 def test_escalated_record_keeps_reason_and_time(log):
-    r = make_result("社内Wi-Fiのパスワードは？", outcome="escalated", reason="low_confidence", category=None, sources=[])
+    r = make_result(
+        "社内Wi-Fiのパスワードは？", outcome="escalated", reason="low_confidence", category=None, sources=[]
+    )
     log.record(r)
     got = log.get(r.query_id)
     assert got.outcome == "escalated" and got.escalation_reason == "low_confidence" and got.escalated_at is not None
@@ -94,8 +147,12 @@ def test_feedback_escalate_meta_and_resolve(log):
     assert (got.resolution, got.resolved_by) == ("総務の回答です", "sato") and got.resolved_at is not None
     with pytest.raises(BadRequestError):
         log.resolve(r.query_id, answer="   ")
-    for call in (lambda: log.set_feedback("missing", True), lambda: log.escalate("missing", "error"),
-                 lambda: log.update_meta("missing", a=1), lambda: log.resolve("missing", answer="x")):
+    for call in (
+        lambda: log.set_feedback("missing", True),
+        lambda: log.escalate("missing", "error"),
+        lambda: log.update_meta("missing", a=1),
+        lambda: log.resolve("missing", answer="x"),
+    ):
         with pytest.raises(NotFoundError):
             call()
 
@@ -135,7 +192,9 @@ def test_claim_event_once_across_instances_and_threads(log, make_settings):
 def test_filters(log):
     now = datetime.now(timezone.utc)
     a = make_result("有給休暇の申請方法", category="attendance")
-    b = make_result("出張旅費の精算 100%_未満", outcome="escalated", reason="low_confidence", category="expense", channel="slack")
+    b = make_result(
+        "出張旅費の精算 100%_未満", outcome="escalated", reason="low_confidence", category="expense", channel="slack"
+    )
     c = make_result("備品の購入", category=None)
     log.record(a, created_at=now - timedelta(days=3))
     log.record(b, created_at=now - timedelta(days=1))
@@ -154,7 +213,11 @@ def test_filters(log):
     assert ids(until=now - timedelta(days=2)) == {a.query_id}
     assert ids(q="旅費") == {b.query_id}
     assert ids(q="100%_") == {b.query_id} and ids(q="%") == {b.query_id}  # LIKE wildcards are literal
-    assert ids(feedback="not_helpful") == {a.query_id} and ids(feedback="helpful") == {c.query_id} and ids(feedback="none") == {b.query_id}
+    assert (
+        ids(feedback="not_helpful") == {a.query_id}
+        and ids(feedback="helpful") == {c.query_id}
+        and ids(feedback="none") == {b.query_id}
+    )
     assert ids(origin="slack") == {b.query_id}
     assert ids(unresolved=True) == {a.query_id, b.query_id}  # escalated or unhelpful
     log.resolve(b.query_id, answer="回答", by="x")
@@ -176,7 +239,12 @@ def test_log_survives_a_restart(make_settings):
     second = QueryLog.from_settings(settings)
     try:
         got = second.get(r.query_id)
-        assert got is not None and got.question == "再起動しても残りますか" and got.helpful is True and got.meta == {"k": "v"}
+        assert (
+            got is not None
+            and got.question == "再起動しても残りますか"
+            and got.helpful is True
+            and got.meta == {"k": "v"}
+        )
         assert second.count() == 1
     finally:
         second.close()
@@ -186,11 +254,19 @@ def test_migrations_reach_head_and_match_the_schema(log):
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from app.store.querylog import MIGRATIONS
     from app.store.querylog_schema import metadata
 
-    assert log.schema_revision() == "0001"
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    heads = ScriptDirectory.from_config(cfg).get_heads()
+    assert len(heads) == 1, f"the migrations must form one chain, found heads {heads}"
+    assert log.schema_revision() == heads[0]
     log.migrate()  # idempotent
-    assert log.schema_revision() == "0001"
+    assert log.schema_revision() == heads[0]
     with log.engine.connect() as conn:
         diffs = compare_metadata(MigrationContext.configure(conn), metadata)
     assert diffs == []

@@ -10,10 +10,20 @@ import pytest
 from tests.support.querylog import ANSWERABLE, AUTH, GAP, aware, build, client_for, seed
 
 ADMIN_ROUTES = [
-    ("get", "/api/admin/queries"), ("get", "/api/admin/queries.csv"), ("get", "/api/admin/queries/abc"),
-    ("post", "/api/admin/queries/abc/resolve"), ("get", "/api/admin/stats"), ("get", "/api/admin/faq"),
-    ("post", "/api/admin/faq"), ("get", "/api/admin/faq/1"), ("put", "/api/admin/faq/1"), ("delete", "/api/admin/faq/1"),
-    ("get", "/api/admin/faq.csv"), ("get", "/api/admin/faq.xlsx"), ("post", "/api/admin/faq/import"), ("post", "/api/admin/faq/reindex"),
+    ("get", "/api/admin/queries"),
+    ("get", "/api/admin/queries.csv"),
+    ("get", "/api/admin/queries/abc"),
+    ("post", "/api/admin/queries/abc/resolve"),
+    ("get", "/api/admin/stats"),
+    ("get", "/api/admin/faq"),
+    ("post", "/api/admin/faq"),
+    ("get", "/api/admin/faq/1"),
+    ("put", "/api/admin/faq/1"),
+    ("delete", "/api/admin/faq/1"),
+    ("get", "/api/admin/faq.csv"),
+    ("get", "/api/admin/faq.xlsx"),
+    ("post", "/api/admin/faq/import"),
+    ("post", "/api/admin/faq/reindex"),
 ]
 
 
@@ -25,10 +35,16 @@ def test_ask_is_logged_before_the_reply_and_feedback_is_recorded(api):
     assert record.origin == "cli" and record.user_id == "U42" and record.sources and record.category == "attendance"
     assert record.latency_ms > 0 and record.corpus_version >= 1 and record.prompt_version == body["prompt_version"]
     r = client.post("/api/feedback", json={"query_id": body["query_id"], "helpful": False})
-    assert r.status_code == 200 and r.json() == {"query_id": body["query_id"], "helpful": False, "feedback": "not_helpful"}
+    assert r.status_code == 200 and r.json() == {
+        "query_id": body["query_id"],
+        "helpful": False,
+        "feedback": "not_helpful",
+    }
     assert services.query_log.get(body["query_id"]).helpful is False
     gap = client.post("/api/ask", json={"question": GAP}).json()
-    assert gap["outcome"] == "escalated" and services.query_log.get(gap["query_id"]).escalation_reason == "low_confidence"
+    assert (
+        gap["outcome"] == "escalated" and services.query_log.get(gap["query_id"]).escalation_reason == "low_confidence"
+    )
 
 
 def test_feedback_errors(api):
@@ -61,13 +77,16 @@ def test_admin_routes_are_off_without_a_token(make_services, tmp_path):
 def seeded(api):
     client, services = api
     log = services.query_log
-    ids = seed(log, [
-        (aware("2026-03-02T09:00+09:00"), "有給休暇の申請は何日前まで？", "answered", "attendance", True),
-        (aware("2026-03-02T23:30+09:00"), "出張旅費の精算期限は？", "answered", "expense", False),
-        (aware("2026-03-03T00:30+09:00"), "=HYPERLINK(\"http://evil\") 経費の締め日", "escalated", "expense", None),
-        (aware("2026-03-05T10:00+09:00"), "コピー用紙の補充", "escalated", None, None),
-        (aware("2026-03-05T11:00+09:00"), "ロッカーの鍵をなくした", "escalated", "supplies", False),
-    ])
+    ids = seed(
+        log,
+        [
+            (aware("2026-03-02T09:00+09:00"), "有給休暇の申請は何日前まで？", "answered", "attendance", True),
+            (aware("2026-03-02T23:30+09:00"), "出張旅費の精算期限は？", "answered", "expense", False),
+            (aware("2026-03-03T00:30+09:00"), '=HYPERLINK("http://evil") 経費の締め日', "escalated", "expense", None),
+            (aware("2026-03-05T10:00+09:00"), "コピー用紙の補充", "escalated", None, None),
+            (aware("2026-03-05T11:00+09:00"), "ロッカーの鍵をなくした", "escalated", "supplies", False),
+        ],
+    )
     log.update_meta(ids[3], slack_channel="C1")
     return client, services, ids
 
@@ -84,7 +103,11 @@ def test_list_and_every_filter(seeded):
     assert body["total"] == 5 and body["page"] == 1 and body["pages"] == 1
     assert [q["id"] for q in body["queries"]] == list(reversed(ids))  # newest first
     first = body["queries"][-1]
-    assert first["question"] == "有給休暇の申請は何日前まで？" and first["feedback"] == "helpful" and first["sources"][0]["title"] == "就業規則"
+    assert (
+        first["question"] == "有給休暇の申請は何日前まで？"
+        and first["feedback"] == "helpful"
+        and first["sources"][0]["title"] == "就業規則"
+    )
     assert _ids(client, outcome="escalated") == [ids[4], ids[3], ids[2]]
     assert _ids(client, outcome="answered") == [ids[1], ids[0]]
     assert _ids(client, category="expense") == [ids[2], ids[1]]
@@ -100,7 +123,14 @@ def test_list_and_every_filter(seeded):
     assert _ids(client, page=2, per_page=2) == [ids[2], ids[1]]
     body = client.get("/api/admin/queries", params={"page": 3, "per_page": 2}, headers=AUTH).json()
     assert [q["id"] for q in body["queries"]] == [ids[0]] and body["pages"] == 3 and body["total"] == 5
-    for bad in ({"outcome": "deflected"}, {"category": "lunch"}, {"from": "3月2日"}, {"feedback": "meh"}, {"page": 0}, {"resolved": "maybe"}):
+    for bad in (
+        {"outcome": "deflected"},
+        {"category": "lunch"},
+        {"from": "3月2日"},
+        {"feedback": "meh"},
+        {"page": 0},
+        {"resolved": "maybe"},
+    ):
         r = client.get("/api/admin/queries", params=bad, headers=AUTH)
         assert r.status_code == 422, bad
 
@@ -143,10 +173,16 @@ def test_resolve_records_answer_and_calls_every_hook(seeded):
         raise RuntimeError("Slack is down")
 
     services.resolution_hooks.extend([slack_relay, broken, async_relay])
-    r = client.post(f"/api/admin/queries/{ids[3]}/resolve", json={"answer": "総務部の棚にあります。", "by": "sato"}, headers=AUTH)
+    r = client.post(
+        f"/api/admin/queries/{ids[3]}/resolve", json={"answer": "総務部の棚にあります。", "by": "sato"}, headers=AUTH
+    )
     assert r.status_code == 200, r.text
     body = r.json()
-    assert body["query"]["resolution"] == "総務部の棚にあります。" and body["query"]["resolved_by"] == "sato" and body["query"]["resolved_at"]
+    assert (
+        body["query"]["resolution"] == "総務部の棚にあります。"
+        and body["query"]["resolved_by"] == "sato"
+        and body["query"]["resolved_at"]
+    )
     assert body["faq"] is None and body["relayed"] == 1
     assert body["relay_errors"] == [{"query_id": ids[3], "hook": "broken", "error": "Slack is down"}]
     assert relayed == [(ids[3], "C1", "総務部の棚にあります。", "総務部の棚にあります。"), ("async", ids[3])]
@@ -155,7 +191,11 @@ def test_resolve_records_answer_and_calls_every_hook(seeded):
     assert _ids(client, resolved="true") == [ids[3]]
     assert client.post("/api/admin/queries/missing/resolve", json={"answer": "x"}, headers=AUTH).status_code == 404
     assert client.post(f"/api/admin/queries/{ids[2]}/resolve", json={"answer": ""}, headers=AUTH).status_code == 422
-    r = client.post(f"/api/admin/queries/{ids[2]}/resolve", json={"answer": "x", "add_to_faq": True, "category": "lunch"}, headers=AUTH)
+    r = client.post(
+        f"/api/admin/queries/{ids[2]}/resolve",
+        json={"answer": "x", "add_to_faq": True, "category": "lunch"},
+        headers=AUTH,
+    )
     assert r.status_code == 422 and services.query_log.get(ids[2]).resolution is None  # nothing half-done
 
 
@@ -163,9 +203,15 @@ def test_resolve_with_add_to_faq_makes_the_next_question_answerable(api):
     client, services = api
     first = client.post("/api/ask", json={"question": GAP}).json()
     assert first["outcome"] == "escalated"
-    r = client.post(f"/api/admin/queries/{first['query_id']}/resolve",
-                    json={"answer": "ゲスト用Wi-Fiのパスワードは受付の掲示板に毎週掲示しています。", "add_to_faq": True, "category": "その他"},
-                    headers=AUTH)
+    r = client.post(
+        f"/api/admin/queries/{first['query_id']}/resolve",
+        json={
+            "answer": "ゲスト用Wi-Fiのパスワードは受付の掲示板に毎週掲示しています。",
+            "add_to_faq": True,
+            "category": "その他",
+        },
+        headers=AUTH,
+    )
     assert r.status_code == 200, r.text
     faq = r.json()["faq"]
     assert faq["question"] == GAP and faq["category"] == "other" and faq["source_query_id"] == first["query_id"]

@@ -68,8 +68,16 @@ def tiny(tmp_path_factory):
     vectors = []
     for n, text in enumerate((GENERAL, PART, EXPENSE)):
         doc = load_markdown_text(text, f"doc{n}")
-        got = chunk_rows(embedder=embedder, tokenizer=tokenizer, doc_id=f"{doc.title}.md", source=f"{doc.title}.md",
-                         doc=doc, drafts=chunk_document(doc), doc_hash=f"{n:032d}", category="attendance")
+        got = chunk_rows(
+            embedder=embedder,
+            tokenizer=tokenizer,
+            doc_id=f"{doc.title}.md",
+            source=f"{doc.title}.md",
+            doc=doc,
+            drafts=chunk_document(doc),
+            doc_hash=f"{n:032d}",
+            category="attendance",
+        )
         rows.ids += got.ids
         rows.documents += got.documents
         rows.metadatas += got.metadatas
@@ -168,14 +176,30 @@ def test_tree_ranker_scores_every_candidate_like_sklearn_would():
 
     from app.retrieval.learned import TreeModel
 
-    model = TreeModel.from_dict({
-        "features": ["a", "b"], "baseline": -1.0, "depth": 3,
-        "trees": [
-            {"feature": [0, 0, 0], "threshold": [0.5, 0, 0], "left": [1, 0, 0], "right": [2, 0, 0],
-             "leaf": [False, True, True], "value": [0, 0.25, 2.0]},
-            {"feature": [1, 0, 1, 0, 0], "threshold": [1.0, 0, 3.0, 0, 0], "left": [1, 0, 3, 0, 0], "right": [2, 0, 4, 0, 0],
-             "leaf": [False, True, False, True, True], "value": [0, -0.5, 0, 0.1, 0.7]},
-        ],
-    })
+    model = TreeModel.from_dict(
+        {
+            "features": ["a", "b"],
+            "baseline": -1.0,
+            "depth": 3,
+            "trees": [
+                {
+                    "feature": [0, 0, 0],
+                    "threshold": [0.5, 0, 0],
+                    "left": [1, 0, 0],
+                    "right": [2, 0, 0],
+                    "leaf": [False, True, True],
+                    "value": [0, 0.25, 2.0],
+                },
+                {
+                    "feature": [1, 0, 1, 0, 0],
+                    "threshold": [1.0, 0, 3.0, 0, 0],
+                    "left": [1, 0, 3, 0, 0],
+                    "right": [2, 0, 4, 0, 0],
+                    "leaf": [False, True, False, True, True],
+                    "value": [0, -0.5, 0, 0.1, 0.7],
+                },
+            ],
+        }
+    )
     x = model.matrix([{"a": 0.2, "b": 0.5}, {"a": 0.9, "b": 2.0}, {"a": 0.5, "b": 4.0}])
     assert np.allclose(model.logits(x), [-1.0 + 0.25 - 0.5, -1.0 + 2.0 + 0.1, -1.0 + 0.25 + 0.7])

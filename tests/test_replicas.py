@@ -69,16 +69,24 @@ def replicas(stores, tmp_path_factory):
     docs.mkdir()
     (docs / DOC).write_text(MANUAL.format(fee=OLD), encoding="utf-8")
     apis = {
-        name: ApiProcess(env=_env(stores, MADOGUCHI_DATA_DIR=str(root / name), MADOGUCHI_DOCS_DIR=str(root / f"{name}-uploads")),
-                         log=root / f"{name}.log").launch()
+        name: ApiProcess(
+            env=_env(stores, MADOGUCHI_DATA_DIR=str(root / name), MADOGUCHI_DOCS_DIR=str(root / f"{name}-uploads")),
+            log=root / f"{name}.log",
+        ).launch()
         for name in ("a", "b")
     }
     try:
         # The one-off job (`docker compose run --rm api madoguchi ingest …`) while the replicas come up.
         env = {k: v for k, v in os.environ.items() if not k.startswith(("MADOGUCHI_", "SLACK_", "OPENAI_"))}
         env.update(_env(stores, MADOGUCHI_DATA_DIR=str(root / "job")))
-        job = subprocess.run([str(VENV_BIN / "madoguchi"), "ingest", str(docs), "--json"], env=env, cwd=root,
-                             capture_output=True, text=True, timeout=300)
+        job = subprocess.run(
+            [str(VENV_BIN / "madoguchi"), "ingest", str(docs), "--json"],
+            env=env,
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert job.returncode == 0, job.stderr
         report = json.loads(job.stdout)
         assert report["files"][0]["status"] == "added" and report["version"] >= 1
@@ -121,7 +129,11 @@ def test_every_replica_answers_from_the_one_off_ingest_job(replicas, stores):
     from app.settings import Settings
     from app.store.chroma import ChunkStore
 
-    version = int(ChunkStore(Settings(_env_file=None, chroma_url=stores["chroma_url"], collection=stores["collection"])).corpus_info()["version"])
+    version = int(
+        ChunkStore(
+            Settings(_env_file=None, chroma_url=stores["chroma_url"], collection=stores["collection"])
+        ).corpus_info()["version"]
+    )
     for api in replicas.values():
         _wait_version(api, version)
         body = _ask(api)
@@ -134,8 +146,12 @@ def test_manual_uploaded_through_one_replica_reaches_the_other(replicas, log, tm
     updated = tmp_path / DOC
     updated.write_text(MANUAL.format(fee=NEW), encoding="utf-8")
     with open(updated, "rb") as fh:
-        resp = httpx.post(f"{a.url}/api/admin/ingest", files={"files": (DOC, fh, "text/markdown")},
-                          headers={"Authorization": f"Bearer {TOKEN}"}, timeout=300)
+        resp = httpx.post(
+            f"{a.url}/api/admin/ingest",
+            files={"files": (DOC, fh, "text/markdown")},
+            headers={"Authorization": f"Bearer {TOKEN}"},
+            timeout=300,
+        )
     ingested_at = time.monotonic()
     assert resp.status_code == 200, resp.text
     report = resp.json()
@@ -203,10 +219,15 @@ def test_two_ingests_racing_to_the_same_version_number_still_reach_every_replica
     reader.ingest(paths=[docs])
     assert reader.index.snapshot.version == 1
     # The other replica's ingest read version 0 before ours was written, so it too writes version 1.
-    (docs / "備品管理規程.md").write_text("# 備品管理規程\n\n## 第1条\nボールペンは総務課の棚から自由に持ち出してよい。\n", encoding="utf-8")
+    (docs / "備品管理規程.md").write_text(
+        "# 備品管理規程\n\n## 第1条\nボールペンは総務課の棚から自由に持ち出してよい。\n", encoding="utf-8"
+    )
     writer.ingest(paths=[docs])
-    writer.store.meta.upsert(ids=["corpus"], embeddings=[[0.0]],
-                             metadatas=[{"version": 1, "embedder": writer.embedder.name, "updated_at": clock.time()}])
+    writer.store.meta.upsert(
+        ids=["corpus"],
+        embeddings=[[0.0]],
+        metadatas=[{"version": 1, "embedder": writer.embedder.name, "updated_at": clock.time()}],
+    )
     assert writer.store.corpus_info()["version"] == 1
     assert reader.index.refresh() is True
     assert {c.doc_id for c in reader.index.snapshot.chunks} == {DOC, "備品管理規程.md"}

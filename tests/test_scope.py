@@ -8,10 +8,16 @@ def test_document_classes_from_title_and_scope_article():
     assert document_classes("短時間正社員就業規則") == ["短時間正社員"]
     assert document_classes("正社員就業規則") == [], "the general rules"
     assert document_classes("就業規則", "この規則は、契約社員に適用する。") == ["契約社員"]
-    assert document_classes("就業規則", "この規則は、正社員及び契約社員に適用する。") == [], "general when 正社員 is covered"
+    assert document_classes("就業規則", "この規則は、正社員及び契約社員に適用する。") == [], (
+        "general when 正社員 is covered"
+    )
     assert document_classes("就業規則", "この規則は社員に適用する。ただしパートタイマーには適用しない。") == []
-    assert document_classes("育児・介護休業規程", "有期雇用の社員は、契約が満了しない場合に限る。") == [], "a condition is not a scope"
-    text = scope_article_text([("第1条（目的）", "目的です。"), ("第2条（適用範囲）", "この規則はパートタイマーに適用する。")])
+    assert document_classes("育児・介護休業規程", "有期雇用の社員は、契約が満了しない場合に限る。") == [], (
+        "a condition is not a scope"
+    )
+    text = scope_article_text(
+        [("第1条（目的）", "目的です。"), ("第2条（適用範囲）", "この規則はパートタイマーに適用する。")]
+    )
     assert document_classes("就業規則", text) == ["パート"]
 
 

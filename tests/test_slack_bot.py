@@ -14,7 +14,15 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from tests.support.slack_api import BOT_ID, BOT_USER_ID, FakeSlack, block_actions, event_envelope, signed_headers, slash_form
+from tests.support.slack_api import (
+    BOT_ID,
+    BOT_USER_ID,
+    FakeSlack,
+    block_actions,
+    event_envelope,
+    signed_headers,
+    slash_form,
+)
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 ASKER = "UASKER01"
@@ -106,19 +114,37 @@ class Harness:
         self.client, self.fake, self.services = client, fake, services
 
     # --- raw requests ---
-    def post(self, body: str, *, content_type: str, timestamp: int | None = None, secret: str = SECRET, extra: dict | None = None):
+    def post(
+        self,
+        body: str,
+        *,
+        content_type: str,
+        timestamp: int | None = None,
+        secret: str = SECRET,
+        extra: dict | None = None,
+    ):
         headers = signed_headers(secret, body, timestamp=timestamp, content_type=content_type)
         headers.update(extra or {})
         return self.client.post("/slack/events", content=body.encode("utf-8"), headers=headers)
 
     def event(self, event: dict, *, event_id: str | None = None, retry: int | None = None, **kw):
         extra = {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"} if retry else None
-        return self.post(json.dumps(event_envelope(event, event_id=event_id)), content_type="application/json", extra=extra, **kw)
+        return self.post(
+            json.dumps(event_envelope(event, event_id=event_id)), content_type="application/json", extra=extra, **kw
+        )
 
     # --- what employees do ---
-    def mention(self, question: str, *, channel: str = CHANNEL, user: str = ASKER, thread_ts: str | None = None, **kw) -> dict:
-        ev = {"type": "app_mention", "user": user, "text": f"<@{BOT_USER_ID}> {question}", "ts": new_ts(),
-              "channel": channel, "event_ts": None}
+    def mention(
+        self, question: str, *, channel: str = CHANNEL, user: str = ASKER, thread_ts: str | None = None, **kw
+    ) -> dict:
+        ev = {
+            "type": "app_mention",
+            "user": user,
+            "text": f"<@{BOT_USER_ID}> {question}",
+            "ts": new_ts(),
+            "channel": channel,
+            "event_ts": None,
+        }
         if thread_ts:
             ev["thread_ts"] = thread_ts
         ev["event_ts"] = ev["ts"]
@@ -126,8 +152,18 @@ class Harness:
         assert resp.status_code == 200, resp.text
         return ev
 
-    def dm(self, text: str, *, user: str = ASKER, channel: str = "D0ASKER1", thread_ts: str | None = None, **extra) -> dict:
-        ev = {"type": "message", "channel_type": "im", "user": user, "text": text, "ts": new_ts(), "channel": channel, **extra}
+    def dm(
+        self, text: str, *, user: str = ASKER, channel: str = "D0ASKER1", thread_ts: str | None = None, **extra
+    ) -> dict:
+        ev = {
+            "type": "message",
+            "channel_type": "im",
+            "user": user,
+            "text": text,
+            "ts": new_ts(),
+            "channel": channel,
+            **extra,
+        }
         if thread_ts:
             ev["thread_ts"] = thread_ts
         resp = self.event(ev)
@@ -135,7 +171,14 @@ class Harness:
         return ev
 
     def channel_message(self, text: str, *, channel: str, user: str, thread_ts: str | None = None) -> dict:
-        ev = {"type": "message", "channel_type": "channel", "user": user, "text": text, "ts": new_ts(), "channel": channel}
+        ev = {
+            "type": "message",
+            "channel_type": "channel",
+            "user": user,
+            "text": text,
+            "ts": new_ts(),
+            "channel": channel,
+        }
         if thread_ts:
             ev["thread_ts"] = thread_ts
         resp = self.event(ev)
@@ -146,14 +189,34 @@ class Harness:
         form = slash_form(text=text, user=user, channel=channel, response_url=self.fake.response_url(name))
         return self.post(urllib.parse.urlencode(form), content_type="application/x-www-form-urlencoded")
 
-    def click(self, message: dict, label: str, *, user: str = ASKER, channel: str = CHANNEL, name: str = "click",
-              ephemeral: bool = False):
+    def click(
+        self,
+        message: dict,
+        label: str,
+        *,
+        user: str = ASKER,
+        channel: str = CHANNEL,
+        name: str = "click",
+        ephemeral: bool = False,
+    ):
         button = find_button(message["blocks"], label)
-        action = {"action_id": button["action_id"], "block_id": "madoguchi_feedback", "value": button["value"],
-                  "text": button["text"]}
-        payload = block_actions(user=user, channel=channel, message=message, action=action,
-                                response_url=self.fake.response_url(name), ephemeral=ephemeral)
-        resp = self.post(urllib.parse.urlencode({"payload": json.dumps(payload)}), content_type="application/x-www-form-urlencoded")
+        action = {
+            "action_id": button["action_id"],
+            "block_id": "madoguchi_feedback",
+            "value": button["value"],
+            "text": button["text"],
+        }
+        payload = block_actions(
+            user=user,
+            channel=channel,
+            message=message,
+            action=action,
+            response_url=self.fake.response_url(name),
+            ephemeral=ephemeral,
+        )
+        resp = self.post(
+            urllib.parse.urlencode({"payload": json.dumps(payload)}), content_type="application/x-www-form-urlencoded"
+        )
         assert resp.status_code == 200, resp.text
         return resp
 
@@ -168,7 +231,9 @@ class Harness:
 
     def reply_to(self, ev: dict) -> dict:
         """The bot's answer in the asker's thread, as Slack would store it (with its ts)."""
-        call = self.fake.wait_for("chat.postMessage", channel=ev["channel"], thread_ts=ev.get("thread_ts") or ev["ts"])[0]
+        call = self.fake.wait_for("chat.postMessage", channel=ev["channel"], thread_ts=ev.get("thread_ts") or ev["ts"])[
+            0
+        ]
         return as_message(call)
 
     def record_of(self, ev: dict):
@@ -181,9 +246,15 @@ class Harness:
 
 
 def as_message(call) -> dict:
-    return {"type": "message", "user": BOT_USER_ID, "bot_id": BOT_ID, "text": call.args.get("text"),
-            "blocks": call.args.get("blocks"), "ts": call.args.get("_ts") or "1699999999.000001",
-            "thread_ts": call.args.get("thread_ts")}
+    return {
+        "type": "message",
+        "user": BOT_USER_ID,
+        "bot_id": BOT_ID,
+        "text": call.args.get("text"),
+        "blocks": call.args.get("blocks"),
+        "ts": call.args.get("_ts") or "1699999999.000001",
+        "thread_ts": call.args.get("thread_ts"),
+    }
 
 
 def find_button(blocks: list[dict], label: str) -> dict:
@@ -222,7 +293,9 @@ def slack(fake, services, make_settings):
 
     def start(**overrides) -> Harness:
         settings = make_settings(
-            slack_bot_token="xoxb-test", slack_signing_secret=SECRET, slack_api_url=fake.api_url,
+            slack_bot_token="xoxb-test",
+            slack_signing_secret=SECRET,
+            slack_api_url=fake.api_url,
             **{"slack_escalation_channel": ESCALATION, "slack_staff_group": STAFF_GROUP, **overrides},
         )
         client = TestClient(create_app(settings, services=services))
@@ -335,8 +408,15 @@ def test_slash_command_posts_publicly_when_configured(slack):
 def _answered(h: Harness, question: str = ANSWERED_JA) -> tuple[dict, dict]:
     ev = h.mention(question)
     call = h.fake.wait_for("chat.postMessage", channel=CHANNEL, thread_ts=ev["ts"])[0]
-    message = {"type": "message", "user": BOT_USER_ID, "bot_id": BOT_ID, "text": call.args["text"],
-               "blocks": call.args["blocks"], "ts": h.record_of(ev).meta["slack_reply_ts"], "thread_ts": ev["ts"]}
+    message = {
+        "type": "message",
+        "user": BOT_USER_ID,
+        "bot_id": BOT_ID,
+        "text": call.args["text"],
+        "blocks": call.args["blocks"],
+        "ts": h.record_of(ev).meta["slack_reply_ts"],
+        "thread_ts": ev["ts"],
+    }
     return ev, message
 
 
@@ -448,12 +528,18 @@ def test_staff_reply_in_escalation_thread_is_relayed_and_resolves(slack):
     assert post.args["channel"] == ESCALATION
     # A staff-only note ("//") stays in the staff channel.
     h.channel_message("// 誰か食堂の担当わかる？", channel=ESCALATION, user=STAFF, thread_ts=esc_ts)
-    staff = h.channel_message("本日のメニューはポータルの「食堂」ページにあります &amp; 毎朝更新されます。",
-                              channel=ESCALATION, user=STAFF, thread_ts=esc_ts)
+    staff = h.channel_message(
+        "本日のメニューはポータルの「食堂」ページにあります &amp; 毎朝更新されます。",
+        channel=ESCALATION,
+        user=STAFF,
+        thread_ts=esc_ts,
+    )
     relayed = h.fake.wait_for("chat.postMessage", channel=CHANNEL, thread_ts=ev["ts"], count=2)[1]
     text = all_text(relayed.args["blocks"])
     assert "ポータルの「食堂」ページ" in text and f"<@{STAFF}>" in text and f"<@{ASKER}>" in text
-    assert "誰か食堂" not in json.dumps([c.args for c in h.fake.calls_to("chat.postMessage", channel=CHANNEL)], ensure_ascii=False)
+    assert "誰か食堂" not in json.dumps(
+        [c.args for c in h.fake.calls_to("chat.postMessage", channel=CHANNEL)], ensure_ascii=False
+    )
     reaction = h.fake.wait_for("reactions.add")[0]
     assert reaction.args["timestamp"] == staff["ts"]
     rec = h.services.query_log.get(rec.id)
@@ -507,7 +593,12 @@ def test_staff_answer_to_a_private_slash_question_comes_as_a_dm(slack):
         if rec is not None and rec.meta.get("slack_escalation_ts"):
             break
         time.sleep(0.05)
-    h.channel_message("食堂のメニューはポータルにあります。", channel=ESCALATION, user=STAFF, thread_ts=rec.meta["slack_escalation_ts"])
+    h.channel_message(
+        "食堂のメニューはポータルにあります。",
+        channel=ESCALATION,
+        user=STAFF,
+        thread_ts=rec.meta["slack_escalation_ts"],
+    )
     dm = h.fake.wait_for("chat.postMessage", channel="USLASH01")[0]
     assert "食堂のメニューはポータル" in all_text(dm.args["blocks"]) and UNANSWERABLE in all_text(dm.args["blocks"])
 
@@ -517,7 +608,13 @@ def test_staff_answer_to_a_private_slash_question_comes_as_a_dm(slack):
 
 def test_retried_event_is_answered_once(slack):
     h = slack()
-    ev = {"type": "app_mention", "user": ASKER, "text": f"<@{BOT_USER_ID}> {ANSWERED_JA}", "ts": new_ts(), "channel": CHANNEL}
+    ev = {
+        "type": "app_mention",
+        "user": ASKER,
+        "text": f"<@{BOT_USER_ID}> {ANSWERED_JA}",
+        "ts": new_ts(),
+        "channel": CHANNEL,
+    }
     first = h.event(ev, event_id="Ev0RETRY1")
     retried = h.event(ev, event_id="Ev0RETRY1", retry=1)
     assert first.status_code == 200 and retried.status_code == 200
@@ -528,7 +625,9 @@ def test_retried_event_is_answered_once(slack):
 
 def test_bad_signature_is_rejected(slack):
     h = slack()
-    body = json.dumps(event_envelope({"type": "app_mention", "user": ASKER, "text": "hi", "ts": new_ts(), "channel": CHANNEL}))
+    body = json.dumps(
+        event_envelope({"type": "app_mention", "user": ASKER, "text": "hi", "ts": new_ts(), "channel": CHANNEL})
+    )
     resp = h.post(body, content_type="application/json", secret="not-the-secret")
     assert resp.status_code == 401
     unsigned = h.client.post("/slack/events", content=body, headers={"Content-Type": "application/json"})
@@ -539,7 +638,9 @@ def test_bad_signature_is_rejected(slack):
 
 def test_old_timestamp_is_rejected(slack):
     h = slack()
-    body = json.dumps(event_envelope({"type": "app_mention", "user": ASKER, "text": "hi", "ts": new_ts(), "channel": CHANNEL}))
+    body = json.dumps(
+        event_envelope({"type": "app_mention", "user": ASKER, "text": "hi", "ts": new_ts(), "channel": CHANNEL})
+    )
     resp = h.post(body, content_type="application/json", timestamp=int(time.time()) - 6 * 60)
     assert resp.status_code == 401
     fresh = h.post(body, content_type="application/json", timestamp=int(time.time()) - 60)
@@ -573,8 +674,12 @@ def test_empty_index_still_replies_and_escalates(fake, make_services, make_setti
     from app.main import create_app
 
     empty = make_services()
-    settings = make_settings(slack_bot_token="xoxb-test", slack_signing_secret=SECRET, slack_api_url=fake.api_url,
-                             slack_escalation_channel=ESCALATION)
+    settings = make_settings(
+        slack_bot_token="xoxb-test",
+        slack_signing_secret=SECRET,
+        slack_api_url=fake.api_url,
+        slack_escalation_channel=ESCALATION,
+    )
     with TestClient(create_app(settings, services=empty)) as client:
         h = Harness(client, fake, empty)
         ev = h.mention(ANSWERED_JA)
@@ -589,8 +694,12 @@ def test_exception_inside_answering_still_replies_and_escalates(fake, make_setti
     from app.services import build_services
     from app.slack.mount import mount_slack
 
-    settings = make_settings(slack_bot_token="xoxb-test", slack_signing_secret=SECRET, slack_api_url=fake.api_url,
-                             slack_escalation_channel=ESCALATION)
+    settings = make_settings(
+        slack_bot_token="xoxb-test",
+        slack_signing_secret=SECRET,
+        slack_api_url=fake.api_url,
+        slack_escalation_channel=ESCALATION,
+    )
     services = build_services(settings, load_index=False, embedder=embedder, tokenizer=tokenizer)
     app = FastAPI()
     app.state.services = services  # a server whose index is not loaded yet
@@ -613,8 +722,12 @@ def test_without_query_log_the_bot_still_answers_once_and_relays(fake, make_sett
     """No services yet and no query log: the reply still comes (error → staff), dedupe and relay work in memory."""
     from app.slack.mount import mount_slack
 
-    settings = make_settings(slack_bot_token="xoxb-test", slack_signing_secret=SECRET, slack_api_url=fake.api_url,
-                             slack_escalation_channel=ESCALATION)
+    settings = make_settings(
+        slack_bot_token="xoxb-test",
+        slack_signing_secret=SECRET,
+        slack_api_url=fake.api_url,
+        slack_escalation_channel=ESCALATION,
+    )
     app = FastAPI()  # services not built (an event during start-up): answering raises inside answer()
     mount_slack(app, settings)
     try:
@@ -624,7 +737,13 @@ def test_without_query_log_the_bot_still_answers_once_and_relays(fake, make_sett
 
 
 def _local_flow(h: Harness, app: FastAPI) -> None:
-    ev = {"type": "app_mention", "user": ASKER, "text": f"<@{BOT_USER_ID}> {ANSWERED_JA}", "ts": new_ts(), "channel": CHANNEL}
+    ev = {
+        "type": "app_mention",
+        "user": ASKER,
+        "text": f"<@{BOT_USER_ID}> {ANSWERED_JA}",
+        "ts": new_ts(),
+        "channel": CHANNEL,
+    }
     h.event(ev, event_id="Ev0LOCAL1")
     h.event(ev, event_id="Ev0LOCAL1", retry=1)
     reply = h.fake.wait_for("chat.postMessage", channel=CHANNEL, thread_ts=ev["ts"])[0]
@@ -642,7 +761,10 @@ def _local_flow(h: Harness, app: FastAPI) -> None:
     relayed = h.fake.wait_for("chat.postMessage", channel=CHANNEL, thread_ts=ev["ts"], count=2)[1]
     assert "3営業日前までに申請" in all_text(relayed.args["blocks"])
     h.fake.quiet(1.0)
-    assert len([c for c in h.fake.calls_to("chat.postMessage", channel=CHANNEL) if c.args.get("thread_ts") == ev["ts"]]) == 2
+    assert (
+        len([c for c in h.fake.calls_to("chat.postMessage", channel=CHANNEL) if c.args.get("thread_ts") == ev["ts"]])
+        == 2
+    )
 
 
 # ---------------------------------------------------------------- Socket Mode
@@ -660,7 +782,13 @@ def test_socket_mode_answers_with_the_same_listeners(services, make_settings):
             assert fake.wait_for("apps.connections.open")[0].headers.get("Authorization") == "Bearer xapp-test"
             assert client.post("/slack/events", content=b"{}").status_code == 404  # no signing secret: not mounted
 
-            ev = {"type": "app_mention", "user": ASKER, "text": f"<@{BOT_USER_ID}> {ANSWERED_JA}", "ts": new_ts(), "channel": CHANNEL}
+            ev = {
+                "type": "app_mention",
+                "user": ASKER,
+                "text": f"<@{BOT_USER_ID}> {ANSWERED_JA}",
+                "ts": new_ts(),
+                "channel": CHANNEL,
+            }
             ack = fake.send_socket_envelope("events_api", event_envelope(ev))
             assert "envelope_id" in ack
             reply = fake.wait_for("chat.postMessage", channel=CHANNEL, thread_ts=ev["ts"])[0]

@@ -22,8 +22,16 @@ LOG = [
 
 
 def metrics(q, a, e, defl, helpful, not_helpful, rate, saved):
-    return {"questions": q, "answered": a, "escalated": e, "deflection_rate": defl, "helpful": helpful,
-            "not_helpful": not_helpful, "helpful_rate": rate, "staff_minutes_saved": saved}
+    return {
+        "questions": q,
+        "answered": a,
+        "escalated": e,
+        "deflection_rate": defl,
+        "helpful": helpful,
+        "not_helpful": not_helpful,
+        "helpful_rate": rate,
+        "staff_minutes_saved": saved,
+    }
 
 
 EMPTY = metrics(0, 0, 0, None, 0, 0, None, 0)
@@ -57,9 +65,15 @@ def test_daily_buckets_and_categories(stats_client):
     assert [b["start"] for b in days] == [f"2026-03-{d:02d}" for d in range(2, 11)]  # empty days are there, as zeros
     strip = lambda b: {k: v for k, v in b.items() if k not in ("start", "end", "categories")}  # noqa: E731
     assert strip(days[0]) == metrics(4, 3, 1, 0.75, 1, 1, 0.5, 12)
-    assert days[0]["categories"] == {"attendance": metrics(3, 3, 0, 1.0, 1, 1, 0.5, 12), "expense": metrics(1, 0, 1, 0.0, 0, 0, None, 0)}
+    assert days[0]["categories"] == {
+        "attendance": metrics(3, 3, 0, 1.0, 1, 1, 0.5, 12),
+        "expense": metrics(1, 0, 1, 0.0, 0, 0, None, 0),
+    }
     assert strip(days[1]) == metrics(3, 2, 1, 0.6667, 2, 1, 0.6667, 12)
-    assert days[1]["categories"] == {"expense": metrics(2, 2, 0, 1.0, 2, 0, 1.0, 12), "other": metrics(1, 0, 1, 0.0, 0, 1, 0.0, 0)}
+    assert days[1]["categories"] == {
+        "expense": metrics(2, 2, 0, 1.0, 2, 0, 1.0, 12),
+        "other": metrics(1, 0, 1, 0.0, 0, 1, 0.0, 0),
+    }
     for b in days[2:8]:
         assert strip(b) == EMPTY and b["categories"] == {}
     assert strip(days[8]) == metrics(1, 1, 0, 1.0, 0, 1, 0.0, 0) and days[8]["end"] == "2026-03-11"
@@ -77,13 +91,21 @@ def test_weekly_buckets_start_on_monday(stats_client):
 
 def test_whole_log_and_filters(stats_client):
     s = get_stats(stats_client)  # no range: first to last question
-    assert s["totals"]["questions"] == 10 and s["buckets"][0]["start"] == "2026-03-01" and s["buckets"][-1]["start"] == "2026-03-11"
+    assert (
+        s["totals"]["questions"] == 10
+        and s["buckets"][0]["start"] == "2026-03-01"
+        and s["buckets"][-1]["start"] == "2026-03-11"
+    )
     assert get_stats(stats_client, category="expense")["totals"] == metrics(3, 2, 1, 0.6667, 2, 0, 1.0, 12)
     assert get_stats(stats_client, **{"from": "2026-04-01", "to": "2026-04-02"})["totals"] == EMPTY
 
 
 def test_stats_reject_bad_input(stats_client):
-    for params in ({"bucket": "month"}, {"from": "2026-03-10", "to": "2026-03-01"}, {"from": "yesterday"},
-                   {"from": "1900-01-01", "to": "2026-01-01", "bucket": "day"}):
+    for params in (
+        {"bucket": "month"},
+        {"from": "2026-03-10", "to": "2026-03-01"},
+        {"from": "yesterday"},
+        {"from": "1900-01-01", "to": "2026-01-01", "bucket": "day"},
+    ):
         r = stats_client.get("/api/admin/stats", params=params, headers=AUTH)
         assert r.status_code == 422, params

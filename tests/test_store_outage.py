@@ -46,7 +46,9 @@ def _services(chroma, tmp_path, embedder, tokenizer, *, with_log: bool = False, 
     from app.services import build_services
     from app.settings import Settings
 
-    settings = Settings(_env_file=None, data_dir=tmp_path / "data", chroma_url=chroma.url, collection="outage", **overrides)
+    settings = Settings(
+        _env_file=None, data_dir=tmp_path / "data", chroma_url=chroma.url, collection="outage", **overrides
+    )
     return build_services(settings, embedder=embedder, tokenizer=tokenizer, with_log=with_log)
 
 
@@ -60,8 +62,12 @@ def test_a_replica_waits_for_chroma_serves_and_survives_its_outage(chroma, docs,
 
     # A replica that starts before its Chroma server is up: alive, not ready, and says why.
     api = ApiProcess(
-        env={"MADOGUCHI_CHROMA_URL": chroma.url, "MADOGUCHI_COLLECTION": "outage", "MADOGUCHI_DATA_DIR": str(tmp_path / "api"),
-             "MADOGUCHI_REFRESH_INTERVAL_S": "0.5"},
+        env={
+            "MADOGUCHI_CHROMA_URL": chroma.url,
+            "MADOGUCHI_COLLECTION": "outage",
+            "MADOGUCHI_DATA_DIR": str(tmp_path / "api"),
+            "MADOGUCHI_REFRESH_INTERVAL_S": "0.5",
+        },
         log=tmp_path / "api.log",
     ).launch()
     try:
@@ -82,7 +88,11 @@ def test_a_replica_waits_for_chroma_serves_and_survives_its_outage(chroma, docs,
 
         # Chroma stops while serving.
         chroma.stop()
-        wait_for(lambda: httpx.get(f"{api.url}/readyz", timeout=10).status_code == 503, timeout=30, what="/readyz to turn 503")
+        wait_for(
+            lambda: httpx.get(f"{api.url}/readyz", timeout=10).status_code == 503,
+            timeout=30,
+            what="/readyz to turn 503",
+        )
         body = httpx.get(f"{api.url}/readyz", timeout=10).json()
         assert body["status"] == "not_ready" and "Chroma" in body["detail"]
         assert httpx.get(f"{api.url}/healthz", timeout=10).status_code == 200
@@ -159,12 +169,29 @@ def test_slack_question_during_the_outage_is_passed_to_the_staff(chroma, docs, t
 
     secret = "outage-signing-secret"
     with FakeSlack() as fake:
-        services = _services(chroma, tmp_path, embedder, tokenizer, slack_bot_token="xoxb-test", slack_signing_secret=secret,
-                             slack_api_url=fake.api_url, slack_escalation_channel="C0STAFF1", refresh_interval_s=3600, with_log=True)
+        services = _services(
+            chroma,
+            tmp_path,
+            embedder,
+            tokenizer,
+            slack_bot_token="xoxb-test",
+            slack_signing_secret=secret,
+            slack_api_url=fake.api_url,
+            slack_escalation_channel="C0STAFF1",
+            refresh_interval_s=3600,
+            with_log=True,
+        )
         services.ingest(paths=[docs])
 
         def dm(ts: str) -> None:
-            event = {"type": "message", "channel_type": "im", "user": "UASKER01", "text": QUESTION, "ts": ts, "channel": "D0OUTAGE"}
+            event = {
+                "type": "message",
+                "channel_type": "im",
+                "user": "UASKER01",
+                "text": QUESTION,
+                "ts": ts,
+                "channel": "D0OUTAGE",
+            }
             body = json.dumps(event_envelope(event, event_id=f"Ev{ts.replace('.', '')}"))
             resp = client.post("/slack/events", content=body.encode(), headers=signed_headers(secret, body))
             assert resp.status_code == 200, resp.text
@@ -176,7 +203,9 @@ def test_slack_question_during_the_outage_is_passed_to_the_staff(chroma, docs, t
                 assert services.index.unavailable
                 dm("1700000000.000100")
                 reply = fake.wait_for("chat.postMessage", channel="D0OUTAGE")[0]
-                assert TEXTS["ja"]["error"] in reply.args["text"] or TEXTS["ja"]["error"] in json.dumps(reply.args.get("blocks"), ensure_ascii=False)
+                assert TEXTS["ja"]["error"] in reply.args["text"] or TEXTS["ja"]["error"] in json.dumps(
+                    reply.args.get("blocks"), ensure_ascii=False
+                )
                 fake.wait_for("chat.postMessage", channel="C0STAFF1")  # the staff see it in their channel
                 record = services.query_log.find_by_meta("slack_message_ts", "1700000000.000100")
                 assert record.outcome == "escalated" and record.escalation_reason == "error"

@@ -27,7 +27,9 @@ class AskRequest(JsonBody):
 
 @router.post("/ask")
 async def ask(body: AskRequest, request: Request, services: ServicesDep) -> dict:
-    """Answer a question. One asker (`user_id`, else the client address) gets MADOGUCHI_RATE_LIMIT_PER_MINUTE
+    """Answer a question. The reply carries `follow_up_token`, a secret for this question alone: with it,
+    `GET /api/questions/{query_id}` returns the status and the staff's answer once the question was escalated.
+    One asker (`user_id`, else the client address) gets MADOGUCHI_RATE_LIMIT_PER_MINUTE
     questions a minute; more are a 429 with `Retry-After`."""
     ratelimit.admit(services.ask_limits, user_id=body.user_id, client=request.client.host if request.client else None)
     services.index.raise_if_unavailable()

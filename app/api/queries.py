@@ -68,6 +68,11 @@ async def get_query(query_id: str, services: ServicesDep, _: AdminDep) -> dict:
     return record.to_dict()
 
 
+class Cite(JsonBody):
+    source: str = Field(..., min_length=1, max_length=500, description="Document source name (or doc id).")
+    section: str | None = Field(None, max_length=500, description="Section / article heading within it.")
+
+
 class ResolveRequest(JsonBody):
     answer: str = Field(..., min_length=1, max_length=20000, description="The staff's answer, relayed to the asker.")
     add_to_faq: bool = Field(False, description="Also save the question and this answer as an FAQ entry.")
@@ -76,6 +81,11 @@ class ResolveRequest(JsonBody):
     )
     category: str | None = Field(None, description="Category of the FAQ entry (default: the question's).")
     by: str | None = Field(None, max_length=200, description="Who answered (shown in the log).")
+    cite: Cite | None = Field(
+        None,
+        description="The article the answer rests on (one of the bot's sources, or any indexed document): shown to "
+        "the asker with the answer and used to train the query adapter (`madoguchi adapt`).",
+    )
 
 
 @router.post("/{query_id}/resolve")
@@ -88,6 +98,7 @@ async def resolve(query_id: str, body: ResolveRequest, services: ServicesDep, _:
         add_to_faq=body.add_to_faq,
         faq_question=body.faq_question,
         category=body.category,
+        cite=body.cite.model_dump() if body.cite else None,
     )
     data = out.to_dict()
     data["query"] = data["queries"][0]

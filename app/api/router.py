@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from app.api import ask, documents, faq, feedback, glossary, health, queries, stats
+from app.api import adapter, ask, documents, faq, feedback, glossary, health, queries, questions, stats
 
 api_router = APIRouter()
-for _module in (health, ask, feedback, documents, queries, stats, faq, glossary):
+for _module in (health, ask, questions, feedback, documents, queries, stats, faq, glossary, adapter):
     api_router.include_router(_module.router)

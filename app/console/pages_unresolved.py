@@ -44,6 +44,7 @@ async def resolve_group(request: Request, key: str, services: ServicesDep, sessi
     if form is None:
         return csrf_refused(request, session)
     ids = [v for v in form.getlist("query_id") if isinstance(v, str) and v]
+    source, _, section = str(form.get("cite") or "").partition("||")
     try:
         out = await resolve_questions(
             services,
@@ -53,6 +54,7 @@ async def resolve_group(request: Request, key: str, services: ServicesDep, sessi
             add_to_faq=form.get("add_to_faq") == "1",
             faq_question=str(form.get("faq_question") or "").strip() or None,
             category=str(form.get("category") or "") or None,
+            cite={"source": source, "section": section} if source else None,
         )
     except MadoguchiError as exc:
         return error_page(request, session, exc, back=f"/console/gaps/{key}")

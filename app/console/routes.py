@@ -1,6 +1,6 @@
 """Staff console routes: login/logout, language, static files and the dashboard; the other pages live in
 `pages_unresolved.py` (「未解決の質問」), `pages_queries.py` (the query log), `pages_documents.py`, `pages_faq.py` and
-`pages_glossary.py` (「社内用語」).
+`pages_glossary.py` (「社内用語」), `pages_webhooks.py` (「Webhook 配信履歴」).
 Every page is a thin adapter over the service layer (app/ops/), like the admin API."""
 
 from __future__ import annotations
@@ -15,7 +15,15 @@ from fastapi.responses import FileResponse, RedirectResponse, Response
 
 from app.api.deps import ServicesDep, token_ok
 from app.clock import zone
-from app.console import pages_documents, pages_faq, pages_glossary, pages_queries, pages_unresolved
+from app.console import (
+    pages_adapter,
+    pages_documents,
+    pages_faq,
+    pages_glossary,
+    pages_queries,
+    pages_unresolved,
+    pages_webhooks,
+)
 from app.console.charts import bar_chart, category_chart, rate_chart, volume_chart
 from app.console.i18n import category_label, texts
 from app.console.session import (
@@ -31,7 +39,7 @@ from app.console.session import (
 )
 from app.console.web import HERE, csrf_refused, error_page, form_with_csrf, lang_of, render
 from app.errors import MadoguchiError
-from app.ops import review
+from app.ops import adapt, review
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 STATIC = {"console.css": "text/css; charset=utf-8"}
@@ -159,6 +167,7 @@ async def dashboard(request: Request, services: ServicesDep, session: SessionDep
         bucket = "day"
     try:
         stats = await run_in_threadpool(review.stats, services, since=from_, until=to, bucket=bucket)
+        adapter = (await run_in_threadpool(adapt.status, services))["active"]
     except MadoguchiError as exc:
         return error_page(request, session, exc, back="/console")
     t = texts(lang_of(request))
@@ -173,9 +182,18 @@ async def dashboard(request: Request, services: ServicesDep, session: SessionDep
         to=to,
         bucket=bucket,
         minutes=f"{services.settings.minutes_per_inquiry:g}",
+        adapter=adapter,
         calibration=calibration_view(services),
     )
 
 
-for _pages in (pages_unresolved, pages_queries, pages_documents, pages_faq, pages_glossary):
+for _pages in (
+    pages_unresolved,
+    pages_queries,
+    pages_documents,
+    pages_faq,
+    pages_glossary,
+    pages_adapter,
+    pages_webhooks,
+):
     router.include_router(_pages.router)

@@ -11,4 +11,7 @@ modules take `Services` (or the components they need) and plain values, return p
 - `faq`: FAQ entries (the database is the truth, the chunk store the searchable copy), import and export.
 - `faq_files`: FAQ entries as CSV / XLSX files.
 - `glossary`: the company vocabulary (社内用語) — the staff's words beside the default list and the deployment's file.
+- `follow_up`: the HTTP asker reads a question's status and staff answer with its follow-up token.
+- `events`: escalations and resolutions from every channel reach the outgoing webhook and the escalation hooks.
+- `webhooks`: the signed outgoing webhook, its retries and its delivery log; `verify_signature` for receivers.
 """

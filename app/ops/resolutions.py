@@ -14,6 +14,7 @@ import logging
 from dataclasses import dataclass, field
 
 from app.errors import BadRequestError, NotFoundError
+from app.ops.events import question_resolved
 from app.ops.faq import clean_faq, create_entry
 from app.services import Services
 from app.store.querylog import QueryRecord
@@ -58,6 +59,31 @@ async def run_resolution_hooks(services: Services, record: QueryRecord, answer_t
     return done, errors
 
 
+def check_cite(services: Services, cite: dict) -> dict:
+    """The cited article as stored with the resolution ({"source", "section", "doc_id", "title"}); 422 `bad_cite`
+    when no indexed document (or no section of it) has that name, so a typo never teaches the adapter."""
+    source = str(cite.get("source") or "").strip()
+    section = str(cite.get("section") or "").strip()
+    snapshot = services.index.snapshot
+    chunks = [c for c in (snapshot.chunks if snapshot is not None else []) if source and source in (c.source, c.doc_id)]
+    if section:
+        chunks = [c for c in chunks if c.section == section or c.section.endswith(section)]
+    if not chunks:
+        raise BadRequestError(
+            f"No indexed document {source!r}" + (f" with section {section!r}" if section else "") + ".",
+            f"取り込み済みの文書 {source!r}" + (f" に見出し {section!r}" if section else "") + " が見つかりません。",
+            code="bad_cite",
+        )
+    c = chunks[0]
+    return {"source": c.source, "section": section, "doc_id": c.doc_id, "title": c.title}
+
+
+def cite_line(cited: dict, *, lang: str) -> str:
+    """The citation appended to the staff answer the asker receives."""
+    where = " ".join(x for x in (cited.get("title") or cited.get("source"), cited.get("section")) if x)
+    return f"\n\n（根拠: {where}）" if lang == "ja" else f"\n\n(Source: {where})"
+
+
 async def resolve_questions(
     services: Services,
     query_ids: list[str],
@@ -67,10 +93,14 @@ async def resolve_questions(
     add_to_faq: bool = False,
     faq_question: str | None = None,
     category: str | None = None,
+    cite: dict | None = None,
 ) -> Resolution:
     """Resolve one or more questions with one staff answer, relay it to each asker, and optionally save one FAQ entry
-    (its question: `faq_question` or the first question; its category: `category` or the first one's)."""
+    (its question: `faq_question` or the first question; its category: `category` or the first one's).
+    `cite` ({"source", "section"}) names the article the answer rests on: it is shown to the asker with the answer
+    and teaches the query adapter (app/ops/adapt.py) that these questions ask about that article."""
     log = services.require_log()
+    cited = check_cite(services, cite) if cite else None
     text = (answer or "").strip()
     if not text:
         raise BadRequestError("The answer is empty.", "回答が空です。", code="empty_answer")
@@ -92,8 +122,15 @@ async def resolve_questions(
     out = Resolution(records=[])
     for qid in query_ids:
         record = await asyncio.to_thread(log.resolve, qid, answer=text, by=by)
+        if cited is not None:
+            updated = await asyncio.to_thread(
+                log.update_meta, qid, resolution_cite=cited, resolution_group=query_ids[0]
+            )
+            record = updated or record
         out.records.append(record)
-        n, errs = await run_resolution_hooks(services, record, text)
+        question_resolved(services, record)  # the webhook's `question.resolved` (queued, never blocks)
+        relayed = text + cite_line(cited, lang=record.language) if cited else text
+        n, errs = await run_resolution_hooks(services, record, relayed)
         out.relayed += n
         out.relay_errors.extend(errs)
     if add_to_faq:

@@ -39,6 +39,17 @@ class Group:
         return self.records[0]
 
     @property
+    def cite_options(self) -> list[dict]:
+        """The distinct articles the bot found for the group's questions: what the staff may cite."""
+        seen: dict[tuple, dict] = {}
+        for r in self.records:
+            for s in r.sources:
+                key = (s.get("source"), s.get("section"))
+                if s.get("source") and key not in seen:
+                    seen[key] = s
+        return list(seen.values())
+
+    @property
     def latest(self) -> datetime:
         return max(r.created_at for r in self.records)
 

@@ -15,6 +15,10 @@ ACTIONS_BLOCK = "madoguchi_feedback"
 ACTION_RESOLVED = "madoguchi_resolved"
 ACTION_NOT_RESOLVED = "madoguchi_not_resolved"
 ACTION_ESCALATE = "madoguchi_escalate"
+STAFF_ACTIONS_BLOCK = "madoguchi_staff"
+ACTION_ASSIGN = "madoguchi_assign"
+ACTION_OPEN_CONSOLE = "madoguchi_open_console"
+ASSIGNEE_BLOCK = "madoguchi_assignee"
 
 SECTION_LIMIT = 2900  # Slack allows 3000 characters in a section's text
 REPLY_SOURCES = 3
@@ -82,6 +86,7 @@ REASONS = {
     "error": "回答の作成中にエラー",
 }
 VIA = {"mention": "チャンネルでのメンション", "dm": "DM", "slash": "/faq コマンド"}
+ORIGINS = {"api": "HTTP API", "cli": "コマンドライン（madoguchi ask）"}  # questions asked outside Slack
 
 # What the general-affairs staff read (in Japanese) in the escalation channel.
 STAFF = {
@@ -100,7 +105,13 @@ STAFF = {
     "thread_link": "<{permalink}|質問のスレッドを開く>",
     "how_to_answer": "このスレッドに返信すると、質問者に転送され解決済みとして記録されます（「//」で始まる返信は転送されません）。"
     " 質問ID: `{query_id}`",
+    "how_to_answer_api": "このスレッドに返信すると、回答として記録され解決済みになります。質問者は API の状況確認"
+    "（GET /api/questions/{{id}}）で受け取ります（「//」で始まる返信は記録されません）。 質問ID: `{query_id}`",
+    "assign": "担当する",
+    "open_console": "コンソールで開く",
+    "assigned": "👤 {who} が担当しています。",
     "console_answered": "✅ コンソールで回答され、質問者に転送しました。\n{answer}",
+    "console_answered_api": "✅ コンソールで回答されました（質問者は API の状況確認で受け取ります）。\n{answer}",
 }
 
 
@@ -317,11 +328,20 @@ def escalation_post(
     permalink: str | None,
     staff_group: str | None,
     query_id: str,
+    origin: str = "slack",
+    console_url: str | None = None,
 ) -> dict:
-    """The post in the escalation channel: question, asker, the bot's attempt with sources, thread link."""
+    """The post in the escalation channel: question, asker, the bot's attempt with sources, thread link, and the
+    buttons 「担当する」 and (with a console URL) 「コンソールで開く」. `origin`: the channel the question came from
+    (questions from the HTTP API are posted too; their asker is an id of the calling system, not a Slack user)."""
     mention = f"<!subteam^{staff_group}> " if staff_group else ""
-    who = f"<@{asker}>" if asker else STAFF["unknown_asker"]
-    where = VIA.get(via or "", via or "Slack")
+    from_slack = origin == "slack"
+    if from_slack:
+        who = f"<@{asker}>" if asker else STAFF["unknown_asker"]
+        where = VIA.get(via or "", via or "Slack")
+    else:
+        who = escape(asker) if asker else STAFF["unknown_asker"]
+        where = ORIGINS.get(origin, escape(origin))
     if via == "mention" and channel:
         where += f"（<#{channel}>）"
     fields = [
@@ -355,11 +375,36 @@ def escalation_post(
         blocks.append(
             {"type": "section", "text": {"type": "mrkdwn", "text": STAFF["thread_link"].format(permalink=permalink)}}
         )
-    blocks.append(context(STAFF["how_to_answer"].format(query_id=query_id)))
+    buttons = [_button(STAFF["assign"], ACTION_ASSIGN, {"q": query_id}, "primary")]
+    url = _safe_url(console_url)
+    if url:
+        buttons.append(
+            {
+                "type": "button",
+                "text": {"type": "plain_text", "text": STAFF["open_console"], "emoji": True},
+                "action_id": ACTION_OPEN_CONSOLE,
+                "url": url,
+            }
+        )
+    blocks.append({"type": "actions", "block_id": STAFF_ACTIONS_BLOCK, "elements": buttons})
+    how = STAFF["how_to_answer"] if from_slack else STAFF["how_to_answer_api"]
+    blocks.append(context(how.format(query_id=query_id)))
     text = clip(mention + STAFF["summary"].format(question=escape(question)), 3000)
     return {"text": text, "blocks": blocks}
 
 
-def console_answer_note(answer_text: str) -> dict:
-    """Posted in the escalation thread when the staff answered the question in the web console instead."""
-    return notice(STAFF["console_answered"].format(answer=quote(answer_text, 1000)))
+def console_answer_note(answer_text: str, *, relayed: bool = True) -> dict:
+    """Posted in the escalation thread when the staff answered the question in the web console instead
+    (`relayed`: posted to a Slack asker; otherwise the asker fetches it through the API)."""
+    key = "console_answered" if relayed else "console_answered_api"
+    return notice(STAFF[key].format(answer=quote(answer_text, 1000)))
+
+
+def with_assignee(blocks: list[dict] | None, *, slack_user: str) -> list[dict]:
+    """The staff post with a line saying who handles the question (replacing an earlier one; buttons kept, so
+    someone else can take it over)."""
+    kept = [b for b in (blocks or []) if b.get("block_id") != ASSIGNEE_BLOCK]
+    line = context(STAFF["assigned"].format(who=f"<@{slack_user}>"))
+    line["block_id"] = ASSIGNEE_BLOCK
+    at = next((i for i, b in enumerate(kept) if b.get("block_id") == STAFF_ACTIONS_BLOCK), len(kept))
+    return kept[:at] + [line] + kept[at:]

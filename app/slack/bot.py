@@ -19,12 +19,14 @@ from typing import Any, Literal, TypeVar
 from slack_sdk import WebClient
 
 from app.answer import answer, detect_language, error_result, record_result
+from app.clock import zone
 from app.errors import BadRequestError, NotReadyError
+from app.ops.events import question_escalated, question_resolved
 from app.ports import SlackLogPort
 from app.result import AnswerResult
 from app.services import Services
 from app.settings import Settings
-from app.slack import blocks
+from app.slack import blocks, blocks_home
 from app.slack.conversations import LocalLog
 from app.store.querylog import QueryRecord
 
@@ -174,6 +176,7 @@ class SlackBot:
         try:
             if services is not None and services.query_log is not None:
                 record_result(services, result, meta=meta)
+                question_escalated(services, result.query_id)  # the webhook hears of it like any escalation
             else:
                 self._local.record(result, meta=meta)
         except Exception:  # noqa: BLE001 - logged by record_result; the asker still gets the notice
@@ -220,6 +223,9 @@ class SlackBot:
         if rec is None:
             logger.error("cannot escalate Slack question %s: it is not in the query log", query_id)
             return "missing"
+        services = self.services
+        if not recorded and services is not None:
+            question_escalated(services, query_id)  # the webhook (answer() announces the questions it records)
         channel = self.settings.slack_escalation_channel
         if not channel:
             logger.warning(
@@ -240,6 +246,8 @@ class SlackBot:
             permalink=self._permalink(meta),
             staff_group=self.settings.slack_staff_group,
             query_id=query_id,
+            origin=rec.origin,
+            console_url=self._console_url(),
         )
         try:
             resp = self.client.chat_postMessage(channel=channel, unfurl_links=False, **post)
@@ -253,6 +261,17 @@ class SlackBot:
             f"update_meta({query_id})",
         )
         return "escalated"
+
+    def _console_url(self) -> str | None:
+        base = (self.settings.public_url or "").rstrip("/")
+        return f"{base}/console/gaps" if base else None
+
+    def escalation_hook(self, record: QueryRecord) -> None:
+        """`services.escalation_hooks` entry: a question from another channel (the HTTP API, the CLI) that went to
+        the staff is posted to the staff channel too (Slack questions are posted by `escalate` itself)."""
+        if record.origin == "slack":
+            return
+        self.submit(self.escalate, record.id, reason=record.escalation_reason or "low_confidence", recorded=True)
 
     def _permalink(self, meta: dict) -> str | None:
         ts = meta.get("slack_message_ts") or meta.get("slack_thread_ts")
@@ -273,6 +292,9 @@ class SlackBot:
         if asker and clicker != asker:
             respond(response_type="ephemeral", replace_original=False, text=blocks.t(lang, "not_asker"))
             return
+        if action_id == blocks.ACTION_ASSIGN:
+            self.assign(query_id, clicker=clicker, body=body, respond=respond)
+            return
         current = self._message_blocks(body, rec)
         meta = (rec.meta if rec else None) or {}
         if action_id == blocks.ACTION_RESOLVED:
@@ -292,6 +314,51 @@ class SlackBot:
             return
         text = (body.get("message") or {}).get("text") or blocks.t(lang, "question")
         respond(replace_original=True, text=text, blocks=new)
+
+    def assign(self, query_id: str | None, *, clicker: str, body: dict, respond: Callable[..., Any]) -> None:
+        """「担当する」 on a staff post: the clicking staff member handles the question (shown in the console, to the
+        asker's follow-up route and on the post)."""
+        if not query_id:
+            return
+        rec = self._logged(lambda: self.log.assign(query_id, self._staff_name(clicker)), f"assign({query_id})")
+        if rec is None:
+            respond(response_type="ephemeral", replace_original=False, text=blocks.t("ja", "missing"))
+            return
+        message = body.get("message") or {}
+        new = blocks.with_assignee(message.get("blocks"), slack_user=clicker)
+        respond(replace_original=True, text=message.get("text") or rec.question, blocks=new)
+
+    def _staff_name(self, user: str) -> str:
+        """`表示名 (slack:U…)`, or `slack:U…` when Slack does not tell the name."""
+        try:
+            info = self.client.users_info(user=user).get("user") or {}
+        except Exception:  # noqa: BLE001 - the id alone still says who
+            logger.warning("users.info failed for %s", user, exc_info=True)
+            info = {}
+        profile = info.get("profile") or {}
+        name = profile.get("display_name") or profile.get("real_name") or info.get("real_name") or ""
+        return f"{name} (slack:{user})" if name else f"slack:{user}"
+
+    # --- App Home ---
+    HOME_OPEN, HOME_ANSWERED = 10, 5
+
+    def publish_home(self, user: str) -> None:
+        """The asker's App Home tab: their questions with the staff, and the staff's latest answers to them."""
+        records = self._logged(lambda: self.log.of_asker(user, limit=100), f"of_asker({user})") or []
+        open_ = [r for r in records if r.resolved_at is None and (r.outcome == "escalated" or r.helpful is False)]
+        answered = [r for r in records if r.resolved_at is not None]
+        lang = records[0].language if records else "ja"
+        tz = zone(self.settings)
+        view = blocks_home.home_view(
+            open_[: self.HOME_OPEN],
+            answered[: self.HOME_ANSWERED],
+            lang=lang or "ja",
+            when=lambda d: d.astimezone(tz).strftime("%Y-%m-%d %H:%M") if d else "",
+        )
+        try:
+            self.client.views_publish(user_id=user, view=view)
+        except Exception:  # noqa: BLE001 - the tab keeps its old content
+            logger.warning("views.publish failed for %s", user, exc_info=True)
 
     def _message_blocks(self, body: dict, rec: QueryRecord | None) -> list[dict]:
         """The clicked message's blocks (ephemeral /faq answers do not carry them: rebuilt from the log as the
@@ -322,11 +389,15 @@ class SlackBot:
         body = (text or "").strip()
         if not body or body.startswith("//"):  # staff-only notes stay in the staff channel
             return True
-        if not self.deliver_staff_answer(rec, body, staff_user=user, slack_formatted=True):
+        # A Slack asker gets the answer in Slack; an asker from another channel fetches it (follow-up route, webhook).
+        if rec.origin == "slack" and not self.deliver_staff_answer(rec, body, staff_user=user, slack_formatted=True):
             return True
-        self._logged(
+        resolved = self._logged(
             lambda: self.log.resolve(rec.id, answer=blocks.unescape(body), by=f"slack:{user}"), f"resolve({rec.id})"
         )
+        services = self.services
+        if resolved is not None and services is not None:
+            question_resolved(services, resolved)
         try:
             self.client.reactions_add(channel=channel, timestamp=ts, name="white_check_mark")
         except Exception:  # noqa: BLE001 - a missing ✅ is cosmetic
@@ -369,13 +440,21 @@ class SlackBot:
         """`services.resolution_hooks` entry: a staff answer given in the web console reaches the Slack asker.
         Returns True when it was delivered, None when the question is not a Slack one."""
         meta = record.meta or {}
-        if record.origin != "slack" or not (meta.get("slack_channel") or meta.get("slack_user")):
+        if record.origin != "slack":
+            self._note_console_answer(record, answer_text)  # its asker fetches it; the staff thread is told
+            return None
+        if not (meta.get("slack_channel") or meta.get("slack_user")):
             return None
         if not self.deliver_staff_answer(record, answer_text, staff_user=None):
             # Reported by the console as a relay error (the resolution itself stands).
             raise RuntimeError(f"could not post the staff answer to the Slack asker of question {record.id}")
+        self._note_console_answer(record, answer_text)
+        return True
+
+    def _note_console_answer(self, record: QueryRecord, answer_text: str) -> None:
+        meta = record.meta or {}
         if meta.get("slack_escalation_ts") and meta.get("slack_escalation_channel"):
-            note = blocks.console_answer_note(answer_text)
+            note = blocks.console_answer_note(answer_text, relayed=record.origin == "slack")
             try:
                 self.client.chat_postMessage(
                     channel=meta["slack_escalation_channel"], thread_ts=meta["slack_escalation_ts"], **note
@@ -384,4 +463,3 @@ class SlackBot:
                 logger.warning(
                     "could not note the console answer in the escalation thread of %s", record.id, exc_info=True
                 )
-        return True

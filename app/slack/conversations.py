@@ -103,3 +103,11 @@ class LocalLog:
 
     def resolve(self, query_id: str, *, answer: str, by: str | None = None) -> QueryRecord | None:
         return self._change(query_id, resolution=answer.strip(), resolved_by=by, resolved_at=utcnow())
+
+    def of_asker(self, user_id: str, *, limit: int = 50) -> list[QueryRecord]:
+        with self._lock:
+            found = [r for r in reversed(self._records.values()) if r.user_id == user_id]
+        return found[:limit]
+
+    def assign(self, query_id: str, assignee: str) -> QueryRecord | None:
+        return self._change(query_id, assignee=assignee, assigned_at=utcnow())

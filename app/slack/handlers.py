@@ -103,6 +103,10 @@ def register(app: App, bot: SlackBot) -> None:
             )
         )
 
+    def on_home(event: dict) -> None:
+        if event.get("tab") == "home" and event.get("user"):
+            bot.publish_home(event["user"])
+
     def ack_command(ack, command: dict) -> None:
         text = (command.get("text") or "").strip()
         ack(text=blocks.t(detect_language(text), "looking") if text else None)
@@ -129,11 +133,16 @@ def register(app: App, bot: SlackBot) -> None:
     def lazy_button(body, action, respond):
         bot.submit(on_button, body, action, respond)
 
+    def lazy_home(event):
+        bot.submit(on_home, event)
+
     app.event("app_mention")(ack=_ack, lazy=[lazy_mention])
     app.event("message")(ack=_ack, lazy=[lazy_message])
+    app.event("app_home_opened")(ack=_ack, lazy=[lazy_home])
     app.command(re.compile(r"^/"))(ack=ack_command, lazy=[lazy_command])
-    for action_id in (blocks.ACTION_RESOLVED, blocks.ACTION_NOT_RESOLVED, blocks.ACTION_ESCALATE):
+    for action_id in (blocks.ACTION_RESOLVED, blocks.ACTION_NOT_RESOLVED, blocks.ACTION_ESCALATE, blocks.ACTION_ASSIGN):
         app.action(action_id)(ack=_ack, lazy=[lazy_button])
+    app.action(blocks.ACTION_OPEN_CONSOLE)(_ack)  # a link button: Slack opens the URL; only the click is acknowledged
 
 
 def _staff_reply(bot: SlackBot, team: str | None, event: dict) -> bool:

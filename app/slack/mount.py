@@ -5,7 +5,8 @@
   anything parses the body (Bolt checks them again).
 - Socket Mode (SLACK_APP_TOKEN set): connected in the app's lifespan, same listeners.
 - The lifespan also registers the bot in `services.resolution_hooks`, so staff answers given in the web
-  console reach the Slack asker.
+  console reach the Slack asker, and in `services.escalation_hooks`, so questions escalated in other channels (the
+  HTTP API) are posted to the staff channel too.
 """
 
 from __future__ import annotations
@@ -78,6 +79,9 @@ def mount_slack(app: FastAPI, settings: Settings) -> None:
         hooks = services.resolution_hooks if services is not None else None
         if hooks is not None:
             hooks.append(bot.resolution_hook)
+        escalations = services.escalation_hooks if services is not None else None
+        if escalations is not None:
+            escalations.append(bot.escalation_hook)  # questions from other channels reach the staff channel too
         runner = None
         if settings.slack_app_token:
             runner = SocketModeRunner(bolt_app, app_token=settings.slack_app_token)
@@ -90,6 +94,8 @@ def mount_slack(app: FastAPI, settings: Settings) -> None:
             await asyncio.to_thread(bot.shutdown)
             if hooks is not None and bot.resolution_hook in hooks:
                 hooks.remove(bot.resolution_hook)
+            if escalations is not None and bot.escalation_hook in escalations:
+                escalations.remove(bot.escalation_hook)
 
     app.state.slack_lifespan = slack_lifespan
     mode = " + ".join(

@@ -23,8 +23,10 @@ from sqlalchemy.exc import IntegrityError
 
 from app.clock import as_utc, utcnow
 from app.errors import BadRequestError, NotFoundError
+from app.store.adapters import AdapterVersions
 from app.store.querylog_faq import FaqEntries
 from app.store.querylog_schema import claimed_events, queries
+from app.store.querylog_webhooks import WebhookDeliveries
 from app.types import ESCALATION_REASONS, OUTCOMES
 
 if TYPE_CHECKING:  # type-only: answering (app.answer) writes into this log through `Services`
@@ -62,6 +64,8 @@ class QueryRecord:
     resolved_by: str | None = None
     resolved_at: datetime | None = None
     meta: dict = field(default_factory=dict)
+    assignee: str | None = None  # the staff member handling it (「担当する」 in Slack)
+    assigned_at: datetime | None = None
 
     @property
     def query_id(self) -> str:
@@ -79,7 +83,7 @@ class QueryRecord:
         """The admin API's JSON shape (the origin keeps its public name `channel`)."""
         out = asdict(self)
         out = {("channel" if k == "origin" else k): v for k, v in out.items()}
-        for key in ("created_at", "feedback_at", "escalated_at", "resolved_at"):
+        for key in ("created_at", "feedback_at", "escalated_at", "resolved_at", "assigned_at"):
             out[key] = out[key].isoformat() if out[key] else None
         out["feedback"] = self.feedback
         return out
@@ -110,6 +114,8 @@ class QueryRecord:
             resolved_by=m["resolved_by"],
             resolved_at=as_utc(m["resolved_at"]),
             meta=dict(m["meta"] or {}),
+            assignee=m.get("assignee"),
+            assigned_at=as_utc(m.get("assigned_at")),
         )
 
 
@@ -169,6 +175,11 @@ class QueryFilter:
         return clauses
 
 
+def follow_up_hash(token: str) -> str:
+    """What the log keeps of a follow-up token: its SHA-256 (the token is a 256-bit random secret, so no salt)."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
 def _sources_json(sources) -> list[dict]:
     out = []
     for s in sources or []:
@@ -183,6 +194,8 @@ class QueryLog:
         self.engine = _make_engine(url)
         self._sqlite_write_lock = threading.Lock()
         self.faq = FaqEntries(self)
+        self.webhook_deliveries = WebhookDeliveries(self)
+        self.adapters = AdapterVersions(self)
         if migrate:
             self.migrate()
 
@@ -260,6 +273,9 @@ class QueryLog:
             "corpus_version": result.corpus_version,
             "meta": dict(meta or {}),
         }
+        token = getattr(result, "follow_up_token", None)
+        if token:
+            values["follow_up_hash"] = follow_up_hash(token)
         try:
             with self.write() as conn:
                 conn.execute(queries.insert().values(id=result.query_id, **values))
@@ -326,6 +342,15 @@ class QueryLog:
             raise BadRequestError("The answer is empty.", "回答が空です。", code="empty_answer")
         return self._update(query_id, lambda r: {"resolution": text, "resolved_by": by, "resolved_at": utcnow()})
 
+    def assign(self, query_id: str, assignee: str) -> QueryRecord:
+        """Record who handles the question (the latest claim wins)."""
+        return self._update(query_id, lambda r: {"assignee": assignee[:200], "assigned_at": utcnow()})
+
+    def follow_up_hash_of(self, query_id: str) -> str | None:
+        """The stored hash of the question's follow-up token (None: unknown question, or asked before tokens)."""
+        with self.read() as conn:
+            return conn.execute(sa.select(queries.c.follow_up_hash).where(queries.c.id == query_id)).scalar()
+
     def claim_event(self, key: str) -> bool:
         """True the first time `key` is seen (by any process sharing this database), False afterwards."""
         if len(key) > 255:
@@ -353,6 +378,17 @@ class QueryLog:
             rows = conn.execute(sa.select(queries).where(queries.c.id.in_(list(ids)))).all()
         by_id = {r.id: QueryRecord.from_row(r) for r in rows}
         return [by_id[i] for i in ids if i in by_id]
+
+    def of_asker(self, user_id: str, *, limit: int = 50) -> list[QueryRecord]:
+        """One asker's questions, newest first (the Slack App Home)."""
+        stmt = (
+            sa.select(queries)
+            .where(queries.c.user_id == user_id)
+            .order_by(queries.c.created_at.desc(), queries.c.id)
+            .limit(limit)
+        )
+        with self.read() as conn:
+            return [QueryRecord.from_row(r) for r in conn.execute(stmt)]
 
     def find_by_meta(self, key: str, value) -> QueryRecord | None:
         """The newest question whose meta[key] equals `value` (compared as text)."""

@@ -32,6 +32,10 @@ queries = sa.Table(
     sa.Column("resolved_by", sa.String(200)),
     sa.Column("resolved_at", sa.DateTime(timezone=True)),
     sa.Column("meta", sa.JSON, nullable=False),
+    # 0011: the hash of the asker's follow-up token (the token itself is never stored), who handles the question
+    sa.Column("follow_up_hash", sa.String(64)),
+    sa.Column("assignee", sa.String(200)),
+    sa.Column("assigned_at", sa.DateTime(timezone=True)),
 )
 
 claimed_events = sa.Table(
@@ -52,4 +56,48 @@ faq_entries = sa.Table(
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("created_by", sa.String(200)),
     sa.Column("source_query_id", sa.String(64)),
+)
+
+webhook_deliveries = sa.Table(  # 0011: every attempt of the outgoing webhook (app/ops/webhooks.py)
+    "webhook_deliveries",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("delivery_id", sa.String(64), nullable=False),  # one event's delivery; its attempts share it
+    sa.Column("event", sa.String(64), nullable=False),
+    sa.Column("query_id", sa.String(64)),
+    sa.Column("attempt", sa.Integer, nullable=False),
+    sa.Column("status_code", sa.Integer),
+    sa.Column("error", sa.Text),
+    sa.Column("ok", sa.Boolean, nullable=False),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False, index=True),
+)
+
+webhook_outbox = sa.Table(  # 0011: webhook events not yet delivered nor given up (resumed when a server starts)
+    "webhook_outbox",
+    metadata,
+    sa.Column("delivery_id", sa.String(64), primary_key=True),
+    sa.Column("event", sa.String(64), nullable=False),
+    sa.Column("query_id", sa.String(64)),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("done_at", sa.DateTime(timezone=True)),
+)
+
+adapter_versions = sa.Table(
+    "adapter_versions",
+    metadata,
+    sa.Column("version", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("embedder", sa.String(200), nullable=False),
+    sa.Column("matrix", sa.LargeBinary, nullable=False),  # QueryAdapter.to_bytes()
+    sa.Column("pairs", sa.Integer, nullable=False),  # training pairs it was fitted on
+    sa.Column("heldout", sa.Integer, nullable=False),  # held-out questions of the swap check
+    sa.Column("heldout_hit1_before", sa.Float),
+    sa.Column("heldout_hit1_after", sa.Float),
+    sa.Column("swapped", sa.Boolean, nullable=False),  # passed the held-out check and was swapped in
+    sa.Column("active", sa.Boolean, nullable=False),  # at most one row is active: the one every replica serves
+    sa.Column("rolled_back_at", sa.DateTime(timezone=True)),
+    sa.Column("created_by", sa.String(200)),
+    sa.Column("note", sa.Text),
 )

@@ -120,21 +120,26 @@ class FakeLLMServer:
                 except ValueError:
                     body = {"_raw": raw.decode("utf-8", "replace")}
                 route_ok = (
-                    self.path.rstrip("/").endswith("/chat/completions") if server.protocol == "openai"
+                    self.path.rstrip("/").endswith("/chat/completions")
+                    if server.protocol == "openai"
                     else self.path.rstrip("/") == "/api/chat"
                 )
                 if not route_ok:
                     self._json(404, {"error": f"no route {self.path}"})
                     return
                 with server._lock:
-                    server.requests.append(Recorded(path=self.path, headers={k.lower(): v for k, v in self.headers.items()}, body=body))
+                    server.requests.append(
+                        Recorded(path=self.path, headers={k.lower(): v for k, v in self.headers.items()}, body=body)
+                    )
                 reply = server._next(body)
                 if reply.stall_s and server._closing.wait(reply.stall_s):
                     return
                 try:
                     if reply.status != 200:
                         error = {"error": {"message": "scripted failure", "type": "server_error", "code": None}}
-                        self._json(reply.status, error if server.protocol == "openai" else {"error": "scripted failure"})
+                        self._json(
+                            reply.status, error if server.protocol == "openai" else {"error": "scripted failure"}
+                        )
                     elif server.protocol == "openai":
                         self._openai(body, reply)
                     else:
@@ -154,20 +159,35 @@ class FakeLLMServer:
                 message = {"role": "assistant", "content": None if reply.refusal else reply.content}
                 if reply.refusal:
                     message["refusal"] = reply.refusal
-                self._json(200, {
-                    "id": f"chatcmpl-{len(server.requests)}", "object": "chat.completion", "created": int(time.time()),
-                    "model": body.get("model", server.model),
-                    "choices": [{"index": 0, "message": message, "finish_reason": reply.finish_reason, "logprobs": None}],
-                    "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
-                })
+                self._json(
+                    200,
+                    {
+                        "id": f"chatcmpl-{len(server.requests)}",
+                        "object": "chat.completion",
+                        "created": int(time.time()),
+                        "model": body.get("model", server.model),
+                        "choices": [
+                            {"index": 0, "message": message, "finish_reason": reply.finish_reason, "logprobs": None}
+                        ],
+                        "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
+                    },
+                )
 
             def _ollama(self, body: dict, reply: Reply) -> None:
                 model = body.get("model", server.model)
                 now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
                 done = {
-                    "model": model, "created_at": now, "message": {"role": "assistant", "content": ""}, "done": True,
-                    "done_reason": reply.finish_reason, "total_duration": 1000, "load_duration": 10,
-                    "prompt_eval_count": 10, "prompt_eval_duration": 100, "eval_count": 5, "eval_duration": 100,
+                    "model": model,
+                    "created_at": now,
+                    "message": {"role": "assistant", "content": ""},
+                    "done": True,
+                    "done_reason": reply.finish_reason,
+                    "total_duration": 1000,
+                    "load_duration": 10,
+                    "prompt_eval_count": 10,
+                    "prompt_eval_duration": 100,
+                    "eval_count": 5,
+                    "eval_duration": 100,
                 }
                 if not body.get("stream", True):
                     done["message"]["content"] = reply.content
@@ -177,7 +197,8 @@ class FakeLLMServer:
                 pieces = [reply.content[:half], reply.content[half:]]
                 lines = [
                     {"model": model, "created_at": now, "message": {"role": "assistant", "content": p}, "done": False}
-                    for p in pieces if p
+                    for p in pieces
+                    if p
                 ] + [done]
                 payload = b"".join(json.dumps(line, ensure_ascii=False).encode() + b"\n" for line in lines)
                 self.send_response(200)

@@ -72,13 +72,31 @@ def client_for(services):
         yield client
 
 
-def result(question: str, *, outcome: str = "answered", category: str | None = "attendance", channel: str = "api",
-           reason: str | None = None, user_id: str | None = "U1", answer: str | None = None) -> AnswerResult:
+def result(
+    question: str,
+    *,
+    outcome: str = "answered",
+    category: str | None = "attendance",
+    channel: str = "api",
+    reason: str | None = None,
+    user_id: str | None = "U1",
+    answer: str | None = None,
+) -> AnswerResult:
     return AnswerResult(
-        query_id=uuid.uuid4().hex, question=question, answer=answer or f"ボットの回答: {question}", outcome=outcome,
-        confidence=0.82 if outcome == "answered" else 0.2, category=category,
-        sources=[Source("就業規則.md", "就業規則", "就業規則 > 第34条 年次有給休暇", None, "10日の年次有給休暇を付与する", 0.9)],
-        escalation_reason=(reason or "low_confidence") if outcome == "escalated" else None, origin=channel, user_id=user_id,
+        query_id=uuid.uuid4().hex,
+        question=question,
+        answer=answer or f"ボットの回答: {question}",
+        outcome=outcome,
+        confidence=0.82 if outcome == "answered" else 0.2,
+        category=category,
+        sources=[
+            Source(
+                "就業規則.md", "就業規則", "就業規則 > 第34条 年次有給休暇", None, "10日の年次有給休暇を付与する", 0.9
+            )
+        ],
+        escalation_reason=(reason or "low_confidence") if outcome == "escalated" else None,
+        origin=channel,
+        user_id=user_id,
     )
 
 
@@ -100,8 +118,13 @@ class ServedApp:
     def __init__(self, services) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(create_app(services.settings, services=services), host="127.0.0.1", port=self.port,
-                                log_level="warning", lifespan="on")
+        config = uvicorn.Config(
+            create_app(services.settings, services=services),
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            lifespan="on",
+        )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 

@@ -117,7 +117,9 @@ class FakeSlack:
         return f"http://127.0.0.1:{self.port}/response/{name or uuid.uuid4().hex}"
 
     # --- test controls ---
-    def fail_next(self, method: str, *, status: int = 200, error: str | None = None, retry_after: int | None = None) -> None:
+    def fail_next(
+        self, method: str, *, status: int = 200, error: str | None = None, retry_after: int | None = None
+    ) -> None:
         """Fail the next call of `method`: `status=429, retry_after=1` for a rate limit, `error="..."` for ok=false."""
         with self._lock:
             self._failures.setdefault(method, []).append(_Failure(status, error, retry_after))
@@ -125,21 +127,35 @@ class FakeSlack:
     def calls_to(self, method: str, **match) -> list[Call]:
         """Recorded calls of `method` (successful ones only) whose args contain every `match` item."""
         with self._lock:
-            return [c for c in self.calls if c.method == method and c.status == 200 and not c.args.get("_failed")
-                    and all(c.args.get(k) == v for k, v in match.items())]
+            return [
+                c
+                for c in self.calls
+                if c.method == method
+                and c.status == 200
+                and not c.args.get("_failed")
+                and all(c.args.get(k) == v for k, v in match.items())
+            ]
 
     def wait_for(self, method: str, *, count: int = 1, timeout: float = 60.0, **match) -> list[Call]:
         deadline = time.time() + timeout
         with self._lock:
             while True:
-                found = [c for c in self.calls if c.method == method and c.status == 200 and not c.args.get("_failed")
-                         and all(c.args.get(k) == v for k, v in match.items())]
+                found = [
+                    c
+                    for c in self.calls
+                    if c.method == method
+                    and c.status == 200
+                    and not c.args.get("_failed")
+                    and all(c.args.get(k) == v for k, v in match.items())
+                ]
                 if len(found) >= count:
                     return found
                 left = deadline - time.time()
                 if left <= 0:
-                    raise AssertionError(f"expected {count} call(s) to {method} {match or ''}; got {len(found)}. "
-                                         f"All calls: {[(c.method, c.status) for c in self.calls]}")
+                    raise AssertionError(
+                        f"expected {count} call(s) to {method} {match or ''}; got {len(found)}. "
+                        f"All calls: {[(c.method, c.status) for c in self.calls]}"
+                    )
                 self._lock.wait(min(left, 0.2))
 
     def quiet(self, seconds: float = 1.0) -> None:
@@ -162,7 +178,9 @@ class FakeSlack:
         args = _parse_body(headers, raw)
         args.update({k: v[0] for k, v in urllib.parse.parse_qs(parsed.query).items()})
         if parsed.path.startswith("/response/"):
-            return self._record(Call("response_url", args, headers, parsed.path), 200, "ok", {"content-type": "text/plain"})
+            return self._record(
+                Call("response_url", args, headers, parsed.path), 200, "ok", {"content-type": "text/plain"}
+            )
         method = parsed.path.removeprefix("/api/")
         with self._lock:
             queue = self._failures.get(method) or []
@@ -175,7 +193,9 @@ class FakeSlack:
             call = Call(method, {**args, "_failed": error}, headers, parsed.path, status=failure.status)
             return self._record(call, failure.status, json.dumps({"ok": False, "error": error}), out_headers)
         body = self._answer(method, args)
-        return self._record(Call(method, args, headers, parsed.path), 200, json.dumps(body), {"content-type": "application/json"})
+        return self._record(
+            Call(method, args, headers, parsed.path), 200, json.dumps(body), {"content-type": "application/json"}
+        )
 
     def _record(self, call: Call, status: int, body: str, headers: dict) -> tuple[int, str, dict]:
         with self._lock:
@@ -188,8 +208,16 @@ class FakeSlack:
 
     def _answer(self, method: str, args: dict) -> dict:
         if method == "auth.test":
-            return {"ok": True, "url": "https://example.slack.com/", "team": "Example", "user": "madoguchi",
-                    "team_id": TEAM_ID, "user_id": BOT_USER_ID, "bot_id": BOT_ID, "is_enterprise_install": False}
+            return {
+                "ok": True,
+                "url": "https://example.slack.com/",
+                "team": "Example",
+                "user": "madoguchi",
+                "team_id": TEAM_ID,
+                "user_id": BOT_USER_ID,
+                "bot_id": BOT_ID,
+                "is_enterprise_install": False,
+            }
         if method in ("chat.postMessage", "chat.postEphemeral"):
             ts = self.next_ts()
             message = {"type": "message", "user": BOT_USER_ID, "bot_id": BOT_ID, "text": args.get("text"), "ts": ts}
@@ -205,7 +233,11 @@ class FakeSlack:
             return {"ok": True, "channel": args.get("channel"), "ts": args.get("ts"), "text": args.get("text")}
         if method == "chat.getPermalink":
             ts = str(args.get("message_ts", "")).replace(".", "")
-            return {"ok": True, "channel": args.get("channel"), "permalink": f"https://example.slack.com/archives/{args.get('channel')}/p{ts}"}
+            return {
+                "ok": True,
+                "channel": args.get("channel"),
+                "permalink": f"https://example.slack.com/archives/{args.get('channel')}/p{ts}",
+            }
         if method == "conversations.open":
             user = str(args.get("users", "U")).split(",")[0]
             return {"ok": True, "channel": {"id": "D" + user[1:]}}
@@ -258,8 +290,14 @@ class FakeSlack:
     def send_socket_envelope(self, envelope_type: str, payload: dict, *, timeout: float = 30.0) -> dict:
         """Push an `events_api` / `interactive` / `slash_commands` envelope; returns the app's ack message."""
         envelope_id = uuid.uuid4().hex
-        msg = {"envelope_id": envelope_id, "type": envelope_type, "payload": payload,
-               "accepts_response_payload": envelope_type != "events_api", "retry_attempt": 0, "retry_reason": ""}
+        msg = {
+            "envelope_id": envelope_id,
+            "type": envelope_type,
+            "payload": payload,
+            "accepts_response_payload": envelope_type != "events_api",
+            "retry_attempt": 0,
+            "retry_reason": "",
+        }
         self.wait_socket_connected(timeout)
         with self._lock:
             ws = self._ws_conns[-1]
@@ -293,7 +331,9 @@ def _parse_body(headers: dict, raw: bytes) -> dict:
 
 
 # --- requests as Slack sends them (signed with slack_sdk's real SignatureVerifier) ---
-def signed_headers(secret: str, body: str, *, timestamp: int | None = None, content_type: str = "application/json") -> dict:
+def signed_headers(
+    secret: str, body: str, *, timestamp: int | None = None, content_type: str = "application/json"
+) -> dict:
     from slack_sdk.signature import SignatureVerifier
 
     ts = str(int(time.time()) if timestamp is None else timestamp)
@@ -303,25 +343,61 @@ def signed_headers(secret: str, body: str, *, timestamp: int | None = None, cont
 
 def event_envelope(event: dict, *, team: str = TEAM_ID, event_id: str | None = None) -> dict:
     return {
-        "token": "legacy-unused", "team_id": team, "api_app_id": "A0001", "type": "event_callback",
-        "event_id": event_id or "Ev" + uuid.uuid4().hex[:10].upper(), "event_time": int(time.time()), "event": event,
+        "token": "legacy-unused",
+        "team_id": team,
+        "api_app_id": "A0001",
+        "type": "event_callback",
+        "event_id": event_id or "Ev" + uuid.uuid4().hex[:10].upper(),
+        "event_time": int(time.time()),
+        "event": event,
         "authorizations": [{"team_id": team, "user_id": BOT_USER_ID, "is_bot": True, "is_enterprise_install": False}],
     }
 
 
-def slash_form(*, text: str, user: str, channel: str, response_url: str, command: str = "/faq", team: str = TEAM_ID) -> dict:
-    return {"token": "legacy-unused", "team_id": team, "team_domain": "example", "channel_id": channel,
-            "channel_name": "general", "user_id": user, "user_name": user.lower(), "command": command, "text": text,
-            "api_app_id": "A0001", "response_url": response_url, "trigger_id": uuid.uuid4().hex}
+def slash_form(
+    *, text: str, user: str, channel: str, response_url: str, command: str = "/faq", team: str = TEAM_ID
+) -> dict:
+    return {
+        "token": "legacy-unused",
+        "team_id": team,
+        "team_domain": "example",
+        "channel_id": channel,
+        "channel_name": "general",
+        "user_id": user,
+        "user_name": user.lower(),
+        "command": command,
+        "text": text,
+        "api_app_id": "A0001",
+        "response_url": response_url,
+        "trigger_id": uuid.uuid4().hex,
+    }
 
 
-def block_actions(*, user: str, channel: str, message: dict | None, action: dict, response_url: str,
-                  team: str = TEAM_ID, ephemeral: bool = False) -> dict:
+def block_actions(
+    *,
+    user: str,
+    channel: str,
+    message: dict | None,
+    action: dict,
+    response_url: str,
+    team: str = TEAM_ID,
+    ephemeral: bool = False,
+) -> dict:
     payload = {
-        "type": "block_actions", "team": {"id": team, "domain": "example"}, "user": {"id": user, "team_id": team},
-        "api_app_id": "A0001", "token": "legacy-unused", "trigger_id": uuid.uuid4().hex,
-        "container": {"type": "message", "message_ts": (message or {}).get("ts", "0"), "channel_id": channel, "is_ephemeral": ephemeral},
-        "channel": {"id": channel, "name": "general"}, "response_url": response_url,
+        "type": "block_actions",
+        "team": {"id": team, "domain": "example"},
+        "user": {"id": user, "team_id": team},
+        "api_app_id": "A0001",
+        "token": "legacy-unused",
+        "trigger_id": uuid.uuid4().hex,
+        "container": {
+            "type": "message",
+            "message_ts": (message or {}).get("ts", "0"),
+            "channel_id": channel,
+            "is_ephemeral": ephemeral,
+        },
+        "channel": {"id": channel, "name": "general"},
+        "response_url": response_url,
         "actions": [{**action, "type": "button", "action_ts": f"{time.time():.6f}"}],
     }
     if message is not None and not ephemeral:
