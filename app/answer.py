@@ -32,7 +32,7 @@ from app.retrieval.glossary import Glossary
 from app.retrieval.index import Snapshot
 from app.retrieval.learned import resolve_model
 from app.retrieval.ranking import Passage, Query, RankParams, confidence, group_passages, rank
-from app.retrieval.rerank import RerankOutcome, rerank
+from app.retrieval.rerank import RerankOutcome, rerank, rerank_z_of
 from app.retrieval.scope import question_classes
 from app.retrieval.search import Hit, search
 from app.retrieval.tokenizer import Tokenizer, is_japanese
@@ -207,7 +207,7 @@ def confidence_of(r: Retrieval, params: RankParams = DEFAULT_PARAMS, *, calibrat
     """Calibrated probability that the first passage answers the question (app.retrieval.ranking), through the
     deployment's calibration map when `madoguchi calibrate` fitted one (app.ops.calibration)."""
     conf = confidence(r.query, r.passages, snapshot=r.snapshot, params=params)
-    return calibration.apply(conf) if calibration is not None else conf
+    return calibration.apply(conf, rerank_z_of(r)) if calibration is not None else conf
 
 
 def _scope_note(r: Retrieval, *, lang: str) -> str:

@@ -71,6 +71,28 @@ def test_the_refit_keeps_the_cost_rule_and_reports_before_and_after(tmp_path):
     assert err.value.code == "too_few_questions" and "20" in err.value.detail_ja
 
 
+def test_with_a_reranker_its_score_becomes_a_feature_of_the_confidence(tmp_path):
+    rng = np.random.default_rng(1)
+    n = 400
+    conf = rng.uniform(0.3, 0.9, n)  # the shipped confidence says little here …
+    rerank_z = rng.normal(0, 1, n)
+    correct = rng.uniform(0, 1, n) < 1 / (1 + np.exp(-2.5 * rerank_z))  # … the reranker says a lot
+    answerable = np.ones(n, dtype=bool)
+    settings = _settings(tmp_path, reranker="cross-encoder:x")
+    current = load_calibration(settings)
+    plain = fit_calibration(conf, correct, answerable, current=current, settings=settings, source="t")
+    with_rerank = fit_calibration(
+        conf, correct, answerable, current=current, settings=settings, source="t", rerank_z=rerank_z
+    )
+    assert plain.rerank_weights == () and len(with_rerank.rerank_weights) == 3
+    assert with_rerank.rerank_weights[1] > 1.0  # the fitted weight of the reranker's score
+    cv_plain, cv_rerank = plain.report["after_cross_validated"], with_rerank.report["after_cross_validated"]
+    assert cv_rerank["deflection"] > cv_plain["deflection"] + 0.2 and cv_rerank["precision"] >= 0.75
+    assert with_rerank.apply(0.6, 2.0) > with_rerank.apply(0.6, 0.0) > with_rerank.apply(0.6, -2.0)
+    assert with_rerank.apply(0.6, None) == with_rerank.apply(0.6, 0.0)  # timed out: no opinion
+    assert Calibration.from_dict(json.loads(json.dumps(with_rerank.to_dict()))) == with_rerank
+
+
 def test_the_server_loads_the_file_else_the_profile_default_and_a_set_threshold_wins(tmp_path, monkeypatch):
     settings = _settings(tmp_path)
     default = load_calibration(settings)

@@ -130,3 +130,47 @@ def test_a_missing_cross_encoder_fails_at_start_up_naming_it(tmp_path):
     with pytest.raises(ConfigError) as err:
         make_reranker(f"cross-encoder:{tmp_path / 'nope'}")
     assert "nope" in err.value.detail_en and "models fetch" in err.value.detail_en
+
+
+@pytest.mark.slow
+def test_calibrating_with_the_reranker_feeds_its_score_to_the_confidence(
+    fast_services, manuals, cross_encoder, tmp_path
+):
+    import json
+
+    from app.ops.calibration import calibrate
+
+    services = _ingested(fast_services, manuals, reranker=f"cross-encoder:{cross_encoder}")
+    questions = tmp_path / "q.jsonl"
+    rows = [
+        ("有給休暇は何日もらえますか？", "第10条（年次有給休暇）"),
+        ("猫の看病で休めますか", MAGIC_SECTION),
+        ("出張の日当はいくら？", "第5条（日当）"),
+        ("宿泊費の上限は？", "第6条（宿泊費）"),
+    ] * 6
+    questions.write_text(
+        "".join(
+            json.dumps(
+                {
+                    "id": f"q{i}",
+                    "question": q,
+                    "answerable": True,
+                    "source": "旅費規程.md" if "条（日当" in sec or "宿泊" in sec else "就業規則.md",
+                    "section": sec,
+                },
+                ensure_ascii=False,
+            )
+            + "\n"
+            for i, (q, sec) in enumerate(rows)
+        ),
+        encoding="utf-8",
+    )
+    cal = calibrate(services=services, questions=questions)
+    assert len(cal.rerank_weights) == 3 and cal.models["reranker"] == f"cross-encoder:{cross_encoder}"
+    services.calibration = cal
+    r = retrieve(QUESTION, services=services, k=10)
+    res = answer(question=QUESTION, services=services, record=False)
+    from app.answer import confidence_of
+
+    raw = confidence_of(r, params_for(services.settings))
+    assert res.confidence == pytest.approx(cal.apply(raw, r.passages[0].features["rerank_z"]))

@@ -3,14 +3,15 @@ probability of being right on this company's own questions.
 
 A profile ships a default (app/data/profiles.yaml: for `offline`, the calibration `make train` produced).
 `madoguchi calibrate --questions FILE` (golden-set JSONL, as `madoguchi eval qa` reads it) asks every question through
-the production `answer()` against the company's index, refits an isotonic map (confidence → right or not) and keeps
-the cost rule of eval/train.py — answer when P(right) ≥ c/(1+c), c = 3 → 0.75 — so the threshold stays 0.75 and
-what changes is which confidences reach it. It reports precision and deflection before, after (in-sample) and after
-under 5-fold cross-validation (the honest estimate), and writes MADOGUCHI_DATA_DIR/calibration.json (or
-MADOGUCHI_CALIBRATION_FILE), which the server loads at start-up. MADOGUCHI_CONFIDENCE_THRESHOLD, when set,
-overrides the threshold. The map is what a reranker or another embedder needs: the shipped confidence model was
-trained with the offline models, so with any other models only a calibration on the company's questions makes
-"0.75" mean "right three times in four" again.
+the production retrieval and confidence against the company's index, refits an isotonic map (confidence → was the
+first source right) and keeps the cost rule of eval/train.py — answer when P(right) ≥ c/(1+c), c = 3 → 0.75 — so the
+threshold stays 0.75 and what changes is which confidences reach it. With a reranker, a logistic layer over
+[logit(confidence), the first passage's reranker z-score] comes before the isotonic map, so the reranker's score is a
+feature of the confidence. It reports precision and deflection before, after (in-sample) and after under 5-fold
+cross-validation (the honest estimate), and writes MADOGUCHI_DATA_DIR/calibration.json (or
+MADOGUCHI_CALIBRATION_FILE), which the server loads at start-up. MADOGUCHI_CONFIDENCE_THRESHOLD, when set, overrides
+the threshold. The shipped confidence model was trained with the offline models, so with any other models only a
+calibration on the company's questions makes "0.75" mean "right three times in four" again.
 """
 
 from __future__ import annotations
@@ -49,16 +50,28 @@ class Calibration:
     models: dict[str, str] = field(default_factory=dict)  # embedder / reranker it was fitted with
     report: dict = field(default_factory=dict)  # precision / deflection before and after
     threshold_from_setting: bool = False  # MADOGUCHI_CONFIDENCE_THRESHOLD overrides the stored threshold
+    # With a reranker: a logistic layer (w_confidence, w_rerank, bias) over [logit(shipped confidence), the first
+    # passage's reranker z-score] before the isotonic map — the reranker's score as a feature of the confidence.
+    # A question whose reranking timed out counts as z = 0 (no opinion: lower, so more cautious).
+    rerank_weights: tuple[float, ...] = ()
 
-    def apply(self, conf: float) -> float:
-        if not self.x:
+    def score(self, conf: float, rerank_z: float | None = None) -> float:
+        if len(self.rerank_weights) != 3:
             return conf
-        return float(np.interp(conf, self.x, self.y))
+        w_conf, w_rerank, bias = self.rerank_weights
+        z = w_conf * _logit(conf) + w_rerank * (rerank_z or 0.0) + bias
+        return float(1.0 / (1.0 + np.exp(-z)))
+
+    def apply(self, conf: float, rerank_z: float | None = None) -> float:
+        s = self.score(conf, rerank_z)
+        if not self.x:
+            return s
+        return float(np.interp(s, self.x, self.y))
 
     def to_dict(self) -> dict:
         data = asdict(self)
         data.pop("threshold_from_setting")
-        data["x"], data["y"] = list(self.x), list(self.y)
+        data["x"], data["y"], data["rerank_weights"] = list(self.x), list(self.y), list(self.rerank_weights)
         return data
 
     @classmethod
@@ -73,6 +86,7 @@ class Calibration:
             profile=str(data.get("profile") or ""),
             models={str(k): str(v) for k, v in (data.get("models") or {}).items()},
             report=dict(data.get("report") or {}),
+            rerank_weights=tuple(float(v) for v in data.get("rerank_weights") or ()),
         )
 
     def matches(self, settings: Settings) -> bool:
@@ -164,6 +178,51 @@ def isotonic(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return kx, ky
 
 
+def _logit(p):
+    p = np.clip(p, 1e-4, 1 - 1e-4)
+    return np.log(p / (1 - p))
+
+
+def fit_logistic(x: np.ndarray, y: np.ndarray, *, l2: float = 1.0, iterations: int = 30) -> np.ndarray:
+    """Weights (…, bias) of an L2-regularized logistic regression by Newton's method (numpy only; a few features)."""
+    x1 = np.column_stack([x, np.ones(len(x))])
+    w = np.zeros(x1.shape[1])
+    penalty = np.diag(np.r_[np.full(x1.shape[1] - 1, l2), 0.0])
+    for _ in range(iterations):
+        p = 1.0 / (1.0 + np.exp(-(x1 @ w)))
+        grad = x1.T @ (p - y) + penalty @ w
+        hess = (x1.T * (p * (1 - p))) @ x1 + penalty + 1e-9 * np.eye(len(w))
+        step = np.linalg.solve(hess, grad)
+        w -= step
+        if np.abs(step).max() < 1e-8:
+            break
+    return w
+
+
+def _fit_map(conf: np.ndarray, correct: np.ndarray, rerank_z: np.ndarray | None) -> Calibration:
+    """The fitted part of a calibration: the optional reranker layer, then the isotonic map."""
+    weights: tuple[float, ...] = ()
+    if rerank_z is not None:
+        w = fit_logistic(np.column_stack([_logit(conf), rerank_z]), correct.astype(np.float64))
+        weights = tuple(round(float(v), 6) for v in w)
+    base = Calibration(threshold=0.0, rerank_weights=weights)
+    s = np.asarray(
+        [base.score(float(c), float(z)) for c, z in zip(conf, rerank_z if rerank_z is not None else conf * 0)]
+    )
+    kx, ky = isotonic(s, correct.astype(np.float64))
+    return Calibration(
+        threshold=0.0,
+        rerank_weights=weights,
+        x=tuple(round(float(v), 6) for v in kx),
+        y=tuple(round(float(v), 6) for v in ky),
+    )
+
+
+def _applied(cal: Calibration, conf: np.ndarray, rerank_z: np.ndarray | None) -> np.ndarray:
+    zs = rerank_z if rerank_z is not None else [None] * len(conf)
+    return np.asarray([cal.apply(float(c), None if z is None else float(z)) for c, z in zip(conf, zs)])
+
+
 def operating_point(prob: np.ndarray, correct: np.ndarray, answerable: np.ndarray, threshold: float) -> dict:
     """Precision of the answered questions and deflection (right answers / answerable questions), as eval/train.py
     and `madoguchi eval qa` define them."""
@@ -190,8 +249,10 @@ def fit_calibration(
     current: Calibration,
     settings: Settings,
     source: str,
+    rerank_z: np.ndarray | None = None,
 ) -> Calibration:
-    """Refit the map on (shipped confidence, right or not); the threshold is the cost rule's."""
+    """Refit on (shipped confidence[, first passage's reranker z-score], right or not); the threshold is the cost
+    rule's. `rerank_z` (with a reranker configured) adds the logistic layer before the isotonic map."""
     n = len(conf)
     if n < MIN_QUESTIONS:
         raise BadRequestError(
@@ -200,14 +261,14 @@ def fit_calibration(
             code="too_few_questions",
         )
     threshold = cost_threshold()
-    before_prob = np.asarray([current.apply(float(c)) for c in conf])
-    kx, ky = isotonic(conf, correct.astype(np.float64))
-    after_prob = np.interp(conf, kx, ky)
+    before_prob = _applied(current, conf, rerank_z)
+    fitted = _fit_map(conf, correct, rerank_z)
+    after_prob = _applied(fitted, conf, rerank_z)
     oof = np.zeros(n)
     for fold in range(FOLDS):
         test = np.arange(n) % FOLDS == fold
-        fx, fy = isotonic(conf[~test], correct[~test].astype(np.float64))
-        oof[test] = np.interp(conf[test], fx, fy)
+        part = _fit_map(conf[~test], correct[~test], None if rerank_z is None else rerank_z[~test])
+        oof[test] = _applied(part, conf[test], None if rerank_z is None else rerank_z[test])
     report = {
         "before": operating_point(before_prob, correct, answerable, current.threshold),
         "after_in_sample": operating_point(after_prob, correct, answerable, threshold),
@@ -217,8 +278,9 @@ def fit_calibration(
     }
     return Calibration(
         threshold=threshold,
-        x=tuple(round(float(v), 6) for v in kx),
-        y=tuple(round(float(v), 6) for v in ky),
+        x=fitted.x,
+        y=fitted.y,
+        rerank_weights=fitted.rerank_weights,
         made=datetime.now(UTC).isoformat(timespec="seconds"),
         questions=n,
         source=source,
@@ -229,27 +291,36 @@ def fit_calibration(
 
 
 def calibrate(*, services, questions: Path) -> Calibration:
-    """Ask every labeled question through `answer()` (not recorded) and fit; the caller saves the result."""
+    """Ask every labeled question through the production retrieval and confidence (nothing recorded) and fit; the
+    caller saves the result. Right = the first source is the labeled one (as `madoguchi eval qa`'s hit@1)."""
+    from app.answer import confidence_of, params_for, retrieve
+    from app.retrieval.rerank import rerank_z_of
     from eval.datasets import read_golden
-    from eval.qa import ask_item
+    from eval.metrics import source_matches
 
     golden = read_golden(questions)
     current = services.calibration or profile_default(services.settings)
-    generator = services.generator
-    # Measured on the raw shipped confidence and the extractive rule (what the map and the threshold act on).
-    services.calibration, services.generator = Calibration(threshold=0.0), None
-    try:
-        items = [ask_item(item, services=services, threshold=0.0) for item in golden]
-    finally:
-        services.calibration, services.generator = current, generator
-    conf = np.asarray([i.confidence for i in items], dtype=np.float64)
-    answerable = np.asarray([i.answerable for i in items], dtype=bool)
-    correct = np.asarray([i.answerable and i.hit(1) for i in items], dtype=bool)
+    params = params_for(services.settings)
+    conf, correct, answerable, zs = [], [], [], []
+    for item in golden:
+        r = retrieve(item.question, services=services, k=services.settings.top_k, params=params)
+        conf.append(confidence_of(r, params))  # the shipped model's confidence: what the map acts on
+        top = r.passages[0].top.chunk if r.passages else None
+        right = (
+            top is not None
+            and item.answerable
+            and source_matches(top.source, top.section, source=item.source, sections=item.sections)
+        )
+        correct.append(right)
+        answerable.append(item.answerable)
+        zs.append(rerank_z_of(r))
+    with_reranker = services.reranker is not None
     return fit_calibration(
-        conf,
-        correct,
-        answerable,
+        np.asarray(conf, dtype=np.float64),
+        np.asarray(correct, dtype=bool),
+        np.asarray(answerable, dtype=bool),
         current=current,
         settings=services.settings,
         source=f"madoguchi calibrate ({questions.name})",
+        rerank_z=np.asarray([z or 0.0 for z in zs], dtype=np.float64) if with_reranker else None,
     )

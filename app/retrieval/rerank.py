@@ -14,7 +14,7 @@ question's candidate list) and blended,
 ties kept in the learned order; the passages past `rerank_top_n` follow in their learned order. A passage's
 `rank_score` stays the learned logit (the confidence model's features are defined on it) and it gains the
 features `rerank` (raw score) and `rerank_z`. The confidence is then recalibrated for the deployment by
-`madoguchi calibrate` (app/ops/calibration.py). The knobs (`rerank_top_n`, `rerank_weight`, `rerank_timeout_ms`)
+`madoguchi calibrate` (app/ops/calibration.py), which also makes the first passage's `rerank_z` a feature of it. The knobs (`rerank_top_n`, `rerank_weight`, `rerank_timeout_ms`)
 live in `RankParams`.
 
 Latency is bounded: scoring runs on the reranker's own worker thread and the question waits at most
@@ -190,3 +190,10 @@ def rerank(
             logger.warning("reranker %s timed out after %.0f ms; learned order kept", stage.name, ms)
         return passages, RerankOutcome(model=stage.name, status="error" if status == "ok" else status, ms=ms)
     return blend(passages, scores, params=params), RerankOutcome(model=stage.name, status="ok", ms=ms, scored=len(head))
+
+
+def rerank_z_of(r) -> float | None:
+    """The first passage's reranker z-score when the reranker ran for this question (the calibration's feature)."""
+    if r.rerank is None or r.rerank.status != "ok" or not r.passages:
+        return None
+    return r.passages[0].features.get("rerank_z")
