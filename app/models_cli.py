@@ -66,9 +66,22 @@ def cmd_models_check(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_calibrate(args: argparse.Namespace, settings: Settings) -> int:
     from app.ops.calibration import calibrate, calibration_path, save_calibration
     from app.services import build_services
+    from app.store import runfile
 
-    services = build_services(settings, with_log=False)
-    cal = calibrate(services=services, questions=Path(args.questions))
+    # One process per embedded Chroma directory: calibrate reads the store itself, so it needs the data dir free.
+    holder = None if settings.chroma_url else runfile.ServerRun.claim(settings, url="cli")
+    if not settings.chroma_url and holder is None:
+        print(
+            "データディレクトリが使用中です。サーバーを停止してから実行してください / the data dir is busy: stop the server first",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        services = build_services(settings, with_log=False)
+        cal = calibrate(services=services, questions=Path(args.questions))
+    finally:
+        if holder is not None:
+            holder.release()
     path = calibration_path(settings)
     if not args.dry_run:
         save_calibration(cal, path)
@@ -86,6 +99,9 @@ def cmd_calibrate(args: argparse.Namespace, settings: Settings) -> int:
     print(line("after, in-sample / 校正後", r["after_in_sample"]))
     print(line("after, 5-fold CV / 交差検証", r["after_cross_validated"]))
     print(f"threshold {cal.threshold} (P(right) ≥ c/(1+c), c = 3)")
+    if cal.rerank_weights:
+        w_conf, w_rerank, bias = cal.rerank_weights
+        print(f"reranker layer: {w_conf:+.2f} × logit(confidence) {w_rerank:+.2f} × reranker z {bias:+.2f}")
     print(
         "not saved (--dry-run)"
         if args.dry_run
