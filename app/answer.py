@@ -161,9 +161,11 @@ def retrieve(
         fields["head_lex"] = snapshot.head_bm25.scores(query.tokens, query.term_weights)
     if mode in ("hybrid", "dense") and len(snapshot):
         dense_text = f"{question} ({query.formal})" if params.expand_dense and query.formal else question
-        vector = services.embedder.encode_query(dense_text).astype(np.float32)
+        # The embedder the snapshot's vectors came from (a background re-embed switches both at once).
+        embedder = getattr(snapshot, "encoder", None) or services.embedder
+        vector = embedder.encode_query(dense_text).astype(np.float32)
         used = served_adapter(services, params) if adapter == "served" else adapter
-        if isinstance(used, QueryAdapter) and used.fits(services.embedder.name, vector.shape[0]):
+        if isinstance(used, QueryAdapter) and used.fits(embedder.name, vector.shape[0]):
             vector = used.apply(vector)
         query.vector = vector
         if services.settings.dense_search == "chroma":

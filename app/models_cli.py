@@ -120,10 +120,10 @@ def cmd_reembed(args: argparse.Namespace, settings: Settings) -> int:
         settings = settings.model_copy(update={"embedder": args.embedder})
     holder = None if settings.chroma_url else runfile.ServerRun.claim(settings, url="cli")
     if not settings.chroma_url and holder is None:
-        print(
-            "データディレクトリが使用中です。サーバーを停止してから実行してください / the data dir is busy: stop the server first",
-            file=sys.stderr,
-        )
+        server = runfile.held_by_server(settings)
+        if server and str(server.get("url", "")).startswith(("http://", "https://")):
+            return _reembed_via_server(server, settings.embedder, as_json=args.json)
+        print("データディレクトリが使用中です / the data dir is busy", file=sys.stderr)
         return 2
     try:
         embedder = make_embedder(
@@ -150,6 +150,40 @@ def cmd_reembed(args: argparse.Namespace, settings: Settings) -> int:
             f"{report.version} ({report.seconds:.1f} s). Start the server with MADOGUCHI_EMBEDDER={report.new_embedder}."
         )
     return 0
+
+
+def _reembed_via_server(server: dict, embedder: str, *, as_json: bool, poll_s: float = 1.0) -> int:
+    """A server holds the store: it re-embeds in the background (answering meanwhile); follow its progress."""
+    import time
+
+    import httpx
+
+    url = server["url"].rstrip("/") + "/api/admin/reembed"
+    headers = {"Authorization": f"Bearer {server['token']}"}
+    print(f"a running server holds the store; re-embedding in its background through {url}", file=sys.stderr)
+    resp = httpx.post(url, json={"embedder": embedder}, headers=headers, timeout=None)
+    if resp.status_code != 202:
+        body = resp.json()
+        print(f"error: {body.get('detail')}", file=sys.stderr)
+        return 2
+    while True:
+        job = httpx.get(url, headers=headers, timeout=60).json()
+        if not as_json:
+            print(f"\r再埋め込み / re-embedding {job['done']}/{job['total']}", end="", file=sys.stderr, flush=True)
+        if job["state"] != "running":
+            break
+        time.sleep(poll_s)
+    if as_json:
+        _print_json(job)
+    else:
+        print(file=sys.stderr)
+        print(
+            job.get("error_ja")
+            or job.get("error")
+            or f"done: the server now answers with {job['embedder']}. "
+            f"Set MADOGUCHI_EMBEDDER={job['embedder']} before its next restart."
+        )
+    return 0 if job["state"] == "done" else 1
 
 
 def register(sub) -> None:

@@ -15,6 +15,7 @@ from app.errors import ConfigError, NotFoundError
 from app.generate import make_generator
 from app.ops.calibration import Calibration, load_calibration
 from app.ops.ratelimit import TokenBuckets
+from app.ops.reembed import ReembedJob, raise_if_reembedding
 from app.ops.webhooks import WebhookSender
 from app.ports import ChunkStorePort, EmbedderPort, EscalationHook, GeneratorPort, QueryLogPort, ResolutionHook
 from app.retrieval.adapter import ActiveAdapter
@@ -54,6 +55,7 @@ class Services:
     adapter: ActiveAdapter = field(default_factory=ActiveAdapter)
     reranker: RerankStage | None = None  # MADOGUCHI_RERANKER (app/retrieval/rerank.py); None: the learned order
     calibration: Calibration | None = None  # threshold + confidence map (app/ops/calibration.py); None: the settings'
+    reembed_job: ReembedJob | None = None  # a background re-embed in this process (app/ops/reembed.py)
 
     def ingest(
         self,
@@ -63,7 +65,8 @@ class Services:
         progress: bool = False,
         source_names: dict[str, str] | None = None,
     ) -> IngestReport:
-        """Ingest under the process-wide write lock, then swap in the new snapshot."""
+        """Ingest under the process-wide write lock, then swap in the new snapshot (409 during a re-embed)."""
+        raise_if_reembedding(self)
         with self.ingest_lock:
             report = ingest(
                 paths=paths,
@@ -139,6 +142,7 @@ def build_services(
             ttl=settings.adapter_refresh_seconds,
         )
     services.index.serving_embedder = services.embedder.name
+    services.index.encoder = services.embedder
     if load_index:
         services.index.refresh()
     return services

@@ -116,3 +116,90 @@ def test_a_server_with_the_old_embedder_keeps_its_snapshot_after_a_reembed_elsew
     assert retrieve(QUESTION, services=ingested, k=3).passages[0].top.chunk.section.endswith("第5条（日当）")
     caplog.clear()
     assert index.refresh() is False and "restart" not in caplog.text  # said once, not at every poll
+
+
+def test_a_running_server_reembeds_in_the_background_answering_throughout(fast_services, tmp_path):
+    """POST /api/admin/reembed: the old vectors keep answering (every /api/ask is a 200), ingests get a 409 while it
+    runs, /readyz shows the progress, and at the end embedder and snapshot switch together."""
+    import threading
+    import time
+
+    from tests.support.querylog import TOKEN, client_for
+
+    services = fast_services(admin_token=TOKEN, rate_limit_per_minute=0)
+    services.ingest(paths=[write_manuals(tmp_path / "manuals")])
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    with client_for(services) as client:
+        statuses: list[int] = []
+        stop = threading.Event()
+
+        def ask_all_the_time():
+            while not stop.is_set():
+                statuses.append(client.post("/api/ask", json={"question": QUESTION}).status_code)
+
+        services.ingest_lock.acquire()  # an ingest is running: the re-embed waits for it, the old index answers
+        asker = threading.Thread(target=ask_all_the_time)
+        asker.start()
+        try:
+            r = client.post("/api/admin/reembed", json={"embedder": "hash:64"}, headers=auth)
+            assert r.status_code == 202 and r.json()["state"] == "running" and r.json()["embedder"] == "hash:64"
+            assert client.post("/api/admin/reembed", json={"embedder": "hash:32"}, headers=auth).status_code == 409
+            again = client.post("/api/admin/ingest", json={"paths": [str(tmp_path / "manuals")]}, headers=auth)
+            assert again.status_code == 409 and again.json()["error"] == "reembed_running"
+            ready = client.get("/readyz").json()
+            assert ready["status"] == "ready" and ready["reembed"]["state"] == "running"
+            time.sleep(0.2)
+        finally:
+            services.ingest_lock.release()
+        for _ in range(200):
+            if client.get("/api/admin/reembed", headers=auth).json()["state"] != "running":
+                break
+            time.sleep(0.05)
+        time.sleep(0.2)
+        stop.set()
+        asker.join()
+        job = client.get("/api/admin/reembed", headers=auth).json()
+        assert job["state"] == "done" and job["done"] == job["total"] > 0, job
+        assert statuses and set(statuses) == {200}, statuses
+        assert services.embedder.name == "hash:64" and services.index.snapshot.vectors.shape[1] == 64
+        assert services.store.corpus_info()["embedder"] == "hash:64"
+        assert (
+            client.post("/api/ask", json={"question": QUESTION})
+            .json()["sources"][0]["section"]
+            .endswith("第5条（日当）")
+        )
+        assert client.get("/readyz").json()["reembed"]["state"] == "done"
+        bad = client.post("/api/admin/reembed", json={"embedder": "nope"}, headers=auth)
+        assert bad.status_code == 422 and bad.json()["error"] == "bad_embedder"
+        assert client.post("/api/admin/reembed", json={"embedder": ""}, headers=auth).status_code == 422
+        assert client.post("/api/admin/reembed", json={"embedder": "hash:32"}).status_code in (401, 403)
+
+
+@pytest.mark.slow
+def test_the_reembed_command_goes_through_the_running_server(tmp_path):
+    """`madoguchi reembed` while a server holds the data dir: the server re-embeds in its background, the command
+    follows the progress, and the server answers throughout and afterwards with the new embedder."""
+    import json
+
+    from tests.servers import ApiProcess
+    from tests.test_core_cli import cli
+
+    data = tmp_path / "data"
+    manuals = write_manuals(tmp_path / "manuals")
+    api = ApiProcess(env={"MADOGUCHI_DATA_DIR": str(data), "MADOGUCHI_EMBEDDER": "hash"}, log=tmp_path / "serve.log")
+    api.start()
+    try:
+        assert cli(data, "ingest", str(manuals)).code == 0
+        run = cli(data, "reembed", "--embedder", "hash:64", "--json")
+        assert run.code == 0, run.err
+        assert "re-embedding in its background" in run.err
+        job = json.loads(run.out)
+        assert job["state"] == "done" and job["embedder"] == "hash:64" and job["done"] == job["total"] > 0
+        with api.client() as http:
+            body = http.post("/api/ask", json={"question": QUESTION}).json()
+            assert body["sources"][0]["section"].endswith("第5条（日当）")
+            assert http.get("/readyz").json()["reembed"]["state"] == "done"
+        same = cli(data, "reembed", "--embedder", "hash:64")
+        assert same.code == 2 and "すでに" in same.err
+    finally:
+        api.stop()

@@ -19,12 +19,15 @@ def healthz() -> dict:
 def readyz(services: ServicesDep):
     index = services.index
     snap = index.snapshot
-    body = {
+    body: dict[str, object] = {
         "status": "ready",
         "corpus_version": snap.version if snap else None,
         "chunks": len(snap) if snap else 0,
         "store": services.store.location,
     }
+    job = services.reembed_job
+    if job is not None:  # a background re-embed: answers keep coming from the old vectors until it swaps
+        body["reembed"] = {k: job.to_dict()[k] for k in ("embedder", "state", "done", "total")}
     if snap is None or index.unavailable:
         body["status"] = "not_ready"
         body["detail"] = index.last_error or "索引を読み込み中です / the index is loading"

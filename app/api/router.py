@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from app.api import adapter, ask, documents, faq, feedback, glossary, health, queries, questions, stats
+from app.api import adapter, ask, documents, faq, feedback, glossary, health, queries, questions, reembed, stats
 
 api_router = APIRouter()
-for _module in (health, ask, questions, feedback, documents, queries, stats, faq, glossary, adapter):
+for _module in (health, ask, questions, feedback, documents, queries, stats, faq, glossary, adapter, reembed):
     api_router.include_router(_module.router)

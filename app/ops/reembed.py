@@ -6,21 +6,25 @@ the corpus record swaps it in together with the new embedder's name and a new co
 every reader answers from the old collection; after it, a server reloads its snapshot from the new one. The old
 collection is dropped afterwards. If an ingest changed the corpus meanwhile, nothing is swapped (run it again).
 
-It runs as a command, not inside the server: a running server keeps embedding questions with the embedder it was
-started with, so it must be restarted with the new MADOGUCHI_EMBEDDER after the swap (the start-up check refuses a
-mismatch, pointing here). For an embedded store the command claims the data directory like `madoguchi ingest`.
+Two ways to run it: `madoguchi reembed` with no server on the data directory (it claims it like `madoguchi
+ingest`), or in the background of a running server (`POST /api/admin/reembed`, which `madoguchi reembed` uses when a
+server holds the store): the server keeps answering from the old vectors with the old embedder, shows the progress
+on `/readyz` and `GET /api/admin/reembed`, and switches embedder and snapshot together at the swap. Either way,
+set MADOGUCHI_EMBEDDER to the new embedder before the next restart (the start-up check refuses a mismatch).
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 
-from app.errors import BadRequestError
+from app.errors import BadRequestError, ConfigError, MadoguchiError
 from app.ports import EmbedderPort
 from app.retrieval.index import encode_head_vector
 from app.store.chroma import ChunkStore
@@ -126,3 +130,90 @@ def reembed(
         version=version,
         seconds=time.perf_counter() - started,
     )
+
+
+# --- in the background, inside a running server (`POST /api/admin/reembed`) ---
+
+
+class ReembedBusyError(MadoguchiError):
+    code = "reembed_running"
+    status_code = 409
+
+
+@dataclass
+class ReembedJob:
+    """One background re-embed in this server process: what it does and how far it is (readyz, the admin API)."""
+
+    embedder: str
+    state: Literal["running", "done", "failed"] = "running"
+    done: int = 0
+    total: int = 0
+    started: float = field(default_factory=time.time)
+    finished: float | None = None
+    error: str | None = None
+    error_ja: str | None = None
+    report: dict | None = None
+
+    def progress(self, done: int, total: int) -> None:
+        self.done, self.total = done, total
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def raise_if_reembedding(services) -> None:
+    """Ingests wait for no re-embed: refused at once (409) instead of blocking the request for its whole run."""
+    job = getattr(services, "reembed_job", None)
+    if job is not None and job.state == "running":
+        raise ReembedBusyError(
+            f"The store is being re-embedded with {job.embedder} ({job.done}/{job.total}); try again when it is done.",
+            f"文書を {job.embedder} で再埋め込み中です（{job.done}/{job.total}）。完了してから再度お試しください。",
+        )
+
+
+def start_reembed(services, *, embedder: str, wait: bool = False) -> ReembedJob:
+    """Re-embed the store in a background thread while this server keeps answering from the old vectors; at the
+    end the new collection is swapped in (one write), and this server switches its question embedder together
+    with its snapshot (each snapshot carries the embedder its vectors came from, so no question mixes the two).
+    Other replicas keep their old snapshot until they are restarted with the new MADOGUCHI_EMBEDDER (logged)."""
+    from app.retrieval.embedders import make_embedder
+
+    raise_if_reembedding(services)
+    if embedder == services.embedder.name:
+        raise BadRequestError(
+            f"The store already uses {embedder}.",
+            f"このストアはすでに {embedder} を使っています。",
+            code="same_embedder",
+        )
+    settings = services.settings
+    try:  # loaded before the job starts: an unknown or missing model is refused now (422), not later
+        new = make_embedder(
+            embedder, threads=settings.embedder_threads, models_dir=settings.models_dir, device=settings.model_device
+        )
+    except ConfigError as exc:
+        raise BadRequestError(exc.detail_en, exc.detail_ja, code="bad_embedder") from exc
+    job = ReembedJob(embedder=new.name)
+    services.reembed_job = job
+
+    def run() -> None:
+        try:
+            with services.ingest_lock:
+                report = reembed(store=services.store, embedder=new, progress=job.progress)
+                services.index.use_encoder(new)
+                services.embedder = new
+            services.index.refresh()
+            job.report = report.to_dict()
+            job.state = "done"
+        except MadoguchiError as exc:
+            job.error, job.error_ja, job.state = exc.detail_en, exc.detail_ja, "failed"
+        except Exception as exc:  # noqa: BLE001 - logged with its traceback and shown on readyz / the admin API
+            logger.exception("re-embedding with %s failed", new.name)
+            job.error, job.error_ja, job.state = str(exc), f"再埋め込みに失敗しました: {exc}", "failed"
+        finally:
+            job.finished = time.time()
+
+    thread = threading.Thread(target=run, name="reembed", daemon=True)
+    thread.start()
+    if wait:
+        thread.join()
+    return job

@@ -101,6 +101,7 @@ class Snapshot:
     ) -> None:
         self.version = version
         self.stamp: object = None  # the store's updated_at when loaded (tells two ingests of one version apart)
+        self.encoder: object = None  # the embedder these vectors came from (None: the process's embedder)
         self.chunks = chunks
         self.vectors = vectors
         self.head_vectors = vectors if head_vectors is None else head_vectors
@@ -152,10 +153,17 @@ class CorpusIndex:
         # vectors (a `madoguchi reembed` elsewhere) is not swapped in; the old one keeps answering until a restart.
         self.serving_embedder: str | None = None
         self.embedder_mismatch: str | None = None  # the store's embedder while it differs from serving_embedder
+        self.encoder: object | None = None  # the embedder object questions are encoded with; each snapshot keeps it
 
     @property
     def ready(self) -> bool:
         return self.snapshot is not None
+
+    def use_encoder(self, encoder) -> None:
+        """Encode questions with `encoder` from the next snapshot on (a background re-embed swapped the store)."""
+        with self._lock:
+            self.encoder = encoder
+            self.serving_embedder = encoder.name
 
     def raise_if_unavailable(self) -> None:
         if self.unavailable:
@@ -254,6 +262,7 @@ class CorpusIndex:
             heads = heads[order] if len(order) else heads
             snapshot = Snapshot(version=version, chunks=chunks, vectors=vectors, doc_hashes=hashes, head_vectors=heads)
             snapshot.stamp = stamp
+            snapshot.encoder = self.encoder
             self.glossary.replace_extra(staff_terms)
             self.snapshot = snapshot
             self.embedder_name = str(info.get("embedder", ""))
