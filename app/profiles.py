@@ -106,3 +106,10 @@ def models_line(settings: Settings) -> str:
     """Which models ran, for evaluation output."""
     llm = "none" if settings.llm == "none" else f"{settings.llm}:{settings.llm_model}"
     return f"profile {settings.profile}: embedder {settings.embedder}, reranker {settings.reranker}, llm {llm}"
+
+
+def rerank_note(outcomes: dict | None) -> str:
+    """ "; reranker ok 38, timeout 2" for evaluation output: whether the reranker actually ran ("" without one)."""
+    if not outcomes:
+        return ""
+    return "; reranker " + ", ".join(f"{k} {v}" for k, v in sorted(outcomes.items()))

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from app.profiles import models_line
+from app.profiles import models_line, rerank_note
 from app.settings import Settings
 from eval.datasets import GoldenItem, read_golden
 from eval.metrics import QaItemResult, calibrate, fact_found, mean, percentile, qa_metrics, source_matches, sweep
@@ -159,6 +159,7 @@ def run_qa(
         results = [ask_item(item, services=services, threshold=threshold, params=params) for item in golden]
         mode = "extractive" if services.generator is None else f"llm:{settings.llm}:{settings.llm_model}"
         chunks = len(services.index.snapshot) if services.index.snapshot is not None else 0
+        reranked = dict(services.reranker.outcomes) if services.reranker is not None else None
     failed = [f.doc_id for f in report.files if f.status == "failed"]
     meta = {
         "docs": str(docs),
@@ -169,6 +170,7 @@ def run_qa(
         "mode": mode,
         "embedder": settings.embedder,
         "models": models_line(settings),
+        "rerank_outcomes": reranked,  # how often the reranker ran (ok) or the learned order was kept (timeout, error)
     }
     return QaRun(summary=summarize(results, threshold=threshold), items=results, meta=meta)
 
@@ -186,7 +188,7 @@ def format_qa(run: QaRun) -> str:
     out = [
         f"{m['questions_file']}: {s['questions']} questions ({s['answerable']} answerable) over {m['docs']} "
         f"({m['chunks']} chunks, {m['mode']}), threshold {s['threshold']:.2f}",
-        f"  models: {m.get('models', '')}",
+        f"  models: {m.get('models', '')}" + rerank_note(m.get("rerank_outcomes")),
         "  " + "  ".join(f"{k}={_fmt(s[k])}" for k in HEADLINE),
         f"  latency mean {s['latency_mean_ms']:.1f} ms, p95 {s['latency_p95_ms']:.1f} ms; recommended threshold "
         f"(lowest with answer_precision ≥ {MIN_PRECISION:.2f} there and above, ≥ {MIN_ANSWERED} answered): "

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from app.profiles import models_line
+from app.profiles import models_line, rerank_note
 from app.settings import Settings
 from eval.datasets import BeirDataset, read_beir
 from eval.metrics import dedupe_ranking, mean, percentile, ranking_metrics
@@ -120,6 +120,7 @@ def run_retrieval(
             "indexed %d documents (%d chunks) in %.1fs", len(dataset.corpus), chunks, time.perf_counter() - started
         )
         summary, lat, per_query = evaluate_mode(dataset, services=services, k=k, mode="hybrid", params=params)
+        reranked = dict(services.reranker.outcomes) if services.reranker is not None else None
         run = RetrievalRun(summary=summary, latencies={"hybrid": lat}, per_query={"hybrid": per_query})
         if ablation:
             run.summary["ablation"] = {}
@@ -134,6 +135,7 @@ def run_retrieval(
         "chunks": chunks,
         "k": k,
         "models": models_line(settings),
+        "rerank_outcomes": reranked,
     }
     return run
 
@@ -146,7 +148,7 @@ def format_retrieval(run: RetrievalRun) -> str:
     rows = [("hybrid", s)] + [(m, v) for m, v in s.get("ablation", {}).items()]
     out = [
         f"dataset {meta.get('dataset', '')}: {meta.get('documents', 0)} documents, {meta.get('chunks', 0)} chunks, {s['queries']} queries",
-        f"models: {meta.get('models', '')}",
+        f"models: {meta.get('models', '')}" + rerank_note(meta.get("rerank_outcomes")),
     ]
     out.append(f"{'mode':8} " + " ".join(f"{key:>15}" for key in keys))
     for mode, v in rows:

@@ -174,3 +174,31 @@ def test_calibrating_with_the_reranker_feeds_its_score_to_the_confidence(
 
     raw = confidence_of(r, params_for(services.settings))
     assert res.confidence == pytest.approx(cal.apply(raw, r.passages[0].features["rerank_z"]))
+
+
+@pytest.mark.slow
+def test_eval_qa_reports_whether_the_reranker_ran(make_settings, tokenizer, manuals, cross_encoder, tmp_path):
+    import json
+
+    from app.retrieval.embedders import HashingEmbedder
+    from eval.qa import format_qa, run_qa
+
+    questions = tmp_path / "q.jsonl"
+    questions.write_text(
+        json.dumps(
+            {
+                "id": "a",
+                "question": QUESTION,
+                "answerable": True,
+                "source": "就業規則.md",
+                "section": "第10条（年次有給休暇）",
+            },
+            ensure_ascii=False,
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+    settings = make_settings(reranker=f"cross-encoder:{cross_encoder}")
+    run = run_qa(docs=manuals, questions=questions, settings=settings, embedder=HashingEmbedder(), tokenizer=tokenizer)
+    assert run.meta["rerank_outcomes"] == {"ok": 1}
+    assert f"reranker cross-encoder:{cross_encoder}, llm none; reranker ok 1" in format_qa(run)

@@ -26,6 +26,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -134,6 +135,7 @@ class RerankStage:
         self.reranker = reranker
         self.name = reranker.name
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rerank")
+        self.outcomes: Counter[str] = Counter()  # ok / timeout / error since start (eval reports whether it ran)
 
     def scores(self, query: str, texts: list[str], *, timeout_ms: int) -> tuple[np.ndarray | None, RerankStatus]:
         future = self._pool.submit(self.reranker.score, query, texts)
@@ -185,6 +187,7 @@ def rerank(
         return passages, RerankOutcome(model=stage.name, status="ok", ms=0.0)
     scores, status = stage.scores(question, [passage_text(p) for p in head], timeout_ms=params.rerank_timeout_ms)
     ms = (time.perf_counter() - started) * 1000
+    stage.outcomes[status] += 1
     if scores is None or len(scores) != len(head):
         if status == "timeout":
             logger.warning("reranker %s timed out after %.0f ms; learned order kept", stage.name, ms)
