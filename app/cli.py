@@ -1,4 +1,4 @@
-"""`madoguchi` command line: ingest, ask, serve, documents, and `eval` / `bench` (registered by eval/cli.py).
+"""`madoguchi` command line: ingest, ask, serve, documents, users (app/cli_users.py), and `eval` / `bench` (registered by eval/cli.py).
 
 `ask`, `documents` and `ingest` go through a running server when one holds the embedded store. The serving stack
 (FastAPI, uvicorn, Slack) and the answering stack (stores, embedder) are imported inside the commands that use
@@ -16,6 +16,7 @@ import httpx
 from threadpoolctl import threadpool_limits
 
 from app.cli_adapt import register as register_adapt
+from app.cli_users import register as register_users
 from app.errors import MadoguchiError
 from app.models_cli import register as register_models
 from app.settings import Settings, get_settings
@@ -197,6 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_documents)
 
     register_adapt(sub)  # `madoguchi adapt`
+    register_users(sub)  # `madoguchi users …` (app/cli_users.py)
     register_eval(sub)  # `madoguchi eval …`, `madoguchi bench`
     register_models(sub)  # `madoguchi models fetch|check`, `calibrate`, `reembed`
     return parser

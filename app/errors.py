@@ -60,6 +60,13 @@ class AuthError(MadoguchiError):
     status_code = 401
 
 
+class ForbiddenError(MadoguchiError):
+    """Signed in, but this account's role may not do this (a staff account on an admin-only route)."""
+
+    code = "forbidden"
+    status_code = 403
+
+
 class PayloadTooLargeError(MadoguchiError):
     code = "payload_too_large"
     status_code = 413

@@ -17,12 +17,13 @@ from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app import __version__
-from app.api.deps import VALIDATION_JA, token_ok
+from app.api.deps import VALIDATION_JA, bearer_actor
 from app.api.router import api_router
 from app.console.routes import router as console_router
 from app.console.session import read_session
 from app.errors import ConfigError, MadoguchiError, PayloadTooLargeError
 from app.ops import adapt
+from app.ops.accounts import check_admin_token
 from app.ops.faq import repair_index_at_start
 from app.services import Services, build_services
 from app.settings import Settings, get_settings
@@ -72,8 +73,7 @@ def has_credentials(request: Request) -> bool:
     """Whether a request to an admin or console route carries valid credentials (the route checks them again)."""
     path = request.url.path
     if path.startswith("/api/admin"):
-        scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        return scheme.lower() == "bearer" and token_ok(request, token.strip())
+        return bearer_actor(request, request.headers.get("authorization")) is not None
     if path.startswith("/console") and not path.startswith(CONSOLE_OPEN):
         return read_session(request) is not None
     return True
@@ -111,7 +111,10 @@ class BodyLimitMiddleware:
             await self.app(scope, receive, send)
             return
         request = Request(scope)
-        if not has_credentials(request):
+        # Checking credentials may read the database (personal tokens, console sessions): off the event loop.
+        path = request.url.path
+        guarded = path.startswith(("/api/admin", "/console")) and not path.startswith(CONSOLE_OPEN)
+        if guarded and not await asyncio.to_thread(has_credentials, request):
             await self.app(scope, _empty_body(), lambda message: send(_closing(message)))
             return
         limit = body_limit(request.app.state.settings, request.url.path)
@@ -187,6 +190,7 @@ async def _adapter_trainer(services: Services) -> None:
 
 def create_app(settings: Settings | None = None, *, services: Services | None = None) -> FastAPI:
     settings = settings or get_settings()
+    check_admin_token(settings)  # a short shared admin token is refused at start-up (ConfigError)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):

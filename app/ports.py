@@ -24,7 +24,9 @@ import numpy as np
 if TYPE_CHECKING:  # type-only: app.answer and the stores take `Services`, which is typed with these protocols
     from app.answer import Retrieval
     from app.result import AnswerResult
+    from app.store.accounts import StaffAccounts
     from app.store.adapters import AdapterVersions
+    from app.store.audit import AuditTrail
     from app.store.chroma import ChunkRows, DocRecord
     from app.store.querylog import QueryFilter, QueryRecord
     from app.store.querylog_faq import FaqEntries
@@ -93,6 +95,9 @@ class QueryLogPort(SlackLogPort, Protocol):
 
     def assign(self, query_id: str, assignee: str) -> QueryRecord: ...
     def follow_up_hash_of(self, query_id: str) -> str | None: ...
+
+    accounts: StaffAccounts
+    audit: AuditTrail
 
     def record(self, result: AnswerResult, *, meta: dict | None = None, created_at: datetime | None = None) -> None: ...
     def set_feedback(self, query_id: str, helpful: bool) -> QueryRecord: ...

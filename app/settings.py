@@ -109,7 +109,20 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="`madoguchi serve` bind address.")
     port: int = Field(8000, description="`madoguchi serve` port.")
     admin_token: str | None = Field(
-        None, description="Bearer token for /api/admin/* and the staff console. Unset: admin routes are off."
+        None,
+        description="Shared bearer token for /api/admin/* and the console (automation and first setup; at least 16 characters). Staff sign in with their own accounts (`madoguchi users add`). Unset: admin routes are off except for personal tokens.",
+    )
+    login_max_failures: int = Field(
+        5,
+        ge=1,
+        description="Failed console logins one account may have within `MADOGUCHI_LOGIN_WINDOW_S` before further attempts are refused (429 with the wait time); counted in the database, so every replica shares it.",
+    )
+    login_max_failures_per_ip: int = Field(
+        20, ge=1, description="The same limit per client address (several staff may share one office address)."
+    )
+    login_window_s: int = Field(300, ge=10, description="The window of the login limits, in seconds.")
+    session_hours: float = Field(
+        12.0, gt=0, le=24 * 30, description="How long a console login lasts (sessions are kept in the database)."
     )
     max_request_bytes: int = Field(
         64 * 1024,

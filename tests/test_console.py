@@ -217,7 +217,7 @@ def test_group_detail_and_answer_form_resolve_relay_and_add_faq(console):
     assert "2 件の質問を解決しました" in client.get(r.headers["location"]).text
     resolved = [services.query_log.get(i) for i in ids]
     assert [x.resolution is not None for x in resolved] == [True, True, False]
-    assert resolved[0].resolved_by == "console"
+    assert resolved[0].resolved_by == "admin-token"  # the signed-in account (here: the shared token)
     assert len(relayed) == 2 and relayed[0][1].startswith("駐車場の利用は総務部")
     entry = [e for e in services.query_log.faq.list() if e.question == "駐車場の利用申請はどこでしますか"][0]
     assert entry.source_query_id == ids[0] and entry.category == "other"

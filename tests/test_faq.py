@@ -25,7 +25,11 @@ def test_crud_and_search_at_once(api):
     r = client.post("/api/admin/faq", json={"question": GAP, "answer": WIFI_ANSWER, "category": "その他"}, headers=AUTH)
     assert r.status_code == 201, r.text
     entry = r.json()
-    assert entry["category"] == "other" and entry["doc_id"] == f"faq:{entry['id']}" and entry["created_by"] == "admin"
+    assert (
+        entry["category"] == "other"
+        and entry["doc_id"] == f"faq:{entry['id']}"
+        and entry["created_by"] == "admin-token"
+    )
     assert services.index.snapshot.version > version  # other servers see a newer corpus version and reload
     got = ask(client, GAP)
     assert got["outcome"] == "answered" and got["sources"][0]["source"] == "FAQ" and "受付の掲示板" in got["answer"]

@@ -7,7 +7,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 
-from app.api.deps import AdminDep, ServicesDep
+from app.api.deps import AdminDep, AdminOnlyDep, ServicesDep
 from app.ops import adapt
 
 router = APIRouter(prefix="/api/admin/adapter", tags=["admin", "adapter"])
@@ -20,15 +20,15 @@ async def adapter_status(services: ServicesDep, _: AdminDep) -> dict:
 
 
 @router.post("/train")
-async def train(services: ServicesDep, _: AdminDep) -> dict:
+async def train(services: ServicesDep, actor: AdminOnlyDep) -> dict:
     """Train on the pairs the log holds now; swapped in only if held-out rank-1 does not drop. Keys: `pairs`,
     `heldout`, `heldout_hit1_before`, `heldout_hit1_after`, `swapped`, `version`, `active_version`, `reason`."""
-    report = await run_in_threadpool(adapt.adapt, services, by="admin")
+    report = await run_in_threadpool(adapt.adapt, services, by=actor.name)
     return report.to_dict()
 
 
 @router.post("/rollback")
-async def rollback(services: ServicesDep, _: AdminDep) -> dict:
+async def rollback(services: ServicesDep, _: AdminOnlyDep) -> dict:
     """Serve the previous version (`active` None: back to the shipped adapter)."""
     now = await run_in_threadpool(adapt.rollback, services)
     return {"active": now.to_dict() if now else None}

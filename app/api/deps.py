@@ -3,7 +3,6 @@ response (shared by the API and the console)."""
 
 from __future__ import annotations
 
-import hmac
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
@@ -11,7 +10,8 @@ from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, field_validator
 from pydantic_core import PydanticCustomError
 
-from app.errors import AuthError, NotFoundError
+from app.errors import AuthError, ForbiddenError, NotFoundError
+from app.ops.accounts import ADMIN_TOKEN, Actor, actor_for_token, shared_token_ok
 from app.ops.downloads import Export
 from app.services import Services
 from app.settings import Settings
@@ -67,29 +67,55 @@ def admin_tokens(request: Request) -> list[str]:
 
 
 def token_ok(request: Request, token: str | None) -> bool:
-    if not token:
-        return False
-    return any(hmac.compare_digest(token, t) for t in admin_tokens(request))
+    """Whether `token` is the shared admin token (or this server's local CLI token)."""
+    return bool(token) and shared_token_ok(admin_tokens(request), token or "")
 
 
-def require_admin(request: Request, authorization: Annotated[str | None, Header()] = None) -> None:
+def bearer_actor(request: Request, authorization: str | None) -> Actor | None:
+    """Who a bearer token acts as: "admin-token" for the shared token, else the account of a personal token."""
     scheme, _, token = (authorization or "").partition(" ")
-    ok = scheme.lower() == "bearer" and token_ok(request, token.strip())
-    # Unset MADOGUCHI_ADMIN_TOKEN: off for everyone but this server's own CLI (its local token in server.json).
-    if not request.app.state.settings.admin_token and not ok:
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        return None
+    if token_ok(request, token):
+        return ADMIN_TOKEN
+    services = getattr(request.app.state, "services", None)
+    return actor_for_token(services.query_log if services is not None else None, token)
+
+
+def require_admin(request: Request, authorization: Annotated[str | None, Header()] = None) -> Actor:
+    """Dependency of every admin route: the acting account (a personal token's, or "admin-token")."""
+    actor = bearer_actor(request, authorization)
+    if actor is not None:
+        return actor
+    # Unset MADOGUCHI_ADMIN_TOKEN: off for everyone but personal tokens and this server's own CLI (server.json).
+    if not request.app.state.settings.admin_token:
         raise NotFoundError(
-            "Admin routes are off: set MADOGUCHI_ADMIN_TOKEN to enable them.",
-            "管理用 API は無効です。MADOGUCHI_ADMIN_TOKEN を設定すると有効になります。",
+            "Admin routes are off: set MADOGUCHI_ADMIN_TOKEN to enable them, or use a personal token "
+            "(`madoguchi users token NAME`).",
+            "管理用 API は無効です。MADOGUCHI_ADMIN_TOKEN を設定するか、個人用トークン（`madoguchi users token 名前`）を使ってください。",
             code="admin_disabled",
         )
-    if not ok:
-        raise AuthError(
-            "Missing or wrong admin token: send `Authorization: Bearer <MADOGUCHI_ADMIN_TOKEN>`.",
-            "管理トークンがないか正しくありません。`Authorization: Bearer <MADOGUCHI_ADMIN_TOKEN>` を付けてください。",
+    raise AuthError(
+        "Missing or wrong token: send `Authorization: Bearer <token>` with your personal token "
+        "(`madoguchi users token NAME`) or MADOGUCHI_ADMIN_TOKEN.",
+        "トークンがないか正しくありません。`Authorization: Bearer <トークン>` に個人用トークン"
+        "（`madoguchi users token 名前`）か管理トークン（MADOGUCHI_ADMIN_TOKEN）を付けてください。",
+    )
+
+
+def require_admin_role(actor: Annotated[Actor, Depends(require_admin)]) -> Actor:
+    """Dependency of the admin-only routes (documents): a staff account's token gets 403."""
+    if not actor.is_admin:
+        raise ForbiddenError(
+            f"The account {actor.name!r} is a staff account; this route needs an admin account.",
+            f"アカウント {actor.name!r} はスタッフ権限です。この操作には管理者権限が必要です。",
         )
+    return actor
 
 
-AdminDep = Annotated[None, Depends(require_admin)]
+AdminDep = Annotated[Actor, Depends(require_admin)]  # any account (staff or admin) or the shared token
+AdminOnlyDep = Annotated[Actor, Depends(require_admin_role)]  # admin accounts and the shared token
 
 
 def download_response(export: Export) -> Response:

@@ -1,4 +1,4 @@
-"""Admin routes for documents (bearer token): ingest (upload, given paths, or the configured folder) and the list."""
+"""Admin routes for documents (bearer token of an admin account or the shared token): ingest (upload, given paths, or the configured folder) and the list."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 
-from app.api.deps import AdminDep, ServicesDep, has_lone_surrogate
+from app.api.deps import AdminOnlyDep, ServicesDep, has_lone_surrogate
 from app.errors import BadRequestError
 from app.ops import documents
 from app.ops.documents import Upload
@@ -17,7 +17,7 @@ router = APIRouter(prefix="/api/admin", tags=["admin"])
 
 
 @router.post("/ingest")
-async def ingest(request: Request, services: ServicesDep, _: AdminDep) -> dict:
+async def ingest(request: Request, services: ServicesDep, actor: AdminOnlyDep) -> dict:
     """Upload files (multipart field `files`) into the docs folder and ingest them, or — with no files — re-ingest
     the configured folder (`MADOGUCHI_DOCS_DIR`). JSON `{"paths": [...], "prune": bool}` ingests server-side paths
     (what `madoguchi ingest` sends when a server holds the store). Query `?prune=true` removes missing files."""
@@ -28,7 +28,7 @@ async def ingest(request: Request, services: ServicesDep, _: AdminDep) -> dict:
         uploads = [
             Upload(filename=f.filename, data=await f.read()) for f in form.getlist("files") if not isinstance(f, str)
         ]
-        return await run_in_threadpool(documents.upload_and_ingest, services, uploads, prune=prune)
+        return await run_in_threadpool(documents.upload_and_ingest, services, uploads, prune=prune, actor=actor.name)
     paths = None
     if content_type.startswith("application/json"):
         try:
@@ -52,5 +52,5 @@ async def ingest(request: Request, services: ServicesDep, _: AdminDep) -> dict:
 
 
 @router.get("/documents")
-def list_documents(services: ServicesDep, _: AdminDep) -> dict:
+def list_documents(services: ServicesDep, _: AdminOnlyDep) -> dict:
     return documents.list_documents(services).to_dict()

@@ -28,14 +28,15 @@ async def list_faq(services: ServicesDep, _: AdminDep, q: str | None = None, cat
 
 
 @router.post("", status_code=201)
-async def create_faq(body: FaqBody, services: ServicesDep, _: AdminDep) -> dict:
+async def create_faq(body: FaqBody, services: ServicesDep, actor: AdminDep) -> dict:
     entry = await run_in_threadpool(
         faq.create_entry,
         services,
         question=body.question,
         answer=body.answer,
         category=body.category,
-        created_by="admin",
+        created_by=actor.name,
+        actor=actor.name,
     )
     return entry.to_dict()
 
@@ -51,10 +52,12 @@ async def export_xlsx(services: ServicesDep, _: AdminDep) -> Response:
 
 
 @router.post("/import")
-async def import_faq(file: UploadFile, services: ServicesDep, _: AdminDep) -> dict:
+async def import_faq(file: UploadFile, services: ServicesDep, actor: AdminDep) -> dict:
     """Multipart field `file`: a .csv or .xlsx with columns question, answer, category. Same question → updated."""
     data = await file.read()
-    report = await run_in_threadpool(faq.import_file, services, filename=file.filename, data=data, created_by="admin")
+    report = await run_in_threadpool(
+        faq.import_file, services, filename=file.filename, data=data, created_by=actor.name, actor=actor.name
+    )
     return report.to_dict()
 
 
@@ -71,14 +74,37 @@ async def get_faq(entry_id: int, services: ServicesDep, _: AdminDep) -> dict:
 
 
 @router.put("/{entry_id}")
-async def update_faq(entry_id: int, body: FaqBody, services: ServicesDep, _: AdminDep) -> dict:
+async def update_faq(entry_id: int, body: FaqBody, services: ServicesDep, actor: AdminDep) -> dict:
     entry = await run_in_threadpool(
-        faq.update_entry, services, entry_id, question=body.question, answer=body.answer, category=body.category
+        faq.update_entry,
+        services,
+        entry_id,
+        question=body.question,
+        answer=body.answer,
+        category=body.category,
+        actor=actor.name,
     )
     return entry.to_dict()
 
 
 @router.delete("/{entry_id}")
-async def delete_faq(entry_id: int, services: ServicesDep, _: AdminDep) -> dict:
-    entry = await run_in_threadpool(faq.delete_entry, services, entry_id)
+async def delete_faq(entry_id: int, services: ServicesDep, actor: AdminDep) -> dict:
+    entry = await run_in_threadpool(faq.delete_entry, services, entry_id, actor=actor.name)
     return {"deleted": entry.to_dict()}
+
+
+@router.get("/{entry_id}/history")
+async def faq_history(entry_id: int, services: ServicesDep, _: AdminDep) -> dict:
+    """The entry's changes, newest first (audit rows with `before` / `after`)."""
+    items = await run_in_threadpool(faq.history, services, entry_id)
+    return {"items": [e.to_dict() for e in items]}
+
+
+class RestoreBody(JsonBody):
+    change_id: int = Field(..., ge=1, description="The audit row whose `after` version is put back.")
+
+
+@router.post("/{entry_id}/restore")
+async def restore_faq(entry_id: int, body: RestoreBody, services: ServicesDep, actor: AdminDep) -> dict:
+    entry = await run_in_threadpool(faq.restore_version, services, entry_id, change_id=body.change_id, actor=actor.name)
+    return entry.to_dict()

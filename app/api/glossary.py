@@ -27,12 +27,12 @@ async def list_terms(services: ServicesDep, _: AdminDep, q: str | None = None) -
 
 
 @router.put("/{word:path}")
-async def set_term(word: str, body: TermBody, services: ServicesDep, _: AdminDep) -> dict:
-    term = await run_in_threadpool(glossary.set_term, services, word, body.formal, actor="admin")
+async def set_term(word: str, body: TermBody, services: ServicesDep, actor: AdminDep) -> dict:
+    term = await run_in_threadpool(glossary.set_term, services, word, body.formal, actor=actor.name)
     return term.to_dict()
 
 
 @router.delete("/{word:path}")
-async def delete_term(word: str, services: ServicesDep, _: AdminDep) -> dict:
-    term = await run_in_threadpool(glossary.delete_term, services, word, actor="admin")
+async def delete_term(word: str, services: ServicesDep, actor: AdminDep) -> dict:
+    term = await run_in_threadpool(glossary.delete_term, services, word, actor=actor.name)
     return {"deleted": term.to_dict()}

@@ -89,16 +89,17 @@ class ResolveRequest(JsonBody):
 
 
 @router.post("/{query_id}/resolve")
-async def resolve(query_id: str, body: ResolveRequest, services: ServicesDep, _: AdminDep) -> dict:
+async def resolve(query_id: str, body: ResolveRequest, services: ServicesDep, actor: AdminDep) -> dict:
     out = await resolve_questions(
         services,
         [query_id],
         answer=body.answer,
-        by=body.by or "admin",
+        by=body.by or actor.name,
         add_to_faq=body.add_to_faq,
         faq_question=body.faq_question,
         category=body.category,
         cite=body.cite.model_dump() if body.cite else None,
+        actor=actor.name,
     )
     data = out.to_dict()
     data["query"] = data["queries"][0]

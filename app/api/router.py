@@ -4,8 +4,36 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from app.api import adapter, ask, documents, faq, feedback, glossary, health, queries, questions, reembed, stats
+from app.api import (
+    adapter,
+    ask,
+    audit,
+    documents,
+    faq,
+    feedback,
+    glossary,
+    health,
+    queries,
+    questions,
+    reembed,
+    stats,
+    users,
+)
 
 api_router = APIRouter()
-for _module in (health, ask, questions, feedback, documents, queries, stats, faq, glossary, adapter, reembed):
+for _module in (
+    health,
+    ask,
+    questions,
+    feedback,
+    documents,
+    queries,
+    stats,
+    faq,
+    glossary,
+    adapter,
+    audit,
+    users,
+    reembed,
+):
     api_router.include_router(_module.router)

@@ -13,7 +13,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from app.api.deps import ServicesDep
 from app.console.session import SessionDep
-from app.console.web import csrf_refused, error_page, form_with_csrf, render
+from app.console.web import admin_only, csrf_refused, error_page, form_with_csrf, render
 from app.errors import MadoguchiError
 from app.ops import adapt
 
@@ -38,24 +38,29 @@ async def adapter_page(request: Request, services: ServicesDep, session: Session
     )
 
 
-def _train_in_background(services) -> None:
+def _train_in_background(services, who: str) -> None:
     try:
-        adapt.adapt(services, by="console")
+        adapt.adapt(services, by=who)
     except Exception:  # noqa: BLE001 - a background training failure is logged; the served adapter stays
         logger.exception("query adapter training from the console failed")
 
 
 @router.post("/train")
 async def train(request: Request, services: ServicesDep, session: SessionDep) -> Response:
+    if (denied := admin_only(request, session)) is not None:
+        return denied
     if await form_with_csrf(request, session) is None:
         return csrf_refused(request, session)
     if not adapt.training_now():
-        threading.Thread(target=_train_in_background, args=(services,), daemon=True, name="adapt").start()
+        who = session.actor.name
+        threading.Thread(target=_train_in_background, args=(services, who), daemon=True, name="adapt").start()
     return RedirectResponse("/console/adapter?" + urlencode({"done": "started"}), status_code=303)
 
 
 @router.post("/rollback")
 async def rollback(request: Request, services: ServicesDep, session: SessionDep) -> Response:
+    if (denied := admin_only(request, session)) is not None:
+        return denied
     if await form_with_csrf(request, session) is None:
         return csrf_refused(request, session)
     try:

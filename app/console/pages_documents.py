@@ -1,4 +1,4 @@
-"""The documents page: what is ingested, the last run's per-file errors, upload and re-ingest."""
+"""The documents page (admins only): what is ingested, the last run's per-file errors, upload and re-ingest."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from app.api.deps import ServicesDep
 from app.console.session import SessionDep
-from app.console.web import csrf_refused, error_page, form_with_csrf, render
+from app.console.web import admin_only, csrf_refused, error_page, form_with_csrf, render
 from app.errors import MadoguchiError
 from app.ops import documents
 from app.ops.documents import Upload
@@ -20,6 +20,8 @@ router = APIRouter(prefix="/documents")
 
 @router.get("")
 async def documents_page(request: Request, services: ServicesDep, session: SessionDep) -> Response:
+    if (denied := admin_only(request, session)) is not None:
+        return denied
     try:
         listed = await run_in_threadpool(documents.list_documents, services)
     except MadoguchiError as exc:
@@ -48,6 +50,8 @@ def _ingest_redirect(report: dict) -> RedirectResponse:
 @router.post("/upload")
 async def upload(request: Request, services: ServicesDep, session: SessionDep) -> Response:
     """Like `POST /api/admin/ingest` with files: save into the docs folder, ingest, report per file."""
+    if (denied := admin_only(request, session)) is not None:
+        return denied
     form = await form_with_csrf(request, session)
     if form is None:
         return csrf_refused(request, session)
@@ -55,7 +59,7 @@ async def upload(request: Request, services: ServicesDep, session: SessionDep) -
         uploads = [
             Upload(filename=f.filename, data=await f.read()) for f in form.getlist("files") if not isinstance(f, str)
         ]
-        report = await run_in_threadpool(documents.upload_and_ingest, services, uploads)
+        report = await run_in_threadpool(documents.upload_and_ingest, services, uploads, actor=session.actor.name)
     except MadoguchiError as exc:
         return error_page(request, session, exc, back="/console/documents")
     return _ingest_redirect(report)
@@ -63,6 +67,8 @@ async def upload(request: Request, services: ServicesDep, session: SessionDep) -
 
 @router.post("/reingest")
 async def reingest(request: Request, services: ServicesDep, session: SessionDep) -> Response:
+    if (denied := admin_only(request, session)) is not None:
+        return denied
     form = await form_with_csrf(request, session)
     if form is None:
         return csrf_refused(request, session)

@@ -1,4 +1,5 @@
-"""FAQ pages: the entries (add, edit, delete), import and export (the same files as the admin API), re-index."""
+"""FAQ pages: the entries (add, edit, delete), each entry's history with one-click restore, import and export (the
+same files as the admin API), re-index."""
 
 from __future__ import annotations
 
@@ -56,7 +57,8 @@ async def faq_create(request: Request, services: ServicesDep, session: SessionDe
             question=str(form.get("question") or ""),
             answer=str(form.get("answer") or ""),
             category=str(form.get("category") or ""),
-            created_by="console",
+            created_by=session.actor.name,
+            actor=session.actor.name,
         )
     except MadoguchiError as exc:
         return error_page(request, session, exc, back="/console/faq")
@@ -86,7 +88,12 @@ async def faq_import(request: Request, services: ServicesDep, session: SessionDe
             )
         data = await upload.read()
         report = await run_in_threadpool(
-            faq.import_file, services, filename=upload.filename, data=data, created_by="console"
+            faq.import_file,
+            services,
+            filename=upload.filename,
+            data=data,
+            created_by=session.actor.name,
+            actor=session.actor.name,
         )
         entries = await run_in_threadpool(faq.list_entries, services)
     except MadoguchiError as exc:
@@ -119,9 +126,10 @@ async def faq_reindex(request: Request, services: ServicesDep, session: SessionD
 async def faq_edit(request: Request, entry_id: int, services: ServicesDep, session: SessionDep) -> Response:
     try:
         entry = await run_in_threadpool(faq.get_entry, services, entry_id)
+        changes = await run_in_threadpool(faq.history, services, entry_id)
     except MadoguchiError as exc:
         return error_page(request, session, exc, back="/console/faq")
-    return render(request, "faq_edit.html", session=session, nav="faq", entry=entry)
+    return render(request, "faq_edit.html", session=session, nav="faq", entry=entry, changes=changes)
 
 
 @router.post("/{entry_id}")
@@ -137,6 +145,7 @@ async def faq_update(request: Request, entry_id: int, services: ServicesDep, ses
             question=str(form.get("question") or ""),
             answer=str(form.get("answer") or ""),
             category=str(form.get("category") or ""),
+            actor=session.actor.name,
         )
     except MadoguchiError as exc:
         return error_page(request, session, exc, back=f"/console/faq/{entry_id}")
@@ -148,7 +157,24 @@ async def faq_delete(request: Request, entry_id: int, services: ServicesDep, ses
     if await form_with_csrf(request, session) is None:
         return csrf_refused(request, session)
     try:
-        await run_in_threadpool(faq.delete_entry, services, entry_id)
+        await run_in_threadpool(faq.delete_entry, services, entry_id, actor=session.actor.name)
     except MadoguchiError as exc:
         return error_page(request, session, exc, back="/console/faq")
     return RedirectResponse("/console/faq?done=faq_deleted", status_code=303)
+
+
+@router.post("/{entry_id}/restore")
+async def faq_restore(request: Request, entry_id: int, services: ServicesDep, session: SessionDep) -> Response:
+    """「この版に戻す」: put back the version an earlier change left the entry in (recorded as faq.restore)."""
+    form = await form_with_csrf(request, session)
+    if form is None:
+        return csrf_refused(request, session)
+    try:
+        change_id = int(str(form.get("change") or "0"))
+    except ValueError:
+        change_id = 0
+    try:
+        await run_in_threadpool(faq.restore_version, services, entry_id, change_id=change_id, actor=session.actor.name)
+    except MadoguchiError as exc:
+        return error_page(request, session, exc, back=f"/console/faq/{entry_id}")
+    return RedirectResponse(f"/console/faq/{entry_id}?done=faq_restored", status_code=303)

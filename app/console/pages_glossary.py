@@ -50,7 +50,7 @@ async def glossary_save(request: Request, services: ServicesDep, session: Sessio
             services,
             str(form.get("word") or ""),
             str(form.get("formal") or ""),
-            actor="console",
+            actor=session.actor.name,
         )
     except MadoguchiError as exc:
         return error_page(request, session, exc, back="/console/glossary")
@@ -63,7 +63,7 @@ async def glossary_delete(request: Request, services: ServicesDep, session: Sess
     if form is None:
         return csrf_refused(request, session)
     try:
-        await run_in_threadpool(glossary.delete_term, services, str(form.get("word") or ""), actor="console")
+        await run_in_threadpool(glossary.delete_term, services, str(form.get("word") or ""), actor=session.actor.name)
     except MadoguchiError as exc:
         return error_page(request, session, exc, back="/console/glossary")
     return RedirectResponse("/console/glossary?done=term_deleted", status_code=303)

@@ -8,7 +8,7 @@ from fastapi.responses import Response
 
 from app.api.deps import ServicesDep
 from app.console.session import SessionDep
-from app.console.web import error_page, render
+from app.console.web import admin_only, error_page, render
 from app.errors import MadoguchiError
 from app.ops.webhooks import recent_deliveries
 
@@ -17,6 +17,8 @@ router = APIRouter(prefix="/webhooks")
 
 @router.get("")
 async def webhooks_page(request: Request, services: ServicesDep, session: SessionDep) -> Response:
+    if (denied := admin_only(request, session)) is not None:
+        return denied
     try:
         attempts = await run_in_threadpool(recent_deliveries, services)
     except MadoguchiError as exc:

@@ -1,6 +1,7 @@
 """Staff console routes: login/logout, language, static files and the dashboard; the other pages live in
 `pages_unresolved.py` (「未解決の質問」), `pages_queries.py` (the query log), `pages_documents.py`, `pages_faq.py` and
-`pages_glossary.py` (「社内用語」), `pages_webhooks.py` (「Webhook 配信履歴」).
+`pages_glossary.py` (「社内用語」), `pages_webhooks.py` (「Webhook 配信履歴」), `pages_adapter.py` (「検索の学習」),
+`pages_users.py` (「スタッフ」) and `pages_audit.py` (「変更履歴」).
 Every page is a thin adapter over the service layer (app/ops/), like the admin API."""
 
 from __future__ import annotations
@@ -13,15 +14,17 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, RedirectResponse, Response
 
-from app.api.deps import ServicesDep, token_ok
+from app.api.deps import ServicesDep, admin_tokens
 from app.clock import zone
 from app.console import (
     pages_adapter,
+    pages_audit,
     pages_documents,
     pages_faq,
     pages_glossary,
     pages_queries,
     pages_unresolved,
+    pages_users,
     pages_webhooks,
 )
 from app.console.charts import bar_chart, category_chart, rate_chart, volume_chart
@@ -32,14 +35,16 @@ from app.console.session import (
     SESSION_COOKIE,
     SessionDep,
     console_enabled,
+    end_session,
     new_session_cookie,
     read_session,
     safe_next,
+    session_seconds,
     set_cookie,
 )
 from app.console.web import HERE, csrf_refused, error_page, form_with_csrf, lang_of, render
-from app.errors import MadoguchiError
-from app.ops import adapt, review
+from app.errors import MadoguchiError, RateLimitedError
+from app.ops import accounts, adapt, review
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 STATIC = {"console.css": "text/css; charset=utf-8"}
@@ -80,11 +85,29 @@ async def login(request: Request):
         return csrf_refused(request, None)
     sent_next = form.get("next")
     target = safe_next(sent_next if isinstance(sent_next, str) else None)
-    token = form.get("token")
-    if not console_enabled(request) or not isinstance(token, str) or not token_ok(request, token.strip()):
+    name, secret = form.get("name"), form.get("token")  # `token`: the password, or the admin token with no name
+    services = getattr(request.app.state, "services", None)
+    if not console_enabled(request) or services is None or not isinstance(secret, str):
+        return RedirectResponse(f"/console/login?bad=1&next={quote(target, safe='')}", status_code=303)
+    try:
+        actor = await run_in_threadpool(
+            accounts.login,
+            services.require_log(),
+            services.settings,
+            name=name if isinstance(name, str) else "",
+            password=secret,
+            ip=request.client.host if request.client else None,
+            shared_tokens=admin_tokens(request),
+        )
+    except RateLimitedError as exc:
+        page = error_page(request, None, exc, back="/console/login")
+        page.headers["Retry-After"] = str(exc.retry_after)
+        return page
+    except MadoguchiError:
         return RedirectResponse(f"/console/login?bad=1&next={quote(target, safe='')}", status_code=303)
     resp = RedirectResponse(target, status_code=303)
-    set_cookie(request, resp, SESSION_COOKIE, new_session_cookie(request))
+    cookie = await run_in_threadpool(new_session_cookie, request, actor)
+    set_cookie(request, resp, SESSION_COOKIE, cookie, max_age=session_seconds(request))
     resp.delete_cookie(LOGIN_CSRF_COOKIE, path="/console")
     return resp
 
@@ -93,6 +116,7 @@ async def login(request: Request):
 async def logout(request: Request, session: SessionDep):
     if await form_with_csrf(request, session) is None:
         return csrf_refused(request, session)
+    await run_in_threadpool(end_session, request, session)
     resp = RedirectResponse("/console/login", status_code=303)
     resp.delete_cookie(SESSION_COOKIE, path="/console")
     return resp
@@ -195,5 +219,7 @@ for _pages in (
     pages_glossary,
     pages_adapter,
     pages_webhooks,
+    pages_users,
+    pages_audit,
 ):
     router.include_router(_pages.router)

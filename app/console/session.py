@@ -1,17 +1,11 @@
-"""Console login: a signed session cookie (HttpOnly, SameSite=Strict) and a CSRF token bound to it.
-
-The signing key is derived from the admin token, so changing MADOGUCHI_ADMIN_TOKEN logs everyone out and every
-replica sharing the token accepts the same cookie. The login form itself is protected by a double-submit cookie.
-"""
+"""Console login: a server-side session (a row in the database, app/ops/accounts.py) named by a random secret in an
+HttpOnly, SameSite=Strict cookie, and a CSRF token derived from that secret. Logging out, changing a password or
+disabling an account deletes the rows, so the cookie stops working at once on every replica. The login form itself
+is protected by a double-submit cookie."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import hmac
-import json
-import secrets
-import time
 from dataclasses import dataclass
 from typing import Annotated
 from urllib.parse import quote
@@ -19,63 +13,61 @@ from urllib.parse import quote
 from fastapi import Depends, HTTPException, Request
 from fastapi.responses import Response
 
+from app.ops import accounts
+from app.ops.accounts import Actor
+
 SESSION_COOKIE = "madoguchi_console"
 LOGIN_CSRF_COOKIE = "madoguchi_login_csrf"
 LANG_COOKIE = "madoguchi_lang"
-SESSION_SECONDS = 12 * 3600
 COOKIE_PATH = "/console"
 
 
 @dataclass
 class ConsoleSession:
-    sid: str
-    expires: float
+    sid: str  # the cookie's secret
     csrf: str
+    actor: Actor
+
+    @property
+    def is_admin(self) -> bool:
+        return self.actor.is_admin
 
 
-def _key(request: Request) -> bytes | None:
-    token = request.app.state.settings.admin_token
-    if not token:
-        return None
-    return hashlib.sha256(b"madoguchi-console-session\0" + token.encode("utf-8")).digest()
-
-
-def _sign(key: bytes, data: str) -> str:
-    return hmac.new(key, data.encode("ascii"), hashlib.sha256).hexdigest()
-
-
-def _csrf_for(key: bytes, sid: str) -> str:
-    return _sign(key, "csrf:" + sid)[:40]
+def _log(request: Request):
+    services = getattr(request.app.state, "services", None)
+    return services.query_log if services is not None else None
 
 
 def console_enabled(request: Request) -> bool:
-    return _key(request) is not None
+    """The console needs the database (accounts and sessions live there)."""
+    return _log(request) is not None
 
 
-def new_session_cookie(request: Request) -> str:
-    key = _key(request)
-    assert key is not None
-    body = json.dumps({"sid": secrets.token_hex(16), "exp": time.time() + SESSION_SECONDS}).encode()
-    payload = base64.urlsafe_b64encode(body).decode().rstrip("=")
-    return f"{payload}.{_sign(key, payload)}"
+def session_seconds(request: Request) -> int:
+    return int(request.app.state.settings.session_hours * 3600)
+
+
+def new_session_cookie(request: Request, actor: Actor) -> str:
+    log = _log(request)
+    assert log is not None
+    return accounts.open_session(log, request.app.state.settings, actor)
 
 
 def read_session(request: Request) -> ConsoleSession | None:
-    key = _key(request)
+    log = _log(request)
     raw = request.cookies.get(SESSION_COOKIE)
-    if key is None or not raw or "." not in raw:
+    if log is None or not raw or len(raw) > 200:
         return None
-    payload, _, sig = raw.rpartition(".")
-    if not hmac.compare_digest(sig, _sign(key, payload)):
+    actor = accounts.session_actor(log, request.app.state.settings, raw)
+    if actor is None:
         return None
-    try:
-        data = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-        sid, exp = str(data["sid"]), float(data["exp"])
-    except (ValueError, KeyError, TypeError):
-        return None
-    if exp < time.time():
-        return None
-    return ConsoleSession(sid=sid, expires=exp, csrf=_csrf_for(key, sid))
+    return ConsoleSession(sid=raw, csrf=accounts.csrf_for(raw), actor=actor)
+
+
+def end_session(request: Request, session: ConsoleSession) -> None:
+    log = _log(request)
+    if log is not None:
+        accounts.close_session(log, session.sid)
 
 
 def set_cookie(
@@ -84,7 +76,7 @@ def set_cookie(
     name: str,
     value: str,
     *,
-    max_age: int | None = SESSION_SECONDS,
+    max_age: int | None = None,
     http_only: bool = True,
 ) -> None:
     response.set_cookie(

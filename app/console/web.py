@@ -58,6 +58,8 @@ def _messages(request: Request, t: dict) -> list[dict]:
             out.append({"kind": "error", "text": t["relay_failed_msg"].format(n=num("failed"))})
     elif done == "faq_saved":
         out.append({"kind": "ok", "text": t["faq_saved"]})
+    elif done in ("faq_restored", "user_added", "user_updated", "password_reset", "password_changed"):
+        out.append({"kind": "ok", "text": t[done]})
     elif done == "faq_deleted":
         out.append({"kind": "ok", "text": t["faq_deleted"]})
     elif done in ("term_saved", "term_deleted"):
@@ -158,3 +160,11 @@ def error_page(request: Request, session: ConsoleSession | None, exc: MadoguchiE
         status_code=exc.status_code,
         back=back,
     )
+
+
+def admin_only(request: Request, session: ConsoleSession) -> HTMLResponse | None:
+    """None for an admin; for a staff account the 403 page the admin-only pages (documents, staff) answer with."""
+    if session.is_admin:
+        return None
+    t = texts(lang_of(request))
+    return message(request, session=session, heading=t["forbidden_title"], body=t["forbidden_body"], status_code=403)

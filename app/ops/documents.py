@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app.errors import BadRequestError, IngestError
+from app.ops.audit import record_audit
 from app.services import Services
 from app.store.chroma import DocRecord
 from ingest.loaders import SUPPORTED
@@ -180,11 +181,26 @@ def ingest(services: Services, *, paths: list[Path] | None = None, prune: bool =
     return data
 
 
-def upload_and_ingest(services: Services, uploads: list[Upload], *, prune: bool = False) -> dict:
+def upload_and_ingest(
+    services: Services, uploads: list[Upload], *, prune: bool = False, actor: str | None = None
+) -> dict:
     """Save the uploads into the docs folder and ingest the folder (`POST /api/admin/ingest` with files, the
-    console's upload form). A batch with any unacceptable file is refused whole, before anything is written."""
-    save_uploads(services, uploads)
-    return ingest(services, prune=prune)
+    console's upload form). A batch with any unacceptable file is refused whole, before anything is written.
+    Each saved file is recorded in the audit trail as `document.upload` (with its ingest result)."""
+    names = save_uploads(services, uploads)
+    report = ingest(services, prune=prune)
+    results = {f.get("doc_id"): f for f in report.get("files", [])}
+    for name in names:
+        found = results.get(name, {})
+        record_audit(
+            services,
+            actor=actor,
+            action="document.upload",
+            target_type="document",
+            target_id=name,
+            after={"status": found.get("status"), "chunks": found.get("chunks")},
+        )
+    return report
 
 
 def list_documents(services: Services, *, kind: str | None = None) -> DocumentList:

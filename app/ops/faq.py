@@ -13,11 +13,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from app.answer import validate_category
-from app.errors import BadRequestError
+from app.errors import BadRequestError, NotFoundError
+from app.ops.audit import record_audit
 from app.ops.downloads import CSV_TYPE, XLSX_TYPE, Export
 from app.ops.faq_files import faq_csv, faq_xlsx, read_faq_file
 from app.ops.reembed import raise_if_reembedding
 from app.services import Services
+from app.store.audit import AuditEntry, AuditFilter
 from app.store.querylog_faq import FaqEntry
 from ingest.chunker import chunk_document
 from ingest.loaders import FaqRow, LoadedDocument
@@ -137,7 +139,12 @@ def repair_index_at_start(services: Services) -> None:
         logger.exception("could not check the FAQ entries' search index at start-up")
 
 
-# --- CRUD ---
+# --- CRUD (every change is recorded in the audit trail with its actor) ---
+def _version(entry: FaqEntry) -> dict:
+    """What the audit trail keeps of an entry: the fields a restore puts back."""
+    return {"question": entry.question, "answer": entry.answer, "category": entry.category}
+
+
 def create_entry(
     services: Services,
     *,
@@ -146,26 +153,84 @@ def create_entry(
     category: str | None,
     created_by: str | None = None,
     source_query_id: str | None = None,
+    actor: str | None = None,
 ) -> FaqEntry:
+    """`actor`: who is adding it (an account name, "admin-token"); defaults to `created_by`."""
     q, a, cat = clean_faq(question, answer, category)
+    who = actor or created_by
     entry = services.require_log().faq.create(
-        question=q, answer=a, category=cat, created_by=created_by, source_query_id=source_query_id
+        question=q, answer=a, category=cat, created_by=created_by or actor, source_query_id=source_query_id
     )
     _publish(services, index=[entry])
+    record_audit(services, actor=who, action="faq.create", target_type="faq", target_id=entry.id, after=_version(entry))
     return entry
 
 
-def update_entry(services: Services, entry_id: int, *, question: str, answer: str, category: str | None) -> FaqEntry:
+def update_entry(
+    services: Services,
+    entry_id: int,
+    *,
+    question: str,
+    answer: str,
+    category: str | None,
+    actor: str | None = None,
+    action: str = "faq.update",
+    extra: dict | None = None,
+) -> FaqEntry:
     q, a, cat = clean_faq(question, answer, category)
-    entry = services.require_log().faq.update(entry_id, question=q, answer=a, category=cat)
+    log = services.require_log()
+    before = log.faq.require(entry_id)
+    entry = log.faq.update(entry_id, question=q, answer=a, category=cat)
     _publish(services, index=[entry])
+    if _version(before) != _version(entry) or action != "faq.update":
+        record_audit(
+            services,
+            actor=actor,
+            action=action,
+            target_type="faq",
+            target_id=entry.id,
+            before=_version(before),
+            after={**_version(entry), **(extra or {})},
+        )
     return entry
 
 
-def delete_entry(services: Services, entry_id: int) -> FaqEntry:
+def delete_entry(services: Services, entry_id: int, *, actor: str | None = None) -> FaqEntry:
     entry = services.require_log().faq.delete(entry_id)
     _publish(services, remove=[entry.doc_id])
+    record_audit(
+        services, actor=actor, action="faq.delete", target_type="faq", target_id=entry.id, before=_version(entry)
+    )
     return entry
+
+
+# --- history and restore ---
+def history(services: Services, entry_id: int) -> list[AuditEntry]:
+    """The entry's changes, newest first (each with the version before and after)."""
+    flt = AuditFilter(target_type="faq", target_id=str(int(entry_id)))
+    return services.require_log().audit.search(flt, limit=200)
+
+
+def restore_version(services: Services, entry_id: int, *, change_id: int, actor: str | None) -> FaqEntry:
+    """Put back the version an earlier change left the entry in (its `after`), recorded as `faq.restore`."""
+    change = services.require_log().audit.get(int(change_id))
+    if change is None or change.target_type != "faq" or change.target_id != str(int(entry_id)) or not change.after:
+        raise NotFoundError(
+            f"No earlier version {change_id} of FAQ entry {entry_id}.",
+            f"FAQ 項目 {entry_id} に版 {change_id} はありません。",
+            code="faq_version_not_found",
+        )
+    v = change.after
+    return update_entry(
+        services,
+        entry_id,
+        question=str(v.get("question", "")),
+        answer=str(v.get("answer", "")),
+        category=str(v.get("category", "")),
+        actor=actor,
+        action="faq.restore",
+        extra={"restored_from": change.id},
+    )
 
 
 # --- import and export ---
@@ -180,13 +245,16 @@ class ImportReport:
         return {"created": self.created, "updated": self.updated, "unchanged": self.unchanged, "errors": self.errors}
 
 
-def import_rows(services: Services, rows: list[tuple[int, dict]], *, created_by: str | None = None) -> ImportReport:
+def import_rows(
+    services: Services, rows: list[tuple[int, dict]], *, created_by: str | None = None, actor: str | None = None
+) -> ImportReport:
     """(row number, {question, answer, category}) pairs, numbered as in the file (header = 1). A row whose question equals an
     existing entry's question updates it, so re-importing an export does not duplicate anything."""
     log = services.require_log()
     report = ImportReport()
     by_question = {e.question: e for e in log.faq.list()}
     touched: list[FaqEntry] = []
+    changes: list[tuple[str, FaqEntry, dict | None]] = []
     for number, row in rows:
         try:
             q, a, cat = clean_faq(row.get("question"), row.get("answer"), row.get("category"))
@@ -195,25 +263,39 @@ def import_rows(services: Services, rows: list[tuple[int, dict]], *, created_by:
             continue
         old = by_question.get(q)
         if old is None:
-            entry = log.faq.create(question=q, answer=a, category=cat, created_by=created_by)
+            entry = log.faq.create(question=q, answer=a, category=cat, created_by=created_by or actor)
             report.created += 1
+            changes.append(("faq.create", entry, None))
         elif (old.answer, old.category) == (a, cat):
             report.unchanged += 1
             continue
         else:
             entry = log.faq.update(old.id, question=q, answer=a, category=cat)
             report.updated += 1
+            changes.append(("faq.update", entry, _version(old)))
         by_question[q] = entry
         touched.append(entry)
     _publish(services, index=touched)
+    for action, entry, before in changes:
+        record_audit(
+            services,
+            actor=actor or created_by,
+            action=action,
+            target_type="faq",
+            target_id=entry.id,
+            before=before,
+            after=_version(entry),
+        )
     return report
 
 
-def import_file(services: Services, *, filename: str | None, data: bytes, created_by: str | None) -> ImportReport:
+def import_file(
+    services: Services, *, filename: str | None, data: bytes, created_by: str | None, actor: str | None = None
+) -> ImportReport:
     """A .csv or .xlsx upload with columns question, answer, category (at most 20 MB)."""
     if len(data) > MAX_IMPORT_BYTES:
         raise BadRequestError("File over 20 MB.", "20MB を超えるファイルです。", code="file_too_large")
-    return import_rows(services, read_faq_file(filename or "", data), created_by=created_by)
+    return import_rows(services, read_faq_file(filename or "", data), created_by=created_by, actor=actor)
 
 
 def export_csv(services: Services) -> Export:

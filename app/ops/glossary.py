@@ -17,6 +17,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from app.errors import BadRequestError, NotFoundError
+from app.ops.audit import record_audit
 from app.ops.reembed import raise_if_reembedding
 from app.retrieval.glossary import normalize
 from app.services import Services
@@ -122,6 +123,16 @@ def set_term(services: Services, word: str, formal: str, *, actor: str) -> Term:
             _publish(services, entries)
     services.index.refresh()
     logger.info("company word %r set by %s: %r → %r", key, actor, before, terms)
+    if before != terms:
+        record_audit(
+            services,
+            actor=actor,
+            action="glossary.set",
+            target_type="glossary",
+            target_id=key,
+            before={"word": key, "formal": before} if before is not None else None,
+            after={"word": key, "formal": terms},
+        )
     return Term(key, terms, "staff", services.index.glossary.base_origin(key))
 
 
@@ -152,6 +163,14 @@ def delete_term(services: Services, word: str, *, actor: str) -> Term:
         _publish(services, entries)
     services.index.refresh()
     logger.info("company word %r deleted by %s (was %r)", key, actor, formal)
+    record_audit(
+        services,
+        actor=actor,
+        action="glossary.delete",
+        target_type="glossary",
+        target_id=key,
+        before={"word": key, "formal": formal},
+    )
     return Term(key, formal, "staff", services.index.glossary.base_origin(key))
 
 

@@ -14,6 +14,7 @@ import logging
 from dataclasses import dataclass, field
 
 from app.errors import BadRequestError, NotFoundError
+from app.ops.audit import record_audit
 from app.ops.events import question_resolved
 from app.ops.faq import clean_faq, create_entry
 from app.services import Services
@@ -94,9 +95,11 @@ async def resolve_questions(
     faq_question: str | None = None,
     category: str | None = None,
     cite: dict | None = None,
+    actor: str | None = None,
 ) -> Resolution:
     """Resolve one or more questions with one staff answer, relay it to each asker, and optionally save one FAQ entry
-    (its question: `faq_question` or the first question; its category: `category` or the first one's).
+    (its question: `faq_question` or the first question; its category: `category` or the first one's). `by` is the
+    name shown as the answerer; `actor` the account recorded in the audit trail (default: `by`).
     `cite` ({"source", "section"}) names the article the answer rests on: it is shown to the asker with the answer
     and teaches the query adapter (app/ops/adapt.py) that these questions ask about that article."""
     log = services.require_log()
@@ -120,7 +123,8 @@ async def resolve_questions(
         # Validate before anything is written, so a bad category does not leave half a resolution behind.
         clean_faq(faq_question or first.question, text, category or first.category)
     out = Resolution(records=[])
-    for qid in query_ids:
+    who = actor or by
+    for qid, old in zip(query_ids, found):
         record = await asyncio.to_thread(log.resolve, qid, answer=text, by=by)
         if cited is not None:
             updated = await asyncio.to_thread(
@@ -129,6 +133,17 @@ async def resolve_questions(
             record = updated or record
         out.records.append(record)
         question_resolved(services, record)  # the webhook's `question.resolved` (queued, never blocks)
+        assert old is not None
+        await asyncio.to_thread(
+            record_audit,
+            services,
+            actor=who,
+            action="query.resolve",
+            target_type="query",
+            target_id=qid,
+            before={"resolution": old.resolution, "resolved_by": old.resolved_by} if old.resolved else None,
+            after={"resolution": record.resolution, "resolved_by": record.resolved_by, "question": record.question},
+        )
         relayed = text + cite_line(cited, lang=record.language) if cited else text
         n, errs = await run_resolution_hooks(services, record, relayed)
         out.relayed += n
@@ -143,5 +158,6 @@ async def resolve_questions(
             category=category or first.category,
             created_by=by,
             source_query_id=first.id,
+            actor=who,
         )
     return out
