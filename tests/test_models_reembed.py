@@ -203,3 +203,29 @@ def test_the_reembed_command_goes_through_the_running_server(tmp_path):
         assert same.code == 2 and "すでに" in same.err
     finally:
         api.stop()
+
+
+def test_starting_a_reembed_is_admin_only_and_audited(fast_services, tmp_path):
+    import time
+
+    from app.store.audit import AuditFilter
+    from tests.support.querylog import TOKEN, client_for
+
+    services = fast_services(admin_token=TOKEN)
+    services.ingest(paths=[write_manuals(tmp_path / "manuals")])
+    with client_for(services) as client:
+        r = client.post(
+            "/api/admin/reembed", json={"embedder": "hash:64"}, headers={"Authorization": f"Bearer {TOKEN}"}
+        )
+        assert r.status_code == 202
+        for _ in range(200):
+            if services.reembed_job.state != "running":
+                break
+            time.sleep(0.05)
+    assert services.reembed_job.state == "done"
+    (entry,) = services.query_log.audit.search(AuditFilter(action="store.reembed"))
+    assert (entry.actor, entry.before, entry.after) == (
+        "admin-token",
+        {"embedder": "hash:256"},
+        {"embedder": "hash:64"},
+    )
