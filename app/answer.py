@@ -28,6 +28,7 @@ from app.reply import (
 )
 from app.result import AnswerResult, Source
 from app.retrieval.adapter import QueryAdapter, load_adapter
+from app.retrieval.categories import category_of
 from app.retrieval.glossary import Glossary
 from app.retrieval.index import Snapshot
 from app.retrieval.learned import resolve_model
@@ -313,6 +314,9 @@ def answer(
         result = services.generator.generate(result=result, retrieval=r, threshold=threshold)
         if result.outcome == "escalated" and next_steps not in result.answer:
             result.answer = compose_escalation(r.passages, lang=lang, next_steps=next_steps)
+    if category is None and result.outcome == "escalated":
+        # Not answered: the top document may be unrelated, so the question's own words say what it is about.
+        result.category = category_of(question) or "other"
     result.latency_ms = (time.perf_counter() - started) * 1000
     if record:
         record_result(services, result, meta=meta)

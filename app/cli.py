@@ -77,10 +77,18 @@ def _ingest_via_server(server: dict, paths: list[Path], prune: bool) -> dict:
     print(f"a running server holds the store; ingesting through {url}", file=sys.stderr)
     resp = httpx.post(
         url,
-        json={"paths": [str(p) for p in paths], "prune": prune},
+        json={"paths": [str(p) for p in paths], "prune": prune, "by": "cli"},  # the documents page: 「コマンド」
         headers={"Authorization": f"Bearer {server['token']}"},
         timeout=None,
     )
+    if 400 <= resp.status_code < 500:  # e.g. 403: a path outside the server's docs folder
+        try:
+            data = resp.json()
+        except ValueError:
+            data = {}
+        raise MadoguchiError(
+            str(data.get("detail_en") or resp.text), str(data.get("detail") or resp.text), code=data.get("error")
+        )
     resp.raise_for_status()
     return resp.json()
 
@@ -170,6 +178,48 @@ def cmd_documents(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _query_log(settings: Settings):
+    """The query log alone: a running server may hold the chunk store, the database takes both."""
+    from app.store.querylog import QueryLog  # deferred: SQLAlchemy and the migrations
+
+    return QueryLog.from_settings(settings)
+
+
+def cmd_purge(args: argparse.Namespace, settings: Settings) -> int:
+    from app.ops.retention import purge_log
+
+    if args.days is None and settings.log_retention_days is None:
+        print(
+            "MADOGUCHI_LOG_RETENTION_DAYS が未設定です（--days で指定できます） / no retention set (use --days)",
+            file=sys.stderr,
+        )
+        return 2
+    log = _query_log(settings)
+    try:
+        deleted = purge_log(log, settings, days=args.days)
+    finally:
+        log.close()
+    print(
+        f"{deleted} 件の質問を削除しました（月別の集計は残ります） / {deleted} questions deleted (monthly counts kept)"
+    )
+    return 0
+
+
+def cmd_forget(args: argparse.Namespace, settings: Settings) -> int:
+    from app.ops.retention import forget_in_log
+
+    log = _query_log(settings)
+    try:
+        deleted = forget_in_log(log, settings, args.user)
+    finally:
+        log.close()
+    if args.json:
+        _print_json({"deleted": deleted})
+    else:
+        print(f"{deleted} 件を削除しました（月別の集計は残ります） / {deleted} rows deleted (monthly counts kept)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="madoguchi", description="Madoguchi (窓口): FAQ bot for general affairs.")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -199,6 +249,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     register_adapt(sub)  # `madoguchi adapt`
     register_users(sub)  # `madoguchi users …` (app/cli_users.py)
+    p = sub.add_parser("purge", help="delete questions older than MADOGUCHI_LOG_RETENTION_DAYS (counts are kept)")
+    p.add_argument("--days", type=int, help="override the retention period (days, at least 1)")
+    p.set_defaults(func=cmd_purge)
+
+    p = sub.add_parser("forget", help="delete one asker's questions, feedback and Slack metadata (counts are kept)")
+    p.add_argument("--user", required=True, help="the asker's user id (as logged: Slack user id or API user_id)")
+    p.add_argument("--json", action="store_true", help='print {"deleted": n}')
+    p.set_defaults(func=cmd_forget)
+
     register_eval(sub)  # `madoguchi eval …`, `madoguchi bench`
     register_models(sub)  # `madoguchi models fetch|check`, `calibrate`, `reembed`
     return parser

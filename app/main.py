@@ -14,10 +14,12 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app import __version__
 from app.api.deps import VALIDATION_JA, bearer_actor
+from app.api.http_errors import http_error
 from app.api.router import api_router
 from app.console.routes import router as console_router
 from app.console.session import read_session
@@ -25,6 +27,7 @@ from app.errors import ConfigError, MadoguchiError, PayloadTooLargeError
 from app.ops import adapt
 from app.ops.accounts import check_admin_token
 from app.ops.faq import repair_index_at_start
+from app.ops.retention import retention_loop
 from app.services import Services, build_services
 from app.settings import Settings, get_settings
 from app.slack.mount import mount_slack
@@ -214,6 +217,8 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
                 await asyncio.to_thread(svc.webhooks.resume)  # webhook events a stopped server left undelivered
             if svc.index.ready:
                 svc.check_embedder()
+                if not settings.chroma_url:  # an embedded store is ours alone: finish a write a crash cut short
+                    await asyncio.to_thread(svc.repair_store)
                 await asyncio.to_thread(repair_index_at_start, svc)
         except BaseException:
             if holder is not None:
@@ -225,6 +230,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
             if svc.settings.adapt_min_new_pairs > 0 and svc.query_log is not None
             else None
         )
+        purger = asyncio.create_task(retention_loop(svc))  # MADOGUCHI_LOG_RETENTION_DAYS (a no-op when unset)
         slack = getattr(app.state, "slack_lifespan", None)
         try:
             if slack is not None:
@@ -233,7 +239,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
             else:
                 yield
         finally:
-            for running in (task, trainer):
+            for running in (task, trainer, purger):
                 if running is not None:
                     running.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
@@ -271,6 +277,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
             status_code=422,
         )
 
+    app.add_exception_handler(StarletteHTTPException, http_error)  # a body FastAPI cannot parse, 404, 405
     app.add_middleware(BodyLimitMiddleware)
     app.include_router(api_router)
     app.include_router(console_router)

@@ -11,10 +11,11 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from app.errors import ConfigError, NotFoundError
+from app.clock import utcnow
+from app.errors import ConfigError, NotFoundError, StoreUnavailableError
 from app.generate import make_generator
 from app.ops.calibration import Calibration, load_calibration
-from app.ops.ratelimit import TokenBuckets
+from app.ops.ratelimit import Buckets, TokenBuckets
 from app.ops.reembed import ReembedJob, raise_if_reembedding
 from app.ops.webhooks import WebhookSender
 from app.ports import ChunkStorePort, EmbedderPort, EscalationHook, GeneratorPort, QueryLogPort, ResolutionHook
@@ -26,8 +27,10 @@ from app.retrieval.rerank import RerankStage, make_reranker
 from app.retrieval.tokenizer import Tokenizer
 from app.settings import Settings
 from app.store.chroma import ChunkStore
+from app.store.private import private_dir
 from app.store.querylog import QueryLog
-from ingest.pipeline import IngestReport, ingest
+from app.store.ratebuckets import SharedBuckets
+from ingest.pipeline import IngestReport, ingest, repair_store
 
 logger = logging.getLogger(__name__)
 
@@ -42,11 +45,13 @@ class Services:
     query_log: QueryLogPort | None = None  # every question, FAQ entries (SQLite/PostgreSQL); None: not recorded
     generator: GeneratorPort | None = None  # an LLM writing the answer when MADOGUCHI_LLM is set; None = extractive
     ingest_lock: threading.Lock = field(default_factory=threading.Lock)  # one writer of the store per process
-    last_ingest: dict | None = None  # this process's last ingest report (`IngestReport.to_dict()`)
+    last_ingest: dict | None = None  # this process's last ingest report (the store keeps the last of any process)
     # Called when staff resolve a question (the Slack bot relays the answer to the asker); see app/ops/resolutions.py.
     resolution_hooks: list[ResolutionHook] = field(default_factory=list)
     # Questions per asker per minute (app/ops/ratelimit.py); build_services sets MADOGUCHI_RATE_LIMIT_PER_MINUTE.
-    ask_limits: TokenBuckets = field(default_factory=lambda: TokenBuckets(per_minute=0))
+    ask_limits: Buckets = field(default_factory=lambda: TokenBuckets(per_minute=0))
+    # 👍/👎 per client per minute on /api/feedback (the same setting, its own buckets: clicks do not spend questions).
+    feedback_limits: Buckets = field(default_factory=lambda: TokenBuckets(per_minute=0))
     # The outgoing webhook (MADOGUCHI_WEBHOOK_URL; app/ops/webhooks.py), and what else hears of escalations from any
     # channel (the Slack bot posts them to the staff channel); see app/ops/events.py.
     webhooks: WebhookSender | None = None
@@ -64,9 +69,11 @@ class Services:
         prune: bool = False,
         progress: bool = False,
         source_names: dict[str, str] | None = None,
+        by: str = "cli",
     ) -> IngestReport:
-        """Ingest under the process-wide write lock, then swap in the new snapshot (409 during a re-embed)."""
-        raise_if_reembedding(self)
+        """Ingest under the process-wide write lock, then swap in the new snapshot. The report, its time and
+        `by` (who ran it: cli | api | console) are kept in the store, so every process shows the last ingest."""
+        raise_if_reembedding(self)  # 409 during a re-embed
         with self.ingest_lock:
             report = ingest(
                 paths=paths,
@@ -77,10 +84,23 @@ class Services:
                 prune=prune,
                 progress=progress,
                 source_names=source_names,
+                default_root=self.settings.docs_dir,
+                shared=bool(self.settings.chroma_url),
             )
-            self.last_ingest = report.to_dict()
+            self.last_ingest = {**report.to_dict(), "at": utcnow().isoformat(timespec="seconds"), "by": by}
+            try:
+                self.store.put_last_ingest(self.last_ingest)
+            except StoreUnavailableError:
+                logger.exception("could not record the last ingest in the store")
         self.index.refresh()
         return report
+
+    def repair_store(self) -> None:
+        """Delete chunks left by an ingest that stopped half-way and bump the version (ingest.pipeline.repair_store)."""
+        with self.ingest_lock:
+            version = repair_store(store=self.store, embedder=self.embedder)
+        if version is not None:
+            self.index.refresh()
 
     def require_log(self) -> QueryLogPort:
         """The query log, or a 404 `no_query_log` for the routes and pages that need one."""
@@ -113,7 +133,7 @@ def build_services(
     tokenizer: Tokenizer | None = None,
 ) -> Services:
     """Build every long-lived part. `embedder` / `tokenizer` may be passed in to share them (tests, eval)."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.data_dir)
     store = ChunkStore(settings)
     query_log = QueryLog.from_settings(settings) if with_log else None
     services = Services(
@@ -132,6 +152,7 @@ def build_services(
         generator=_make_generator(settings),
         ask_limits=TokenBuckets(per_minute=settings.rate_limit_per_minute),
         webhooks=WebhookSender.from_settings(settings, query_log.webhook_deliveries if query_log else None),
+        feedback_limits=TokenBuckets(per_minute=settings.rate_limit_per_minute),
         reranker=_make_reranker(settings),
         calibration=load_calibration(settings),
     )
@@ -143,6 +164,10 @@ def build_services(
         )
     services.index.serving_embedder = services.embedder.name
     services.index.encoder = services.embedder
+    if settings.rate_limit_shared and isinstance(services.query_log, QueryLog):  # every replica spends one bucket
+        per_minute = settings.rate_limit_per_minute
+        services.ask_limits = SharedBuckets(services.query_log, per_minute=per_minute, prefix="ask")
+        services.feedback_limits = SharedBuckets(services.query_log, per_minute=per_minute, prefix="feedback")
     if load_index:
         services.index.refresh()
     return services

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, model_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from app.errors import ConfigError
 
 DEFAULT_CATEGORY_PATTERNS: dict[str, str] = {
     "*勤怠*": "attendance",
@@ -138,7 +140,15 @@ class Settings(BaseSettings):
     rate_limit_per_minute: int = Field(
         30,
         ge=0,
-        description="Questions one asker (the `user_id`, else the client address) may send to `/api/ask` per minute, as a token bucket in each server process; more get 429 with `Retry-After`. 0: no limit.",
+        description="Questions one asker (the `user_id`, else the client address; Slack: the Slack user) may send per minute to `/api/ask` or the Slack bot, and feedback clicks per client to `/api/feedback`, as token buckets in each server process (or shared: MADOGUCHI_RATE_LIMIT_SHARED); more get 429 with `Retry-After` (Slack: a polite reply). 0: no limit.",
+    )
+    rate_limit_shared: bool = Field(
+        False,
+        description="Keep the rate-limit buckets in the query log database, so replicas behind a load balancer share them (one short write per question and per feedback click). Off: each server process counts alone.",
+    )
+    log_retention_days: int | None = Field(
+        None,
+        description="Questions (with answers, user ids, feedback and Slack metadata) older than this many days are deleted from the query log at start-up, every hour, and by `madoguchi purge`; their counts stay in the monthly aggregates of the stats. Unset: kept. 0 is refused.",
     )
     adapter_refresh_seconds: float = Field(
         10.0,
@@ -152,8 +162,14 @@ class Settings(BaseSettings):
     )
     adapt_check_minutes: float = Field(60.0, gt=0, description="Interval of the background adapter check.")
     minutes_per_inquiry: float = Field(5.0, description="Staff minutes an answered question saves (for the stats).")
+    staff_hourly_cost_yen: float = Field(
+        3000.0,
+        ge=0,
+        description="Cost of one staff hour in 円: the stats and the monthly report show the time saved as money.",
+    )
     timezone: str = Field(
-        "Asia/Tokyo", description="Time zone of the stats' day/week buckets, date filters and the console's times."
+        "Asia/Tokyo",
+        description="Time zone of the stats' day/week/month buckets, the monthly report, date filters, the console's times and the Japanese CSV.",
     )
 
     # --- after an escalation: what the asker is told, the outgoing webhook ---
@@ -217,6 +233,16 @@ class Settings(BaseSettings):
         None, description="User group id mentioned in escalation posts (e.g. S0123ABC)."
     )
     slack_slash_public: bool = Field(False, description="Post /faq answers publicly instead of only to the asker.")
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _retention_positive(cls, value: int | None) -> int | None:
+        if value is not None and value < 1:
+            raise ConfigError(
+                f"MADOGUCHI_LOG_RETENTION_DAYS must be at least 1 (got {value}); leave it unset to keep the log.",
+                f"MADOGUCHI_LOG_RETENTION_DAYS は 1 以上で指定してください（{value} が指定されました）。記録を消さない場合は未設定にします。",
+            )
+        return value
 
     @model_validator(mode="after")
     def _apply_profile(self) -> Settings:

@@ -73,7 +73,7 @@ def count_chunks(corpora: Path) -> dict[str, int]:
     from ingest.pipeline import discover
 
     counts = {}
-    for path, doc_id in discover([corpora]):
+    for path, doc_id, _root in discover([corpora]):
         try:
             counts[doc_id] = len(chunk_document(load_document(path)))
         except Exception:  # noqa: BLE001 - a file the ingest would reject adds no chunks

@@ -37,9 +37,12 @@ def index_corpus(dataset: BeirDataset, *, services) -> int:
     """Write every corpus entry through the production indexing code; returns the number of chunks."""
     from ingest.chunker import chunk_document
     from ingest.loaders import Block, FaqRow, LoadedDocument
-    from ingest.pipeline import index_document
+    from ingest.pipeline import Prepared, index_many
+    from ingest.writer import EditionWriter, check_store
 
-    chunks = 0
+    # Embedded and written in groups of documents, as the ingest does.
+    writer = EditionWriter(services.store, ids_by_doc=check_store(services.store, services.store.manifest()).ids_by_doc)
+    items: list[Prepared] = []
     for doc_id, entry in dataset.corpus.items():
         title, text = entry["title"].strip(), entry["text"].strip()
         if not (title or text):
@@ -54,19 +57,12 @@ def index_corpus(dataset: BeirDataset, *, services) -> int:
         if not drafts:
             continue
         digest = hashlib.sha256(f"{title}\n{text}".encode()).hexdigest()
-        index_document(
-            store=services.store,
-            embedder=services.embedder,
-            tokenizer=services.tokenizer,
-            doc_id=doc_id,
-            source=doc_id,
-            doc=doc,
-            drafts=drafts,
-            doc_hash=digest,
-            category="other",
-            kind=kind,
+        items.append(
+            Prepared(doc_id=doc_id, source=doc_id, doc=doc, drafts=drafts, doc_hash=digest, category="other", kind=kind)
         )
-        chunks += len(drafts)
+    index_many(items, embedder=services.embedder, tokenizer=services.tokenizer, writer=writer)
+    chunks = sum(len(it.drafts) for it in items)
+    writer.flush()
     services.store.bump_version(embedder=services.embedder.name)
     services.index.refresh()
     return chunks

@@ -7,6 +7,7 @@ import unicodedata
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 from app.errors import IngestError
 from ingest.structure import Block
@@ -56,7 +57,7 @@ def _mb(n: float) -> str:
     return f"{n / (1024 * 1024):,.0f} MB"
 
 
-def check_zip(path: Path, limits: Limits, *, kind: str) -> None:
+def check_zip(path: Path | IO[bytes], limits: Limits, *, kind: str) -> None:
     """Refuse a .docx / .xlsx that would decompress past the limits, from its central directory alone (nothing is
     decompressed). Python's zipfile never inflates a member past its declared size, so the declared sizes bound what
     python-docx and openpyxl would read."""

@@ -22,6 +22,11 @@ CAPTION_LINE = re.compile(r"^\s*[（(]([^（）()]{1,30})[）)]\s*$")
 # **（年次有給休暇）** / **第5条（年次有給休暇）** / **年次有給休暇** alone on a line (Markdown bold captions).
 BOLD_CAPTION = re.compile(r"^\s*(?:\*\*|__)\s*([^*_]{1,40}?)\s*(?:\*\*|__)\s*$")
 _ARTICLE_LABEL = re.compile(rf"第{_NUM}条(?:の{_NUM})?")
+# English policies in PDF and text: "Section 3 — Passwords", "Article 12. Overtime", "Chapter IV: Leave".
+_EN_LABEL = re.compile(r"^(chapter|part|section|article)\s+(?:\d{1,3}|[IVXLC]{1,6})\b\s*(?:[—–:.\-]\s*)?(.*)$", re.I)
+# "4.2 Paid Time Off", "4.2.1 Accrual", "1. Introduction": a number, then a short title without sentence punctuation.
+_EN_NUMBERED = re.compile(r"^(\d{1,2}(?:\.\d{1,2}){0,3})\.?\s+([A-Z][^.!?:;,。]{0,56})$")
+_SMALL_WORDS = {"a", "an", "and", "as", "at", "by", "for", "in", "of", "on", "or", "the", "to", "with", "vs", "per"}
 
 
 @dataclass
@@ -35,7 +40,8 @@ ARTICLE_LEVEL = 4
 
 
 def heading_level(line: str) -> int | None:
-    """The heading level of a plain-text line in a Japanese regulation, or None for body text."""
+    """The heading level of a plain-text line in a regulation (章/節/条, or an English policy's numbered and
+    labelled headings), or None for body text."""
     if len(line) > 60:
         return None
     if _CHAPTER.match(line):
@@ -46,7 +52,31 @@ def heading_level(line: str) -> int | None:
         return ARTICLE_LEVEL
     if _APPENDIX.match(line):
         return 2
-    return None
+    return english_heading_level(line)
+
+
+def english_heading_level(line: str) -> int | None:
+    """ "Section 3 — Passwords" / "Chapter 2" → 2, "Article 12. Overtime" → 4; numbered headings by depth: "4. Time
+    Off" → 2, "4.2 Paid Time Off" → 3, "4.2.1 Accrual" → 4. A single number needs a Title Cased title of at most six
+    words ("1. Submit the form" is a list item, "1. Introduction" a heading); deeper numbers at most nine words."""
+    m = _EN_LABEL.match(line)
+    if m:
+        rest = m.group(2).strip()
+        if rest and (rest[-1] in ".,;" or len(rest.split()) > 9):
+            return None
+        return ARTICLE_LEVEL if m.group(1).lower() == "article" else 2
+    m = _EN_NUMBERED.match(line)
+    if m is None:
+        return None
+    depth = m.group(1).count(".") + 1
+    words = m.group(2).split()
+    if depth == 1:
+        if len(words) > 6 or any(w[0].islower() and w.lower() not in _SMALL_WORDS for w in words if w[0].isalpha()):
+            return None
+        return 2
+    if len(words) > 9:
+        return None
+    return 3 if depth == 2 else ARTICLE_LEVEL
 
 
 def caption_of(heading: str) -> str:

@@ -384,3 +384,20 @@ def test_eval_adapt_reports_before_and_after_on_held_back_wordings(make_settings
     assert out["adapt"]["swapped"]
     assert fed["after"]["rank1"] > fed["before"]["rank1"]  # wordings it never saw, of topics the staff answered
     assert "(a) new wordings of fed topics" in format_adapt(out)
+
+
+def test_forgetting_an_asker_removes_their_pairs_from_the_next_training(services):
+    from app.ops.retention import forget_asker
+
+    teach(services)  # every question asked as user u1
+    other = answer(question="ボーナスの支給日は？", services=services, user_id="u2")
+    asyncio.run(
+        resolve_questions(
+            services, [other.query_id], answer="6月と12月", cite={"source": "社員規程.md", "section": "第10条（賞与）"}
+        )
+    )
+    assert len(adapt.collect_signals(services)) == len(TOPICS) * len(ASKED) + 1
+    assert forget_asker(services, "u1") == len(TOPICS) * len(ASKED)
+    left = adapt.collect_signals(services)
+    assert [s.question for s in left] == ["ボーナスの支給日は？"]
+    assert adapt.adapt(services).reason == "too_few_pairs"

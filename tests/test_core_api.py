@@ -308,7 +308,7 @@ def test_admin_reingests_the_folder_and_prunes(admin, docs):
 
 
 def test_admin_ingest_of_server_side_paths_as_json(admin, docs, tmp_path):
-    extra = tmp_path / "extra.md"
+    extra = docs / "extra.md"  # only paths inside MADOGUCHI_DOCS_DIR (tests/test_scoping.py has the refusals)
     extra.write_text("# 防災規程\n\n## 第1条（避難）\n\n避難訓練は毎年9月に実施する。\n", encoding="utf-8")
     resp = admin.post("/api/admin/ingest", headers=AUTH, json={"paths": [str(extra)], "prune": False})
     assert resp.status_code == 200

@@ -191,3 +191,43 @@ def test_pdf_page_furniture_is_not_quoted():
     assert "株式会社テスト 旅費規程" not in text and "- 2 -" not in text
     assert all(f"第{n}条（見出し{n}）" in text and f"本文{n}の二行目。" in text for n in range(1, 5))
     assert strip_running_lines(pages[:1]) == pages[:1], "one page: nothing is running"
+
+
+def test_english_numbered_and_labelled_headings_in_plain_text():
+    """English policies exported to PDF or text number their headings ("4.2 Paid Time Off") or label them
+    ("Section 3 — Passwords"); a numbered list of instructions stays body text."""
+    from ingest.loaders import unwrap_lines
+    from ingest.structure import plain_blocks
+
+    text = "\n".join(
+        [
+            "4. Time Off",
+            "4.2 Paid Time Off",
+            "Full-time employees accrue paid time off every pay period and may",
+            "carry over up to 40 hours.",
+            "4.2.1 Accrual",
+            "Accrual starts on the first day of employment.",
+            "1. Submit the form to HR",
+            "2. Wait for approval from your manager",
+            "Section 5 — Passwords",
+            "Passwords must be at least 14 characters.",
+        ]
+    )
+    blocks = plain_blocks(unwrap_lines(text))
+    headings = [(b.text, b.level) for b in blocks if b.level is not None]
+    assert headings == [
+        ("4. Time Off", 2),
+        ("4.2 Paid Time Off", 3),
+        ("4.2.1 Accrual", 4),
+        ("Section 5 — Passwords", 2),
+    ]
+    bodies = [b.text for b in blocks if b.level is None]
+    assert "Full-time employees accrue paid time off every pay period and may carry over up to 40 hours." in bodies[0]
+    assert "1. Submit the form to HR" in bodies[1] and "2. Wait for approval" in bodies[1]
+
+
+def test_japanese_lines_are_not_english_headings():
+    from ingest.structure import heading_level
+
+    for line in ("1. 目的", "2019年度の方針", "3 本規程は全従業員に適用する。", "Page 3", "2.5 days per month"):
+        assert heading_level(line) is None, line

@@ -58,8 +58,13 @@ async def list_queries(
 
 
 @router.get(".csv")
-def queries_csv(services: ServicesDep, _: AdminDep, flt: FilterDep) -> Response:
-    return download_response(review.csv_export(services, flt))
+def queries_csv(
+    services: ServicesDep,
+    _: AdminDep,
+    flt: FilterDep,
+    lang: str | None = Query(None, description="ja: Japanese headers and values, Excel dates; en (default): codes"),
+) -> Response:
+    return download_response(review.csv_export(services, flt, lang=lang))
 
 
 @router.get("/{query_id}")

@@ -7,6 +7,7 @@ from fastapi import APIRouter
 from app.api import (
     adapter,
     ask,
+    askers,
     audit,
     documents,
     faq,
@@ -16,6 +17,7 @@ from app.api import (
     queries,
     questions,
     reembed,
+    report,
     stats,
     users,
 )
@@ -29,11 +31,13 @@ for _module in (
     documents,
     queries,
     stats,
+    report,
     faq,
     glossary,
     adapter,
     audit,
     users,
+    askers,
     reembed,
 ):
     api_router.include_router(_module.router)

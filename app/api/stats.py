@@ -17,7 +17,7 @@ async def stats(
     _: AdminDep,
     from_: str | None = Query(None, alias="from"),
     to: str | None = None,
-    bucket: str = Query("day", description="day | week"),
+    bucket: str = Query("day", description="day | week | month"),
     category: str | None = None,
     origin: str | None = Query(
         None, alias="channel", description="Only questions of this origin (api, slack, cli, …)."

@@ -67,7 +67,7 @@ def _x_labels(labels: list[str], slot: float) -> list[str]:
 
 
 def volume_chart(buckets: list[dict], *, labels: list[str], title: str, names: dict[str, str]) -> Markup:
-    """Stacked bars (answered / escalated) per bucket and the deflection rate as a line on the right axis."""
+    """Stacked bars (answered / escalated) per bucket and the self-resolution rate (自己解決率) as a line on the right axis."""
     n = max(1, len(buckets))
     slot = (W - PAD_L - PAD_R) / n
     bar_w = max(2.0, slot * 0.7)
@@ -87,9 +87,14 @@ def volume_chart(buckets: list[dict], *, labels: list[str], title: str, names: d
                     f'<rect class="bar {key}" x="{x:.1f}" y="{y:.1f}" width="{bar_w:.1f}" height="{h:.1f}" fill="{COLORS[key]}">'
                     f"<title>{escape(tip)}</title></rect>"
                 )
-        if b["deflection_rate"] is not None:
+        if b["self_resolution_rate"] is not None:
             points.append(
-                (PAD_L + slot * (i + 0.5), PAD_T + plot_h * (1 - b["deflection_rate"]), labels[i], b["deflection_rate"])
+                (
+                    PAD_L + slot * (i + 0.5),
+                    PAD_T + plot_h * (1 - b["self_resolution_rate"]),
+                    labels[i],
+                    b["self_resolution_rate"],
+                )
             )
     if len(points) > 1:
         inner.append(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from app.console.i18n_report import REPORT_TEXTS
+
 TEXTS: dict[str, dict[str, str]] = {
     "ja": {
         "app": "窓口 スタッフコンソール",
@@ -51,6 +53,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "unresolved_intro": "エスカレーションされた質問と「役に立たなかった」質問のうち、まだ回答していないものを意味の近さでまとめています。件数の多いグループから表示します。",
         "unresolved_none": "未解決の質問はありません。",
         "group_size": "件",
+        "repeats_not_shown": "ほかに同じ質問者からの繰り返し {n} 件（一覧には質問者ごとに新しいものから 20 件まで表示）",
         "latest": "最新",
         "open": "回答する",
         "reason_low_confidence": "確信度が低い",
@@ -123,7 +126,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "reingest": "文書フォルダを再取り込み",
         "prune": "フォルダにないファイルを索引から削除する",
         "last_run": "前回の取り込み",
-        "no_run": "このサーバーではまだ取り込みを実行していません。",
+        "no_run": "まだ取り込みを実行していません。",
         "ingest_done": "取り込みが終わりました: {summary}",
         "files": "ファイル",
         "faq_entries_n": "FAQ 項目: {n} 件（FAQ ページで管理）",
@@ -338,6 +341,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "unresolved_intro": "Escalated and unhelpful questions nobody has answered yet, grouped by meaning. Biggest groups first.",
         "unresolved_none": "No unresolved questions.",
         "group_size": "questions",
+        "repeats_not_shown": "{n} more repeats from the same asker (the list shows each asker's newest 20)",
         "latest": "latest",
         "open": "Answer",
         "reason_low_confidence": "low confidence",
@@ -410,7 +414,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "reingest": "Re-ingest the documents folder",
         "prune": "Remove files no longer in the folder",
         "last_run": "Last ingest",
-        "no_run": "No ingest has run on this server yet.",
+        "no_run": "No ingest has run yet.",
         "ingest_done": "Ingest finished: {summary}",
         "files": "Files",
         "faq_entries_n": "FAQ entries: {n} (managed on the FAQ page)",
@@ -578,6 +582,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "cal_how": "Run `madoguchi calibrate --questions FILE`; a server restart applies it.",
     },
 }
+
+
+for _lang, _extra in REPORT_TEXTS.items():  # the report, departments, query detail and document actions
+    TEXTS[_lang].update(_extra)
 
 
 def texts(lang: str) -> dict[str, str]:

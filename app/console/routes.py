@@ -23,6 +23,7 @@ from app.console import (
     pages_faq,
     pages_glossary,
     pages_queries,
+    pages_report,
     pages_unresolved,
     pages_users,
     pages_webhooks,
@@ -133,7 +134,10 @@ def switch_language(request: Request, code: str, next: str | None = None):
 def _labels(buckets: list[dict], bucket: str) -> list[str]:
     out = []
     for b in buckets:
-        month, day = b["start"][5:7], b["start"][8:10]
+        year, month, day = b["start"][:4], b["start"][5:7], b["start"][8:10]
+        if bucket == "month":
+            out.append(f"{year}/{int(month)}")
+            continue
         out.append(f"{int(month)}/{int(day)}" + ("~" if bucket == "week" else ""))
     return out
 
@@ -141,7 +145,7 @@ def _labels(buckets: list[dict], bucket: str) -> list[str]:
 def dashboard_charts(stats: dict, t: dict) -> dict:
     buckets = stats["buckets"]
     labels = _labels(buckets, stats["bucket"])
-    names = {"answered": t["answered"], "escalated": t["escalated"], "deflection_rate": t["deflection_rate"]}
+    names = {"answered": t["answered"], "escalated": t["escalated"], "deflection_rate": t["self_resolution_rate"]}
     cats = sorted(stats["categories"].items(), key=lambda kv: -kv[1]["questions"])
     return {
         "volume": volume_chart(buckets, labels=labels, title=t["chart_volume"], names=names),
@@ -187,8 +191,10 @@ async def dashboard(request: Request, services: ServicesDep, session: SessionDep
     to = p.get("to") or today.isoformat()
     from_ = p.get("from") or (today - timedelta(days=29)).isoformat()
     bucket = p.get("bucket") or "day"
-    if bucket not in ("day", "week"):
+    if bucket not in ("day", "week", "month"):
         bucket = "day"
+    if bucket == "month" and not p.get("from"):  # 月次: the last twelve months
+        from_ = today.replace(day=1, year=today.year - 1).isoformat()
     try:
         stats = await run_in_threadpool(review.stats, services, since=from_, until=to, bucket=bucket)
         adapter = (await run_in_threadpool(adapt.status, services))["active"]
@@ -207,6 +213,9 @@ async def dashboard(request: Request, services: ServicesDep, session: SessionDep
         bucket=bucket,
         minutes=f"{services.settings.minutes_per_inquiry:g}",
         adapter=adapter,
+        yen=f"{services.settings.staff_hourly_cost_yen:,.0f}",
+        mins=lambda v: "—" if v is None else f"{v:.0f} {t['minutes']}",
+        report_month=today.strftime("%Y-%m"),
         calibration=calibration_view(services),
     )
 
@@ -221,5 +230,6 @@ for _pages in (
     pages_webhooks,
     pages_users,
     pages_audit,
+    pages_report,
 ):
     router.include_router(_pages.router)

@@ -23,7 +23,8 @@ from app.store.audit import AuditEntry, AuditFilter
 from app.store.querylog_faq import FaqEntry
 from ingest.chunker import chunk_document
 from ingest.loaders import FaqRow, LoadedDocument
-from ingest.pipeline import index_document, remove_document
+from ingest.pipeline import Prepared, index_many, remove_document
+from ingest.writer import EditionWriter, ids_by_document
 
 logger = logging.getLogger(__name__)
 
@@ -66,22 +67,33 @@ def get_entry(services: Services, entry_id: int) -> FaqEntry:
 
 # --- the searchable copy ---
 def _index_entries(services: Services, entries: Sequence[FaqEntry]) -> None:
+    """Index entries; many at once (an import, a re-index) are embedded and written in groups, as the ingest does."""
+    items = []
     for e in entries:
         doc = LoadedDocument(
             title="FAQ", faq=[FaqRow(question=e.question, answer=e.answer, category=e.category)], category=e.category
         )
-        index_document(
-            store=services.store,
-            embedder=services.embedder,
-            tokenizer=services.tokenizer,
-            doc_id=e.doc_id,
-            source="FAQ",
-            doc=doc,
-            drafts=chunk_document(doc),
-            doc_hash=faq_hash(e.question, e.answer, e.category),
-            category=e.category,
-            kind="faq",
+        items.append(
+            Prepared(
+                doc_id=e.doc_id,
+                source="FAQ",
+                doc=doc,
+                drafts=chunk_document(doc),
+                doc_hash=faq_hash(e.question, e.answer, e.category),
+                category=e.category,
+                kind="faq",
+            )
         )
+    if not items:
+        return
+    store = services.store
+    if len(items) == 1:
+        old = {items[0].doc_id: store.chunk_ids_of(items[0].doc_id)}
+    else:
+        old = ids_by_document(store.all_chunk_ids())
+    writer = EditionWriter(store, ids_by_doc=old)
+    index_many(items, embedder=services.embedder, tokenizer=services.tokenizer, writer=writer)
+    writer.flush()
 
 
 def _publish(services: Services, *, index: Sequence[FaqEntry] = (), remove: Sequence[str] = ()) -> None:

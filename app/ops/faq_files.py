@@ -11,6 +11,7 @@ import io
 from app.errors import BadRequestError, IngestError
 from app.ops.downloads import spreadsheet_text, unneutralized
 from app.store.querylog_faq import FaqEntry
+from ingest.document import LIMITS, check_zip
 from ingest.loaders import A_HEADERS, C_HEADERS, Q_HEADERS, decode_text, match_header
 
 COLUMNS = ("question", "answer", "category")
@@ -60,6 +61,10 @@ def read_faq_file(filename: str, data: bytes) -> list[tuple[int, dict]]:
 def _xlsx_table(data: bytes) -> list[list[str]]:
     import openpyxl  # deferred like the ingest loader's: only .xlsx files need it
 
+    try:  # the ingest's zip-bomb check first (central directory only): nothing is inflated past its limits
+        check_zip(io.BytesIO(data), LIMITS, kind="Excel")
+    except IngestError as exc:
+        raise _bad(exc.detail_en, exc.detail_ja) from exc
     try:
         workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:  # noqa: BLE001 - any parse failure is the user's file
@@ -69,7 +74,12 @@ def _xlsx_table(data: bytes) -> list[list[str]]:
         ) from exc
     try:
         sheet = workbook.worksheets[0]
-        return [["" if v is None else str(v) for v in row] for row in sheet.iter_rows(values_only=True)]
+        table: list[list[str]] = []
+        for row in sheet.iter_rows(values_only=True):  # lazily, stopped past the row limit (the header is row 1)
+            if len(table) > MAX_ROWS:
+                raise _bad(f"Too many rows (at most {MAX_ROWS}).", f"行数が多すぎます（{MAX_ROWS} 行まで）。")
+            table.append(["" if v is None else str(v) for v in row])
+        return table
     finally:
         workbook.close()
 

@@ -1,6 +1,7 @@
-"""Abuse limits: a token bucket per asker (the user id, else the client address), kept in this process.
+"""Abuse limits: a token bucket per asker (the user id, else the client address), kept in this process — or, with
+MADOGUCHI_RATE_LIMIT_SHARED, in the query log database shared by every replica (app/store/ratebuckets.py).
 
-`admit_question` is what `/api/ask` calls before answering; a refused question raises `RateLimitedError` (429) with
+`admit` is what `/api/ask` and the Slack bot call before answering (`admit_feedback`: `/api/feedback`); a refused question raises `RateLimitedError` (429) with
 the seconds until the asker may ask again. The buckets are plain values: a key, a clock reading, a number of tokens.
 """
 
@@ -11,8 +12,17 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from app.errors import RateLimitedError
+
+
+class Buckets(Protocol):
+    """What the limits need: `TokenBuckets` (this process) or `app.store.ratebuckets.SharedBuckets` (every replica)."""
+
+    per_minute: int
+
+    def take(self, key: str) -> float | None: ...
 
 
 @dataclass
@@ -60,7 +70,7 @@ def asker_key(*, user_id: str | None, client: str | None) -> str:
     return f"user:{user_id}" if user_id else f"ip:{client or 'unknown'}"
 
 
-def admit(buckets: TokenBuckets, *, user_id: str | None, client: str | None) -> None:
+def admit(buckets: Buckets, *, user_id: str | None, client: str | None) -> None:
     """Let one more question through for this asker, or raise `RateLimitedError` saying when to ask again."""
     wait = buckets.take(asker_key(user_id=user_id, client=client))
     if wait is None:
@@ -70,6 +80,21 @@ def admit(buckets: TokenBuckets, *, user_id: str | None, client: str | None) -> 
         f"You have asked many questions in a short time ({buckets.per_minute} per minute at most). "
         f"Please wait {seconds} seconds and ask again.",
         f"短い時間にたくさんの質問が届きました（1 分間に {buckets.per_minute} 件まで）。"
+        f"{seconds} 秒ほど待ってから、もう一度お試しください。",
+        retry_after=seconds,
+    )
+
+
+def admit_feedback(buckets: Buckets, *, client: str | None) -> None:
+    """Let one more 👍/👎 through for this client, or raise `RateLimitedError`."""
+    wait = buckets.take(asker_key(user_id=None, client=client))
+    if wait is None:
+        return
+    seconds = max(1, math.ceil(wait))
+    raise RateLimitedError(
+        f"Many feedback clicks arrived in a short time ({buckets.per_minute} per minute at most). "
+        f"Please wait {seconds} seconds and try again.",
+        f"短い時間にたくさんの評価が届きました（1 分間に {buckets.per_minute} 件まで）。"
         f"{seconds} 秒ほど待ってから、もう一度お試しください。",
         retry_after=seconds,
     )

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from app.answer import validate_category
 from app.clock import zone
 from app.errors import BadRequestError, NotFoundError
+from app.labels import FEEDBACK_JA, LANGUAGE_JA, ORIGIN_JA, OUTCOME_JA, REASON_JA, category_ja
 from app.ops.downloads import CSV_TYPE, Export, spreadsheet_text
 from app.ports import QueryLogPort
 from app.services import Services
@@ -47,6 +48,29 @@ CSV_COLUMNS = [
     "prompt_version",
     "corpus_version",
 ]
+
+CSV_HEADERS_JA = {
+    "id": "ID",
+    "created_at": "日時",
+    "channel": "経路",
+    "user_id": "質問者",
+    "question": "質問",
+    "category": "カテゴリ",
+    "outcome": "結果",
+    "escalation_reason": "エスカレーション理由",
+    "confidence": "確信度",
+    "latency_ms": "応答時間（ミリ秒）",
+    "language": "言語",
+    "feedback": "評価",
+    "sources": "参照した文書",
+    "answer": "ボットの回答",
+    "resolution": "担当者の回答",
+    "resolved_by": "回答者",
+    "resolved_at": "回答日時",
+    "prompt_version": "プロンプト版",
+    "corpus_version": "文書の版",
+}
+CSV_LANGS = ("en", "ja")
 
 
 @dataclass
@@ -138,24 +162,45 @@ def get_query(services: Services, query_id: str) -> QueryRecord:
 
 
 # --- the CSV export ---
-def csv_row(r: QueryRecord, tz: ZoneInfo) -> list[str]:
+def csv_lang(lang: str | None) -> str:
+    """`en` (codes and ISO times, the default of the API) or `ja` (Japanese headers and values, Excel dates)."""
+    if lang in (None, ""):
+        return "en"
+    if lang not in CSV_LANGS:
+        raise BadRequestError(
+            f"Unknown lang {lang!r}; use ja or en.",
+            f"不明な lang {lang!r} です。ja か en を指定してください。",
+            code="bad_lang",
+        )
+    return lang
+
+
+def csv_row(r: QueryRecord, tz: ZoneInfo, lang: str = "en") -> list[str]:
+    ja = lang == "ja"
+
     def when(d: datetime | None) -> str:
-        return d.astimezone(tz).isoformat(timespec="seconds") if d else ""
+        if not d:
+            return ""
+        # Excel reads `YYYY/MM/DD HH:MM:SS` as a date and time; an ISO `T…+09:00` stays text.
+        return d.astimezone(tz).strftime("%Y/%m/%d %H:%M:%S") if ja else d.astimezone(tz).isoformat(timespec="seconds")
+
+    def word(table: dict[str, str], code: str | None) -> str | None:
+        return table.get(code, code) if ja and code else code
 
     sources = " | ".join(" > ".join(x for x in (s.get("title"), s.get("section")) if x) for s in r.sources)
     values = {
         "id": r.id,
         "created_at": when(r.created_at),
-        "channel": r.origin,
+        "channel": word(ORIGIN_JA, r.origin),
         "user_id": r.user_id,
         "question": r.question,
-        "category": r.category,
-        "outcome": r.outcome,
-        "escalation_reason": r.escalation_reason,
+        "category": category_ja(r.category) if ja else r.category,
+        "outcome": word(OUTCOME_JA, r.outcome),
+        "escalation_reason": word(REASON_JA, r.escalation_reason),
         "confidence": f"{r.confidence:.4f}",
         "latency_ms": f"{r.latency_ms:.1f}",
-        "language": r.language,
-        "feedback": r.feedback,
+        "language": word(LANGUAGE_JA, r.language),
+        "feedback": word(FEEDBACK_JA, r.feedback),
         "sources": sources,
         "answer": r.answer,
         "resolution": r.resolution,
@@ -167,25 +212,27 @@ def csv_row(r: QueryRecord, tz: ZoneInfo) -> list[str]:
     return [spreadsheet_text(values[c]) for c in CSV_COLUMNS]
 
 
-def csv_lines(log: QueryLogPort, flt: QueryFilter, tz: ZoneInfo) -> Iterator[bytes]:
+def csv_lines(log: QueryLogPort, flt: QueryFilter, tz: ZoneInfo, lang: str = "en") -> Iterator[bytes]:
     """UTF-8 with BOM (so Excel opens Japanese correctly), CRLF line ends; rows fetched page by page."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
+    writer.writerow([CSV_HEADERS_JA[c] for c in CSV_COLUMNS] if lang == "ja" else CSV_COLUMNS)
     yield ("\ufeff" + buf.getvalue()).encode("utf-8")
     for record in log.iter_records(flt):
         buf.seek(0)
         buf.truncate()
-        writer.writerow(csv_row(record, tz))
+        writer.writerow(csv_row(record, tz, lang))
         yield buf.getvalue().encode("utf-8")
 
 
-def csv_export(services: Services, flt: QueryFilter) -> Export:
-    """The questions matching `flt` as a CSV download named after the current time."""
+def csv_export(services: Services, flt: QueryFilter, *, lang: str | None = None) -> Export:
+    """The questions matching `flt` as a CSV download named after the current time (`lang="ja"`: Japanese headers
+    and values, times as `YYYY/MM/DD HH:MM:SS` in the staff's zone, which Excel reads as dates)."""
+    lang = csv_lang(lang)
     log = services.require_log()
     tz = zone(services.settings)
     stamp = datetime.now(tz).strftime("%Y%m%d-%H%M")
-    return Export(filename=f"madoguchi-queries-{stamp}.csv", media_type=CSV_TYPE, content=csv_lines(log, flt, tz))
+    return Export(filename=f"madoguchi-queries-{stamp}.csv", media_type=CSV_TYPE, content=csv_lines(log, flt, tz, lang))
 
 
 # --- stats ---
@@ -198,7 +245,8 @@ def stats(
     category: str | None = None,
     origin: str | None = None,
 ) -> dict:
-    """Questions, deflection, helpful rate and staff minutes saved, per day/week bucket and per category."""
+    """Questions, deflection, 自己解決率, helpful rate, staff time and 円 saved, staff response time, per
+    day/week/month bucket and per category."""
     log = services.require_log()
     tz = zone(services.settings)
     flt = QueryFilter(
@@ -218,4 +266,5 @@ def stats(
         until=flt.until,
         tz=tz,
         minutes_per_inquiry=services.settings.minutes_per_inquiry,
+        hourly_cost_yen=services.settings.staff_hourly_cost_yen,
     )

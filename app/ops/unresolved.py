@@ -18,16 +18,19 @@ from scipy.cluster.hierarchy import fcluster, linkage
 
 from app.ports import EmbedderPort
 from app.services import Services
-from app.store.querylog import QueryFilter, QueryRecord
+from app.store.querylog import QueryFilter, QueryLog, QueryRecord
+from app.store.querylog_unresolved import unresolved_per_asker
 
 SIMILARITY = 0.6
 MAX_QUESTIONS = 1000
+PER_ASKER = 20  # newest unresolved questions shown per asker: a flood is a count on its group, not the whole page
 
 
 @dataclass
 class Group:
     key: str
     records: list[QueryRecord]  # newest first
+    not_shown: int = 0  # repeats of this group's askers left off the list (beyond PER_ASKER each)
 
     @property
     def size(self) -> int:
@@ -64,14 +67,28 @@ class Group:
         return [k for k, _ in out.most_common() if k]
 
 
-def unresolved_questions(services: Services, *, limit: int = MAX_QUESTIONS) -> list[QueryRecord]:
-    """Escalated or unhelpful questions not resolved yet, newest first."""
-    return services.require_log().search(QueryFilter(unresolved=True), limit=limit)
+def unresolved_questions(services: Services, *, limit: int = MAX_QUESTIONS) -> tuple[list[QueryRecord], dict[str, int]]:
+    """Escalated or unhelpful questions not resolved yet, newest first, at most PER_ASKER per asker; and how many
+    each asker has in all."""
+    log = services.require_log()
+    if not isinstance(log, QueryLog):  # another implementation of the port: the plain list
+        return log.search(QueryFilter(unresolved=True), limit=limit), {}
+    return unresolved_per_asker(log, limit=limit, per_asker=PER_ASKER)
 
 
 def unresolved_groups(services: Services) -> list[Group]:
-    """The 「未解決の質問」 page: the unresolved questions grouped by meaning, biggest group first."""
-    return cluster(unresolved_questions(services), embedder=services.embedder)
+    """The 「未解決の質問」 page: the unresolved questions grouped by meaning, biggest group first; an asker's
+    repeats beyond PER_ASKER are counted on their group (`not_shown`), not listed."""
+    records, asked = unresolved_questions(services)
+    groups = cluster(records, embedder=services.embedder)
+    shown = Counter(r.user_id for r in records if r.user_id)
+    counted: set[str] = set()
+    for g in groups:  # an asker's repeats are counted once, on the first (biggest) group holding their questions
+        for user in dict.fromkeys(r.user_id for r in g.records if r.user_id):
+            if user not in counted:
+                counted.add(user)
+                g.not_shown += max(0, asked.get(user, 0) - shown[user])
+    return groups
 
 
 _cache: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()

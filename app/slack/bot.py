@@ -20,7 +20,8 @@ from slack_sdk import WebClient
 
 from app.answer import answer, detect_language, error_result, record_result
 from app.clock import zone
-from app.errors import BadRequestError, NotReadyError
+from app.errors import BadRequestError, NotReadyError, RateLimitedError
+from app.ops import ratelimit
 from app.ops.events import question_escalated, question_resolved
 from app.ports import SlackLogPort
 from app.result import AnswerResult
@@ -140,11 +141,13 @@ class SlackBot:
             services = self.services
             if services is None:
                 raise NotReadyError("The server is still starting.", "サーバーの起動中です。")
+            # The same per-asker limit as /api/ask (its own key space: an API caller cannot spend a Slack user's).
+            ratelimit.admit(services.ask_limits, user_id=f"slack:{q.team}:{q.user}", client=None)
             # The one recording path: answer() writes the question (with its Slack coordinates) to the query log.
             result = answer(question=text, services=services, user_id=q.user, origin="slack", meta=meta)
             if services.query_log is None:
                 self._local.record(result, meta=meta)  # no query log: the single-process stand-in keeps the thread
-        except BadRequestError as exc:
+        except (BadRequestError, RateLimitedError) as exc:  # a polite reply saying what to do, never silence
             self._post(q, blocks.notice(exc.detail(lang)))
             return
         except Exception:  # noqa: BLE001 - an empty index, a failing LLM or log, anything: the staff take over

@@ -6,7 +6,8 @@ Two collections:
   are stored with the chunk so every process rebuilds the same lexical index from what Chroma holds.
 - `<prefix>_meta`: the document manifest (`doc:<doc_id>` → source, title, category, hash, chunks, ingested_at,
   status, error), the corpus record (`corpus` → version, embedder) and the staff's company vocabulary (`glossary`
-  → a JSON object word → formal terms as the record's document). Every ingest that changes anything bumps the
+  → a JSON object word → formal terms as the record's document) and the last ingest (`last_ingest` → its report,
+  time and runner as JSON, whoever ran it: CLI, API or console). Every ingest that changes anything bumps the
   version, and so does every vocabulary edit; servers reload when they see a newer one.
 """
 
@@ -22,10 +23,12 @@ import numpy as np
 
 from app.errors import StoreUnavailableError
 from app.settings import Settings
+from app.store.private import private_dir
 
 logger = logging.getLogger(__name__)
 
 _GLOSSARY = "glossary"  # id (and `record` kind) of the staff's vocabulary in the meta collection
+_LAST_INGEST = "last_ingest"  # id (and `record` kind) of the last ingest's report
 _PAGE = 1000  # chunks per read when loading everything: vs 5000, ~45% less peak memory loading 10k chunks (docker/sizing.py)
 
 
@@ -40,11 +43,13 @@ class DocRecord:
     ingested_at: float
     status: str = "ok"  # ok | failed
     error: str | None = None
+    error_ja: str | None = None
     kind: str = "doc"  # doc | faq
     url: str | None = None
     embedder: str = ""
     chars: int = 0
     schema: int = 0  # ingest.pipeline.INDEX_SCHEMA that wrote the chunks: an older one is re-indexed
+    root: str = ""  # the folder it was ingested from (absolute): `--prune` only touches documents under its folder
 
     def to_metadata(self) -> dict:
         data = {k: v for k, v in asdict(self).items() if v is not None}
@@ -90,7 +95,7 @@ class ChunkStore:
             )
             self.location = settings.chroma_url
         else:
-            settings.chroma_path.mkdir(parents=True, exist_ok=True)
+            private_dir(settings.chroma_path)
             self._client = chromadb.PersistentClient(path=str(settings.chroma_path), settings=chroma_settings)
             self.location = str(settings.chroma_path)
         self.prefix = settings.collection
@@ -161,11 +166,12 @@ class ChunkStore:
         return info
 
     def bump_version(self, *, embedder: str, chunks: str | None = None) -> int:
-        """A new corpus version. `chunks` names the live chunks collection (a re-embed swaps it in with the same
-        single write, so readers see the old collection and embedder or the new ones, never a mix)."""
+        """A new corpus version (servers reload); also clears the `dirty` mark of an unfinished write. `chunks` names
+        the live chunks collection (a re-embed swaps it in with the same single write, so readers see the old
+        collection and embedder or the new ones, never a mix)."""
         info = self.corpus_info()
         version = int(info.get("version", 0)) + 1
-        record = {"version": version, "embedder": embedder, "updated_at": time.time()}
+        record = {"version": version, "embedder": embedder, "updated_at": time.time(), "dirty": 0}
         live = chunks or info.get("chunks")
         if live:
             record["chunks"] = str(live)
@@ -173,6 +179,24 @@ class ChunkStore:
         if chunks is not None:
             self._chunks = None
         return version
+
+    def mark_dirty(self) -> None:
+        """Say that a write has begun: until `bump_version` clears it, the next ingest (or start-up) knows the last
+        writer may have stopped half-way, checks the chunks against the manifest and bumps the version."""
+        info = self.corpus_info()
+        self.meta.upsert(
+            ids=["corpus"],
+            embeddings=[[0.0]],
+            metadatas=[
+                {
+                    **info,
+                    "version": int(info.get("version", 0)),
+                    "embedder": info.get("embedder") or "",
+                    "dirty": 1,
+                    "dirty_at": time.time(),
+                }
+            ],
+        )
 
     # --- the staff's company vocabulary (社内用語) ---
     def glossary(self) -> dict[str, str]:
@@ -209,6 +233,35 @@ class ChunkStore:
             self.reset_handles()
             raise _unavailable(exc) from exc
 
+    # --- the last ingest (any process, any road) ---
+    def last_ingest(self) -> dict | None:
+        """The report of the last ingest into this store with `at` (ISO, UTC) and `by` (cli | api | console), or None."""
+        try:
+            got = self.meta.get(ids=[_LAST_INGEST], include=["documents"])
+        except Exception as exc:  # noqa: BLE001
+            self.reset_handles()
+            raise _unavailable(exc) from exc
+        if not got["ids"] or not got["documents"] or not got["documents"][0]:
+            return None
+        try:
+            data = json.loads(got["documents"][0])
+        except ValueError:
+            logger.error("the %s record of %s_meta is not JSON; ignored", _LAST_INGEST, self.prefix)
+            return None
+        return data if isinstance(data, dict) else None
+
+    def put_last_ingest(self, report: dict) -> None:
+        try:
+            self.meta.upsert(
+                ids=[_LAST_INGEST],
+                embeddings=[[0.0]],
+                documents=[json.dumps(report, ensure_ascii=False)],
+                metadatas=[{"record": _LAST_INGEST, "updated_at": time.time()}],
+            )
+        except Exception as exc:  # noqa: BLE001
+            self.reset_handles()
+            raise _unavailable(exc) from exc
+
     # --- manifest ---
     def manifest(self) -> dict[str, DocRecord]:
         got = self.meta.get(where={"record": "doc"}, include=["metadatas"])
@@ -223,8 +276,22 @@ class ChunkStore:
         meta["record"] = "doc"
         self.meta.upsert(ids=[f"doc:{record.doc_id}"], embeddings=[[0.0]], metadatas=[meta])
 
+    def put_records(self, records: list[DocRecord]) -> None:
+        """Several manifest records in one write."""
+        for start in range(0, len(records), 2000):
+            part = records[start : start + 2000]
+            self.meta.upsert(
+                ids=[f"doc:{r.doc_id}" for r in part],
+                embeddings=[[0.0]] * len(part),
+                metadatas=[{**r.to_metadata(), "record": "doc"} for r in part],
+            )
+
     def delete_record(self, doc_id: str) -> None:
         self.meta.delete(ids=[f"doc:{doc_id}"])
+
+    def delete_records(self, doc_ids: list[str]) -> None:
+        for start in range(0, len(doc_ids), 2000):
+            self.meta.delete(ids=[f"doc:{d}" for d in doc_ids[start : start + 2000]])
 
     # --- chunks ---
     def add_chunks(
@@ -242,6 +309,17 @@ class ChunkStore:
 
     def chunk_ids_of(self, doc_id: str) -> list[str]:
         return list(self.chunks.get(where={"doc_id": doc_id}, include=[])["ids"])
+
+    def all_chunk_ids(self) -> list[str]:
+        """Every chunk id (ids only, paged): the ingest's check of the store against the manifest."""
+        ids: list[str] = []
+        offset = 0
+        while True:
+            got = self.chunks.get(limit=10_000, offset=offset, include=[])["ids"]
+            ids.extend(got)
+            if len(got) < 10_000:
+                return ids
+            offset += 10_000
 
     def delete_chunks(self, ids: list[str]) -> None:
         for start in range(0, len(ids), 2000):

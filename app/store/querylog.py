@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -26,8 +27,11 @@ from app.errors import BadRequestError, NotFoundError
 from app.store.accounts import StaffAccounts
 from app.store.adapters import AdapterVersions
 from app.store.audit import AuditTrail
+from app.store.departments import Departments
 from app.store.groupcommit import GroupCommit
+from app.store.private import private_dir, private_file
 from app.store.querylog_faq import FaqEntries
+from app.store.querylog_retention import aggregate_stat_rows, forget_asker, purge_before
 from app.store.querylog_schema import claimed_events, queries
 from app.store.querylog_webhooks import WebhookDeliveries
 from app.types import ESCALATION_REASONS, OUTCOMES
@@ -202,6 +206,7 @@ class QueryLog:
         self.adapters = AdapterVersions(self)
         self.accounts = StaffAccounts(self)  # staff accounts, sessions, tokens, failed logins
         self.audit = AuditTrail(self)  # who changed what
+        self.departments = Departments(self)  # user → department (the report's 部署別)
         if migrate:
             self.migrate()
 
@@ -209,7 +214,7 @@ class QueryLog:
     def from_settings(cls, settings: Settings) -> QueryLog:
         """SQLite file `madoguchi.db` in MADOGUCHI_DATA_DIR, or MADOGUCHI_DATABASE_URL; migrated to head."""
         if not settings.database_url:
-            Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
+            private_file(private_dir(Path(settings.data_dir)) / "madoguchi.db")  # 0700 folder, 0600 database
         return cls(settings.sqlalchemy_url)
 
     @property
@@ -282,7 +287,6 @@ class QueryLog:
         token = getattr(result, "follow_up_token", None)
         if token:
             values["follow_up_hash"] = follow_up_hash(token)
-        values.setdefault("follow_up_hash", None)  # every row of a batch has the same columns
         self._group.write((result.query_id, values))
 
     def _record_batch(self, rows: list[tuple[str, dict[str, Any]]]) -> list[BaseException | None]:
@@ -290,8 +294,12 @@ class QueryLog:
         id was written before), each row alone, so one row's problem is that row's alone."""
         if len(rows) > 1:
             try:
+                shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}  # executemany needs one set of columns
+                for qid, values in rows:
+                    shapes.setdefault(tuple(sorted(values)), []).append({"id": qid, **values})
                 with self.write() as conn:
-                    conn.execute(queries.insert(), [{"id": qid, **values} for qid, values in rows])
+                    for same in shapes.values():
+                        conn.execute(queries.insert(), same)
                 return [None] * len(rows)
             except Exception:  # noqa: BLE001 - retried row by row below, where each error is reported to its caller
                 logger.info("query log: a batch of %d rows failed; writing them one by one", len(rows))
@@ -364,12 +372,14 @@ class QueryLog:
         """Merge keys into the row's JSON `meta` (e.g. Slack channel / thread / escalation post ids)."""
         return self._update(query_id, lambda r: {"meta": {**r.meta, **values}})
 
-    def resolve(self, query_id: str, *, answer: str, by: str | None = None) -> QueryRecord:
-        """Record the staff's answer. Relaying it (resolution hooks) is the caller's job."""
+    def resolve(self, query_id: str, *, answer: str, by: str | None = None, at: datetime | None = None) -> QueryRecord:
+        """Record the staff's answer (`at`, aware, replaces "now" when importing or seeding an older log).
+        Relaying it (resolution hooks) is the caller's job."""
         text = (answer or "").strip()
         if not text:
             raise BadRequestError("The answer is empty.", "回答が空です。", code="empty_answer")
-        return self._update(query_id, lambda r: {"resolution": text, "resolved_by": by, "resolved_at": utcnow()})
+        when = as_utc(at) if at is not None else utcnow()
+        return self._update(query_id, lambda r: {"resolution": text, "resolved_by": by, "resolved_at": when})
 
     def assign(self, query_id: str, assignee: str) -> QueryRecord:
         """Record who handles the question (the latest claim wins)."""
@@ -461,15 +471,25 @@ class QueryLog:
             offset += batch
 
     def stat_rows(self, flt: QueryFilter | None = None) -> list[tuple]:
-        """(created_at, category, outcome, helpful) of matching questions: the input of the stats."""
+        """(created_at, category, outcome, helpful, escalated_at, resolved_at, user_id) of matching questions: the
+        input of the stats."""
         t = queries.c
         stmt = (
-            sa.select(t.created_at, t.category, t.outcome, t.helpful)
+            sa.select(t.created_at, t.category, t.outcome, t.helpful, t.escalated_at, t.resolved_at, t.user_id)
             .where(*(flt or QueryFilter()).where())
             .order_by(t.created_at)
         )
         with self.read() as conn:
-            return [(as_utc(r[0]), r[1], r[2], r[3]) for r in conn.execute(stmt)]
+            rows = [(as_utc(r[0]), r[1], r[2], r[3], as_utc(r[4]), as_utc(r[5]), r[6]) for r in conn.execute(stmt)]
+        kept = aggregate_stat_rows(self, flt)  # counts of purged or forgotten questions (querylog_retention.py)
+        return sorted(rows + kept, key=lambda r: r[0]) if kept else rows
+
+    # --- retention and deletion (app/store/querylog_retention.py) ---
+    def purge_before(self, cutoff: datetime, *, tz: ZoneInfo) -> int:
+        return purge_before(self, cutoff, tz=tz)
+
+    def forget_asker(self, user_id: str, *, tz: ZoneInfo) -> int:
+        return forget_asker(self, user_id, tz=tz)
 
 
 def _make_engine(url: str) -> sa.Engine:

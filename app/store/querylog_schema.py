@@ -153,3 +153,35 @@ audit_log = sa.Table(
     sa.Column("after", sa.JSON),
 )
 sa.Index("ix_audit_log_target", audit_log.c.target_type, audit_log.c.target_id)
+departments = sa.Table(
+    "departments",
+    metadata,
+    sa.Column("user_id", sa.String(200), primary_key=True),  # the asker's id as logged (Slack user id, API user_id)
+    sa.Column("department", sa.String(200), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_by", sa.String(200)),
+)
+
+# Counts of questions no longer in `queries` (purged by MADOGUCHI_LOG_RETENTION_DAYS or forgotten on request), per
+# month of the configured time zone ("YYYY-MM"), origin, category ("" for none) and outcome: the stats keep them.
+monthly_aggregates = sa.Table(
+    "monthly_aggregates",
+    metadata,
+    sa.Column("month", sa.String(7), primary_key=True),
+    sa.Column("channel", sa.String(32), primary_key=True),
+    sa.Column("category", sa.String(32), primary_key=True),
+    sa.Column("outcome", sa.String(16), primary_key=True),
+    sa.Column("helpful_yes", sa.Integer, nullable=False),
+    sa.Column("helpful_no", sa.Integer, nullable=False),
+    sa.Column("count", sa.Integer, nullable=False),
+)
+
+# Token buckets of the abuse limits when every replica shares them (MADOGUCHI_RATE_LIMIT_SHARED): key → tokens left
+# at `at` (Unix time). app/store/ratebuckets.py.
+rate_buckets = sa.Table(
+    "rate_buckets",
+    metadata,
+    sa.Column("key", sa.String(255), primary_key=True),
+    sa.Column("tokens", sa.Float, nullable=False),
+    sa.Column("at", sa.Float, nullable=False, index=True),
+)

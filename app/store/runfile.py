@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TextIO
 
 from app.settings import Settings
+from app.store.private import private_dir
 
 
 @dataclass
@@ -26,7 +27,7 @@ class ServerRun:
 
     @classmethod
     def claim(cls, settings: Settings, *, url: str | None = None) -> ServerRun | None:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(settings.data_dir)
         lock = open(settings.data_dir / "server.lock", "a+")
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
