@@ -144,11 +144,14 @@ def test_a_running_server_reembeds_in_the_background_answering_throughout(fast_s
             r = client.post("/api/admin/reembed", json={"embedder": "hash:64"}, headers=auth)
             assert r.status_code == 202 and r.json()["state"] == "running" and r.json()["embedder"] == "hash:64"
             assert client.post("/api/admin/reembed", json={"embedder": "hash:32"}, headers=auth).status_code == 409
-            again = client.post("/api/admin/ingest", json={"paths": [str(tmp_path / "manuals")]}, headers=auth)
+            again = client.post("/api/admin/ingest", headers=auth)  # re-ingest the configured folder
             assert again.status_code == 409 and again.json()["error"] == "reembed_running"
             ready = client.get("/readyz").json()
             assert ready["status"] == "ready" and ready["reembed"]["state"] == "running"
             time.sleep(0.2)
+        except BaseException:
+            stop.set()  # a failing assertion must not leave the asker running (the client would never close)
+            raise
         finally:
             services.ingest_lock.release()
         for _ in range(200):
@@ -186,7 +189,10 @@ def test_the_reembed_command_goes_through_the_running_server(tmp_path):
 
     data = tmp_path / "data"
     manuals = write_manuals(tmp_path / "manuals")
-    api = ApiProcess(env={"MADOGUCHI_DATA_DIR": str(data), "MADOGUCHI_EMBEDDER": "hash"}, log=tmp_path / "serve.log")
+    api = ApiProcess(
+        env={"MADOGUCHI_DATA_DIR": str(data), "MADOGUCHI_DOCS_DIR": str(manuals), "MADOGUCHI_EMBEDDER": "hash"},
+        log=tmp_path / "serve.log",
+    )
     api.start()
     try:
         assert cli(data, "ingest", str(manuals)).code == 0
