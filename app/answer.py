@@ -6,6 +6,7 @@ retrieve (lexical + dense, fused) → passages → confidence → compose (extra
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import secrets
 import time
@@ -32,6 +33,7 @@ from app.retrieval.glossary import Glossary
 from app.retrieval.index import Snapshot
 from app.retrieval.learned import resolve_model
 from app.retrieval.ranking import Passage, Query, RankParams, confidence, group_passages, rank
+from app.retrieval.rerank import RerankOutcome, rerank, rerank_z_of
 from app.retrieval.scope import question_classes
 from app.retrieval.search import Hit, search
 from app.retrieval.tokenizer import Tokenizer, is_japanese
@@ -78,6 +80,7 @@ class Retrieval:
     hits: list[Hit]
     passages: list[Passage]
     snapshot: Snapshot
+    rerank: RerankOutcome | None = None  # None: no reranker configured (or an ablation mode)
 
     @property
     def query_tokens(self) -> list[str]:
@@ -89,6 +92,13 @@ class Retrieval:
 
 
 DEFAULT_PARAMS = RankParams()
+
+
+def params_for(settings) -> RankParams:
+    """The deployment's RankParams: the defaults with the reranker settings (equal to DEFAULT_PARAMS by default)."""
+    return dataclasses.replace(
+        DEFAULT_PARAMS, rerank_top_n=settings.rerank_top_n, rerank_timeout_ms=settings.rerank_timeout_ms
+    )
 
 
 def analyze(question: str, *, tokenizer: Tokenizer, glossary: Glossary, params: RankParams = DEFAULT_PARAMS) -> Query:
@@ -129,14 +139,16 @@ def retrieve(
     category: str | None = None,
     k: int = 10,
     mode: str = "hybrid",
-    params: RankParams = DEFAULT_PARAMS,
+    params: RankParams | None = None,
     second_stage: bool = True,
     adapter: QueryAdapter | None | str = "served",
 ) -> Retrieval:
-    """First stage over every field, then the learned second stage (also used by `madoguchi eval retrieval`).
-    `mode` lexical | dense restricts the first stage to those fields and skips the second (ablations).
+    """First stage over every field, then the learned second stage and the reranker when one is configured (also
+    used by `madoguchi eval retrieval`). `mode` lexical | dense restricts the first stage to those fields and skips
+    the rest (ablations). `params` default: the deployment's (`params_for(settings)`).
     `adapter`: "served" (the deployment's active version, else the shipped file `params.adapter`), or an explicit
     adapter, or None for the raw question vector (`madoguchi adapt` compares them)."""
+    params = params or params_for(services.settings)
     snapshot = services.index.snapshot
     if snapshot is None:
         raise NotReadyError(
@@ -150,9 +162,11 @@ def retrieve(
         fields["head_lex"] = snapshot.head_bm25.scores(query.tokens, query.term_weights)
     if mode in ("hybrid", "dense") and len(snapshot):
         dense_text = f"{question} ({query.formal})" if params.expand_dense and query.formal else question
-        vector = services.embedder.encode_query(dense_text).astype(np.float32)
+        # The embedder the snapshot's vectors came from (a background re-embed switches both at once).
+        embedder = getattr(snapshot, "encoder", None) or services.embedder
+        vector = embedder.encode_query(dense_text).astype(np.float32)
         used = served_adapter(services, params) if adapter == "served" else adapter
-        if isinstance(used, QueryAdapter) and used.fits(services.embedder.name, vector.shape[0]):
+        if isinstance(used, QueryAdapter) and used.fits(embedder.name, vector.shape[0]):
             vector = used.apply(vector)
         query.vector = vector
         if services.settings.dense_search == "chroma":
@@ -174,9 +188,13 @@ def retrieve(
         rrf_k=params.rrf_k,
     )
     passages = group_passages(hits, params.depth)
+    outcome = None
     if mode == "hybrid" and second_stage:
         passages = rank(query, passages, snapshot=snapshot, params=params)
-    return Retrieval(query=query, hits=hits, passages=passages[:k], snapshot=snapshot)
+        stage = getattr(services, "reranker", None)
+        if stage is not None:
+            passages, outcome = rerank(question, passages, stage=stage, params=params)
+    return Retrieval(query=query, hits=hits, passages=passages[:k], snapshot=snapshot, rerank=outcome)
 
 
 def served_adapter(services, params: RankParams = DEFAULT_PARAMS) -> QueryAdapter | None:
@@ -188,9 +206,11 @@ def served_adapter(services, params: RankParams = DEFAULT_PARAMS) -> QueryAdapte
     return load_adapter(str(resolve_model(params.adapter))) if params.adapter else None
 
 
-def confidence_of(r: Retrieval, params: RankParams = DEFAULT_PARAMS) -> float:
-    """Calibrated probability that the first passage answers the question (app.retrieval.ranking)."""
-    return confidence(r.query, r.passages, snapshot=r.snapshot, params=params)
+def confidence_of(r: Retrieval, params: RankParams = DEFAULT_PARAMS, *, calibration=None) -> float:
+    """Calibrated probability that the first passage answers the question (app.retrieval.ranking), through the
+    deployment's calibration map when `madoguchi calibrate` fitted one (app.ops.calibration)."""
+    conf = confidence(r.query, r.passages, snapshot=r.snapshot, params=params)
+    return calibration.apply(conf, rerank_z_of(r)) if calibration is not None else conf
 
 
 def _scope_note(r: Retrieval, *, lang: str) -> str:
@@ -239,7 +259,7 @@ def answer(
     meta: dict | None = None,
     threshold: float | None = None,
     record: bool = True,
-    params: RankParams = DEFAULT_PARAMS,
+    params: RankParams | None = None,
 ) -> AnswerResult:
     """Answer one question and record it (with the origin's `meta`, e.g. Slack coordinates) in the query log before
     returning, so nobody is answered whose question is not in the log. Raises BadRequestError on invalid input,
@@ -249,10 +269,15 @@ def answer(
     question = validate_question(question, max_chars=settings.max_question_chars)
     category = validate_category(category)
     lang = detect_language(question)
-    threshold = settings.confidence_threshold if threshold is None else threshold
+    calibration = getattr(services, "calibration", None)
+    if threshold is None:
+        threshold = calibration.threshold if calibration is not None else settings.confidence_threshold
+    params = params or params_for(settings)
     services.index.raise_if_unavailable()  # shared store down: 503 on the API, handed to the staff on Slack
     r = retrieve(question, services=services, category=category, k=settings.top_k, params=params)
-    conf = confidence_of(r, params)
+    conf = confidence_of(r, params, calibration=calibration)
+    if r.rerank is not None:  # the reranker's outcome (ok / timeout / error) goes to the query log with the question
+        meta = {**(meta or {}), "rerank": r.rerank.to_meta()}
     sources = _sources(r, question=question, limit=settings.top_k)
     result = AnswerResult(
         query_id=uuid.uuid4().hex,

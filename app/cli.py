@@ -18,6 +18,7 @@ from threadpoolctl import threadpool_limits
 from app.cli_adapt import register as register_adapt
 from app.cli_users import register as register_users
 from app.errors import MadoguchiError
+from app.models_cli import register as register_models
 from app.settings import Settings, get_settings
 from app.store import runfile
 from app.store.chroma import ChunkStore
@@ -258,6 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_forget)
 
     register_eval(sub)  # `madoguchi eval …`, `madoguchi bench`
+    register_models(sub)  # `madoguchi models fetch|check`, `calibrate`, `reembed`
     return parser
 
 

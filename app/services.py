@@ -14,13 +14,16 @@ from pathlib import Path
 from app.clock import utcnow
 from app.errors import ConfigError, NotFoundError, StoreUnavailableError
 from app.generate import make_generator
+from app.ops.calibration import Calibration, load_calibration
 from app.ops.ratelimit import Buckets, TokenBuckets
+from app.ops.reembed import ReembedJob, raise_if_reembedding
 from app.ops.webhooks import WebhookSender
 from app.ports import ChunkStorePort, EmbedderPort, EscalationHook, GeneratorPort, QueryLogPort, ResolutionHook
 from app.retrieval.adapter import ActiveAdapter
 from app.retrieval.embedders import make_embedder
 from app.retrieval.glossary import Glossary
 from app.retrieval.index import CorpusIndex
+from app.retrieval.rerank import RerankStage, make_reranker
 from app.retrieval.tokenizer import Tokenizer
 from app.settings import Settings
 from app.store.chroma import ChunkStore
@@ -55,6 +58,9 @@ class Services:
     escalation_hooks: list[EscalationHook] = field(default_factory=list)
     # The deployment's own query adapter (`madoguchi adapt`), followed in the shared database; none: the shipped one.
     adapter: ActiveAdapter = field(default_factory=ActiveAdapter)
+    reranker: RerankStage | None = None  # MADOGUCHI_RERANKER (app/retrieval/rerank.py); None: the learned order
+    calibration: Calibration | None = None  # threshold + confidence map (app/ops/calibration.py); None: the settings'
+    reembed_job: ReembedJob | None = None  # a background re-embed in this process (app/ops/reembed.py)
 
     def ingest(
         self,
@@ -67,6 +73,7 @@ class Services:
     ) -> IngestReport:
         """Ingest under the process-wide write lock, then swap in the new snapshot. The report, its time and
         `by` (who ran it: cli | api | console) are kept in the store, so every process shows the last ingest."""
+        raise_if_reembedding(self)  # 409 during a re-embed
         with self.ingest_lock:
             report = ingest(
                 paths=paths,
@@ -109,8 +116,10 @@ class Services:
         if stored and stored != self.embedder.name:
             raise ConfigError(
                 f"The index was built with embedder {stored!r} but MADOGUCHI_EMBEDDER is {self.embedder.name!r}; "
-                "ingest the documents into a new MADOGUCHI_DATA_DIR (or MADOGUCHI_COLLECTION) or change the setting back.",
+                "re-embed the store with `madoguchi reembed` (new vectors are built beside the old ones and swapped in at "
+                "once), ingest the documents into a new MADOGUCHI_DATA_DIR (or MADOGUCHI_COLLECTION), or change the setting back.",
                 f"索引は埋め込みモデル {stored!r} で作成されていますが、設定は {self.embedder.name!r} です。"
+                "`madoguchi reembed` でベクトルを作り直す（旧ベクトルの横に新しいものを作り、一度に切り替えます）か、"
                 "新しい MADOGUCHI_DATA_DIR（または MADOGUCHI_COLLECTION）に文書を取り込むか、設定を戻してください。",
             )
 
@@ -131,13 +140,21 @@ def build_services(
         settings=settings,
         store=store,
         index=CorpusIndex(store, glossary=Glossary.load(extra_file=settings.glossary_file)),
-        embedder=embedder or make_embedder(settings.embedder, threads=settings.embedder_threads),
+        embedder=embedder
+        or make_embedder(
+            settings.embedder,
+            threads=settings.embedder_threads,
+            models_dir=settings.models_dir,
+            device=settings.model_device,
+        ),
         tokenizer=tokenizer or Tokenizer(),
         query_log=query_log,
         generator=_make_generator(settings),
         ask_limits=TokenBuckets(per_minute=settings.rate_limit_per_minute),
         webhooks=WebhookSender.from_settings(settings, query_log.webhook_deliveries if query_log else None),
         feedback_limits=TokenBuckets(per_minute=settings.rate_limit_per_minute),
+        reranker=_make_reranker(settings),
+        calibration=load_calibration(settings),
     )
     if query_log is not None:
         services.adapter = ActiveAdapter(
@@ -145,6 +162,8 @@ def build_services(
             load=query_log.adapters.load,
             ttl=settings.adapter_refresh_seconds,
         )
+    services.index.serving_embedder = services.embedder.name
+    services.index.encoder = services.embedder
     if settings.rate_limit_shared and isinstance(services.query_log, QueryLog):  # every replica spends one bucket
         per_minute = settings.rate_limit_per_minute
         services.ask_limits = SharedBuckets(services.query_log, per_minute=per_minute, prefix="ask")
@@ -156,3 +175,13 @@ def build_services(
 
 def _make_generator(settings: Settings) -> GeneratorPort | None:
     return None if settings.llm == "none" else make_generator(settings)
+
+
+def _make_reranker(settings: Settings) -> RerankStage | None:
+    reranker = make_reranker(
+        settings.reranker,
+        threads=settings.embedder_threads,
+        models_dir=settings.models_dir,
+        device=settings.model_device,
+    )
+    return None if reranker is None else RerankStage(reranker)

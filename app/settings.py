@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.errors import ConfigError
@@ -52,8 +52,34 @@ class Settings(BaseSettings):
     )
 
     # --- retrieval ---
+    profile: str = Field(
+        "offline",
+        description="Model profile (app/data/profiles.yaml): `offline`, `ja-quality` or `llm`. It fills the embedder, reranker and LLM settings that are not set explicitly.",
+    )
+    models_dir: Path | None = Field(
+        None,
+        description="Folder of models downloaded by `madoguchi models fetch` (DIR/<org>/<name>); a Hugging Face id is loaded from there. Nothing is downloaded at run time.",
+    )
     embedder: str = Field(
         "use-m3", description="Embedding backend: `use-m3` or `sentence-transformers:<name or path>`."
+    )
+    model_device: str = Field(
+        "cpu",
+        description="Where sentence-transformers embedders and cross-encoders run: `cpu`, `cuda`, `cuda:1`, `mps` (use-m3 always runs on the CPU).",
+    )
+    reranker: str = Field(
+        "none",
+        description="Second-stage reranker: `none` or `cross-encoder:<name or path>` (a sentence-transformers CrossEncoder) over the first `MADOGUCHI_RERANK_TOP_N` passages.",
+    )
+    rerank_top_n: int = Field(20, ge=1, le=100, description="How many ranked passages the reranker scores.")
+    rerank_timeout_ms: int = Field(
+        2000,
+        ge=1,
+        description="Longest wait for the reranker; past it the answer keeps the learned ranker's order and the query log says `rerank: timeout`.",
+    )
+    calibration_file: Path | None = Field(
+        None,
+        description="The confidence calibration `madoguchi calibrate` writes and the server loads at start-up. Unset: calibration.json in data_dir, else the profile's shipped calibration. MADOGUCHI_CONFIDENCE_THRESHOLD, when set, overrides its threshold.",
     )
     embedder_threads: int = Field(
         2, ge=1, description="Threads for the embedding forward pass (at most the CPU count)."
@@ -74,7 +100,7 @@ class Settings(BaseSettings):
         0.75,
         ge=0.0,
         le=1.0,
-        description="Below this confidence (the calibrated probability that the answer is right) the question is escalated to the staff. Default: the trained rule in eval/training/REPORT.md.",
+        description="Below this confidence (the calibrated probability that the answer is right) the question is escalated to the staff. Default: the trained rule in eval/training/REPORT.md, as stored in the calibration (`madoguchi calibrate`); set explicitly, it overrides the calibration's threshold.",
     )
     refresh_interval_s: float = Field(
         2.0, gt=0, description="How often a server checks the shared store for a newer corpus version."
@@ -217,6 +243,13 @@ class Settings(BaseSettings):
                 f"MADOGUCHI_LOG_RETENTION_DAYS は 1 以上で指定してください（{value} が指定されました）。記録を消さない場合は未設定にします。",
             )
         return value
+
+    @model_validator(mode="after")
+    def _apply_profile(self) -> Settings:
+        from app.profiles import apply_profile  # the profile file is data (app/data/profiles.yaml)
+
+        apply_profile(self)
+        return self
 
     @property
     def chroma_path(self) -> Path:

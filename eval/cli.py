@@ -6,8 +6,12 @@ import json
 import shlex
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from app.settings import Settings
+
+if TYPE_CHECKING:
+    from app.retrieval.ranking import RankParams
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -21,14 +25,14 @@ def _command() -> str:
     return "madoguchi " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:] else ""
 
 
-def rank_params(pairs: list[str] | None):
+def rank_params(pairs: list[str] | None, base: RankParams | None = None) -> RankParams:
     """`--param depth=50 --param expand_dense=false` → a RankParams (app.retrieval.ranking) with those fields."""
     import dataclasses
 
     from app.errors import BadRequestError
     from app.retrieval.ranking import RankParams
 
-    params = RankParams()
+    params = RankParams() if base is None else base
     fields = {f.name: f for f in dataclasses.fields(RankParams)}
     changes: dict[str, object] = {}
     for pair in pairs or []:
@@ -50,8 +54,25 @@ def rank_params(pairs: list[str] | None):
     return dataclasses.replace(params, **changes)  # type: ignore[arg-type]
 
 
+def _profiled(args, settings: Settings) -> Settings:
+    """`--profile NAME`: the evaluation runs that profile's models (explicit MADOGUCHI_* model settings still win)."""
+    if not getattr(args, "profile", None):
+        return settings
+    from app.profiles import with_profile
+
+    return with_profile(settings, args.profile)
+
+
+def _params_for(settings: Settings):
+    from app.answer import params_for
+
+    return params_for(settings)
+
+
 def cmd_eval_retrieval(args, settings: Settings) -> int:
     from eval.retrieval import format_retrieval, run_retrieval
+
+    settings = _profiled(args, settings)
 
     run = run_retrieval(
         Path(args.dataset),
@@ -59,7 +80,7 @@ def cmd_eval_retrieval(args, settings: Settings) -> int:
         k=args.k,
         ablation=args.ablation,
         split=args.split,
-        params=rank_params(args.param),
+        params=rank_params(args.param, base=_params_for(settings)),
     )
     if args.report:
         from eval.report import write_retrieval_report
@@ -76,12 +97,14 @@ def cmd_eval_retrieval(args, settings: Settings) -> int:
 def cmd_eval_qa(args, settings: Settings) -> int:
     from eval.qa import format_qa, run_qa
 
+    settings = _profiled(args, settings)
+
     run = run_qa(
         docs=Path(args.docs),
         questions=Path(args.questions),
         settings=settings,
         threshold=args.threshold,
-        params=rank_params(args.param),
+        params=rank_params(args.param, base=_params_for(settings)),
     )
     if args.report:
         from eval.report import write_qa_report
@@ -183,6 +206,7 @@ def register(subparsers) -> None:
         metavar="NAME=VALUE",
         help="a ranking parameter (app.retrieval.ranking.RankParams), repeatable",
     )
+    r.add_argument("--profile", help="model profile to run (offline | ja-quality | llm; default MADOGUCHI_PROFILE)")
     r.set_defaults(func=cmd_eval_retrieval)
 
     q = sub.add_parser("qa", help="answers and escalations on a golden question set, through the production answer()")
@@ -203,6 +227,7 @@ def register(subparsers) -> None:
         metavar="NAME=VALUE",
         help="a ranking parameter (app.retrieval.ranking.RankParams), repeatable",
     )
+    q.add_argument("--profile", help="model profile to run (offline | ja-quality | llm; default MADOGUCHI_PROFILE)")
     q.set_defaults(func=cmd_eval_qa)
 
     lp = sub.add_parser(

@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from app.profiles import models_line, rerank_note
 from app.settings import Settings
 from eval.datasets import GoldenItem, read_golden
 from eval.metrics import QaItemResult, calibrate, fact_found, mean, percentile, qa_metrics, source_matches, sweep
@@ -35,7 +36,7 @@ class QaRun:
 
 
 def ask_item(item: GoldenItem, *, services, threshold: float, params=None) -> QaItemResult:
-    from app.answer import DEFAULT_PARAMS, answer
+    from app.answer import answer, params_for
 
     generated = services.generator is not None
     res = answer(
@@ -44,7 +45,7 @@ def ask_item(item: GoldenItem, *, services, threshold: float, params=None) -> Qa
         threshold=threshold if generated else 0.0,
         record=False,
         origin="eval",
-        params=params or DEFAULT_PARAMS,
+        params=params or params_for(services.settings),
     )
     ranks = [
         i
@@ -148,14 +149,17 @@ def run_qa(
         from app.errors import BadRequestError
 
         raise BadRequestError(f"Documents not found: {docs}", f"文書が見つかりません: {docs}", code="bad_dataset")
-    threshold = settings.confidence_threshold if threshold is None else threshold
     with temp_services(settings, embedder=embedder, tokenizer=tokenizer) as services:
+        if threshold is None:  # the server's: the calibration's threshold (MADOGUCHI_CONFIDENCE_THRESHOLD overrides it)
+            cal = services.calibration
+            threshold = cal.threshold if cal is not None else settings.confidence_threshold
         started = time.perf_counter()
         report = services.ingest(paths=[docs.resolve()])
         ingest_s = time.perf_counter() - started
         results = [ask_item(item, services=services, threshold=threshold, params=params) for item in golden]
         mode = "extractive" if services.generator is None else f"llm:{settings.llm}:{settings.llm_model}"
         chunks = len(services.index.snapshot) if services.index.snapshot is not None else 0
+        reranked = dict(services.reranker.outcomes) if services.reranker is not None else None
     failed = [f.doc_id for f in report.files if f.status == "failed"]
     meta = {
         "docs": str(docs),
@@ -165,6 +169,8 @@ def run_qa(
         "failed_files": failed,
         "mode": mode,
         "embedder": settings.embedder,
+        "models": models_line(settings),
+        "rerank_outcomes": reranked,  # how often the reranker ran (ok) or the learned order was kept (timeout, error)
     }
     return QaRun(summary=summarize(results, threshold=threshold), items=results, meta=meta)
 
@@ -182,6 +188,7 @@ def format_qa(run: QaRun) -> str:
     out = [
         f"{m['questions_file']}: {s['questions']} questions ({s['answerable']} answerable) over {m['docs']} "
         f"({m['chunks']} chunks, {m['mode']}), threshold {s['threshold']:.2f}",
+        f"  models: {m.get('models', '')}" + rerank_note(m.get("rerank_outcomes")),
         "  " + "  ".join(f"{k}={_fmt(s[k])}" for k in HEADLINE),
         f"  latency mean {s['latency_mean_ms']:.1f} ms, p95 {s['latency_p95_ms']:.1f} ms; recommended threshold "
         f"(lowest with answer_precision ≥ {MIN_PRECISION:.2f} there and above, ≥ {MIN_ANSWERED} answered): "

@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from app.profiles import models_line, rerank_note
 from app.settings import Settings
 from eval.datasets import BeirDataset, read_beir
 from eval.metrics import dedupe_ranking, mean, percentile, ranking_metrics
@@ -75,14 +76,14 @@ def _clear_query_cache(embedder) -> None:
 
 
 def evaluate_mode(dataset: BeirDataset, *, services, k: int, mode: str, params=None) -> tuple[dict, list[float], dict]:
-    from app.answer import DEFAULT_PARAMS, retrieve
+    from app.answer import retrieve
 
     _clear_query_cache(services.embedder)
     per_query: dict[str, dict] = {}
     latencies: list[float] = []
     for qid, text in dataset.queries.items():
         started = time.perf_counter()
-        r = retrieve(text, services=services, k=k, mode=mode, params=params or DEFAULT_PARAMS)
+        r = retrieve(text, services=services, k=k, mode=mode, params=params)
         latencies.append((time.perf_counter() - started) * 1000)
         # the answer's order (second stage) first, then the rest of the first stage's candidates
         ranked = dedupe_ranking([p.top.chunk.doc_id for p in r.passages] + [h.chunk.doc_id for h in r.hits])
@@ -115,6 +116,7 @@ def run_retrieval(
             "indexed %d documents (%d chunks) in %.1fs", len(dataset.corpus), chunks, time.perf_counter() - started
         )
         summary, lat, per_query = evaluate_mode(dataset, services=services, k=k, mode="hybrid", params=params)
+        reranked = dict(services.reranker.outcomes) if services.reranker is not None else None
         run = RetrievalRun(summary=summary, latencies={"hybrid": lat}, per_query={"hybrid": per_query})
         if ablation:
             run.summary["ablation"] = {}
@@ -123,7 +125,14 @@ def run_retrieval(
                 run.summary["ablation"][mode] = s
                 run.latencies[mode] = lat
                 run.per_query[mode] = pq
-    run.meta = {"dataset": dataset.name or str(dataset_dir), "documents": len(dataset.corpus), "chunks": chunks, "k": k}
+    run.meta = {
+        "dataset": dataset.name or str(dataset_dir),
+        "documents": len(dataset.corpus),
+        "chunks": chunks,
+        "k": k,
+        "models": models_line(settings),
+        "rerank_outcomes": reranked,
+    }
     return run
 
 
@@ -134,7 +143,8 @@ def format_retrieval(run: RetrievalRun) -> str:
     keys = [f"ndcg@{k}", f"recall@{k}", f"mrr@{k}", "hit@1", "hit@5", "latency_mean_ms", "latency_p95_ms"]
     rows = [("hybrid", s)] + [(m, v) for m, v in s.get("ablation", {}).items()]
     out = [
-        f"dataset {meta.get('dataset', '')}: {meta.get('documents', 0)} documents, {meta.get('chunks', 0)} chunks, {s['queries']} queries"
+        f"dataset {meta.get('dataset', '')}: {meta.get('documents', 0)} documents, {meta.get('chunks', 0)} chunks, {s['queries']} queries",
+        f"models: {meta.get('models', '')}" + rerank_note(meta.get("rerank_outcomes")),
     ]
     out.append(f"{'mode':8} " + " ".join(f"{key:>15}" for key in keys))
     for mode, v in rows:

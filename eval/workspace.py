@@ -14,8 +14,19 @@ from app.settings import Settings
 def temp_settings(settings: Settings, data_dir: Path) -> Settings:
     """The same retrieval settings (embedder, tokenizer, fusion, thresholds) over an embedded store in `data_dir`.
 
-    A configured Chroma server or query-log database is never touched by an evaluation."""
-    return settings.model_copy(update={"data_dir": Path(data_dir), "chroma_url": None, "database_url": None})
+    A configured Chroma server or query-log database is never touched by an evaluation. The deployment's confidence
+    calibration (app/ops/calibration.py) is kept, so eval numbers are the numbers the server would give."""
+    from app.ops.calibration import calibration_path
+
+    calibration = calibration_path(settings)
+    return settings.model_copy(
+        update={
+            "data_dir": Path(data_dir),
+            "chroma_url": None,
+            "database_url": None,
+            "calibration_file": calibration if calibration.exists() else settings.calibration_file,
+        }
+    )
 
 
 @contextlib.contextmanager

@@ -211,10 +211,11 @@ def ingest(
     stored = str(store.corpus_info().get("embedder") or "")
     if stored and stored != embedder.name:  # refuse before writing: vectors of two models cannot share a collection
         raise ConfigError(
-            f"This store holds vectors of embedder {stored!r}, not {embedder.name!r}. Ingest into a new MADOGUCHI_DATA_DIR "
-            f"(or MADOGUCHI_COLLECTION), or set MADOGUCHI_EMBEDDER back to {stored!r}.",
+            f"This store holds vectors of embedder {stored!r}, not {embedder.name!r}. Switch it with `madoguchi reembed`, "
+            f"ingest into a new MADOGUCHI_DATA_DIR (or MADOGUCHI_COLLECTION), or set MADOGUCHI_EMBEDDER back to {stored!r}.",
             f"このストアは埋め込みモデル {stored!r} のベクトルを保持しています（設定は {embedder.name!r}）。"
-            f"新しい MADOGUCHI_DATA_DIR（または MADOGUCHI_COLLECTION）に取り込むか、MADOGUCHI_EMBEDDER を {stored!r} に戻してください。",
+            f"`madoguchi reembed` で切り替えるか、新しい MADOGUCHI_DATA_DIR（または MADOGUCHI_COLLECTION）に取り込むか、"
+            f"MADOGUCHI_EMBEDDER を {stored!r} に戻してください。",
         )
     report = IngestReport()
     manifest = store.manifest()

@@ -19,11 +19,14 @@ def healthz() -> dict:
 def readyz(services: ServicesDep):
     index = services.index
     snap = index.snapshot
-    body = {
+    body: dict[str, object] = {
         "status": "ready",
         "corpus_version": snap.version if snap else None,
         "chunks": len(snap) if snap else 0,
     }  # no store location or error text: a public probe says nothing of paths or hosts (the logs have them)
+    job = services.reembed_job
+    if job is not None:  # a background re-embed: answers keep coming from the old vectors until it swaps
+        body["reembed"] = {k: job.to_dict()[k] for k in ("state", "done", "total")}  # no model names or paths
     if snap is None or index.unavailable:
         body["status"] = "not_ready"
         body["detail"] = (

@@ -16,6 +16,7 @@ from app.api import (
     health,
     queries,
     questions,
+    reembed,
     report,
     stats,
     users,
@@ -37,5 +38,6 @@ for _module in (
     audit,
     users,
     askers,
+    reembed,
 ):
     api_router.include_router(_module.router)

@@ -180,6 +180,23 @@ def faq_todo(services) -> dict:
         return {"review": 0, "proposals": 0}
 
 
+def calibration_view(services) -> dict | None:
+    """The confidence calibration the server answers with (app/ops/calibration.py), for the dashboard card."""
+    cal = services.calibration
+    if cal is None:
+        return None
+    return {
+        "threshold": f"{cal.threshold:.2f}",
+        "made": cal.made[:16].replace("T", " "),
+        "questions": cal.questions,
+        "source": cal.source,
+        "profile": services.settings.profile,
+        "fitted": bool(cal.x),
+        "current": cal.matches(services.settings),
+        "override": cal.threshold_from_setting,
+    }
+
+
 @router.get("")
 async def dashboard(request: Request, services: ServicesDep, session: SessionDep) -> Response:
     p = request.query_params
@@ -213,6 +230,7 @@ async def dashboard(request: Request, services: ServicesDep, session: SessionDep
         yen=f"{services.settings.staff_hourly_cost_yen:,.0f}",
         mins=lambda v: "—" if v is None else f"{v:.0f} {t['minutes']}",
         report_month=today.strftime("%Y-%m"),
+        calibration=calibration_view(services),
     )
 
 

@@ -18,6 +18,7 @@ from app.errors import BadRequestError, NotFoundError
 from app.ops.audit import record_audit
 from app.ops.downloads import CSV_TYPE, XLSX_TYPE, Export
 from app.ops.faq_files import faq_csv, faq_xlsx, read_faq_file
+from app.ops.reembed import raise_if_reembedding
 from app.services import Services
 from app.store.audit import AuditEntry, AuditFilter
 from app.store.querylog_faq import FaqEntry
@@ -148,6 +149,7 @@ def _publish(services: Services, *, index: Sequence[FaqEntry] = (), remove: Sequ
     """Write/remove FAQ documents under the ingest lock, bump the corpus version, reload the snapshot."""
     if not index and not remove:
         return
+    raise_if_reembedding(services)  # 409 now rather than waiting for the whole re-embed
     with services.ingest_lock:
         _index_entries(services, index)
         for doc_id in remove:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from app.errors import BadRequestError, NotFoundError
 from app.ops.audit import record_audit
+from app.ops.reembed import raise_if_reembedding
 from app.retrieval.glossary import normalize
 from app.services import Services
 from app.types import TermOrigin
@@ -107,6 +108,7 @@ def set_term(services: Services, word: str, formal: str, *, actor: str) -> Term:
     """Add or change a staff entry (overriding a default or file entry of the same word); in force at once here and,
     through the corpus version, on every replica."""
     key, terms = clean_term(word, formal)
+    raise_if_reembedding(services)  # 409 now rather than waiting for the whole re-embed
     with services.ingest_lock:  # one writer of the store per process
         entries = services.store.glossary()
         if key not in entries and len(entries) >= MAX_STAFF_TERMS:
@@ -138,6 +140,7 @@ def delete_term(services: Services, word: str, *, actor: str) -> Term:
     """Delete a staff entry (a default or file entry it overrode is in force again). Default and file entries are
     not the staff's to delete: a staff entry of the same word overrides them."""
     key = normalize(word)
+    raise_if_reembedding(services)  # 409 now rather than waiting for the whole re-embed
     with services.ingest_lock:
         entries = services.store.glossary()
         if key not in entries:

@@ -14,12 +14,14 @@ import os
 import unicodedata
 from collections import OrderedDict
 from collections.abc import Callable
+from pathlib import Path
 from threading import Lock
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
 from app.errors import ConfigError
+from app.profiles import local_model_path
 
 logger = logging.getLogger(__name__)
 
@@ -99,7 +101,7 @@ class UseM3Embedder(Embedder):
 
 
 class SentenceTransformerEmbedder(Embedder):
-    def __init__(self, model: str, threads: int) -> None:
+    def __init__(self, model: str, threads: int, models_dir: Path | None = None, device: str = "cpu") -> None:
         super().__init__()
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -107,9 +109,9 @@ class SentenceTransformerEmbedder(Embedder):
         from sentence_transformers import SentenceTransformer
 
         torch.set_num_threads(max(1, min(threads, os.cpu_count() or 1)))
-        path = _resolve_st_model(model)
+        path = _resolve_st_model(local_model_path(model, models_dir))
         try:
-            self._model = SentenceTransformer(path, device="cpu")
+            self._model = SentenceTransformer(path, device=device)
         except Exception as exc:  # noqa: BLE001 - turned into a config error that names the model
             raise ConfigError(
                 f"Could not load sentence-transformers model {model!r} from {path!r} (nothing is downloaded at run time): {exc}",
@@ -159,15 +161,18 @@ class HashingEmbedder(Embedder):
         return _normalize(out)
 
 
-EMBEDDERS: dict[str, Callable[[str, int], Embedder]] = {
-    "use-m3": lambda arg, threads: UseM3Embedder(threads),
-    "hash": lambda arg, threads: HashingEmbedder(int(arg) if arg.isdigit() else 256),
-    "sentence-transformers": lambda arg, threads: SentenceTransformerEmbedder(arg, threads),
+EMBEDDERS: dict[str, Callable[[str, int, Path | None, str], Embedder]] = {
+    "use-m3": lambda arg, threads, models_dir, device: UseM3Embedder(threads),
+    "hash": lambda arg, threads, models_dir, device: HashingEmbedder(int(arg) if arg.isdigit() else 256),
+    "sentence-transformers": lambda arg, threads, models_dir, device: SentenceTransformerEmbedder(
+        arg, threads, models_dir, device
+    ),
 }
 
 
-def make_embedder(name: str, *, threads: int = 2) -> Embedder:
-    """Build the embedder named `name` (`use-m3` or `sentence-transformers:<model>`)."""
+def make_embedder(name: str, *, threads: int = 2, models_dir: Path | None = None, device: str = "cpu") -> Embedder:
+    """Build the embedder named `name` (`use-m3` or `sentence-transformers:<model>`); a Hugging Face id resolves to
+    its copy under `models_dir` (MADOGUCHI_MODELS_DIR) when there is one."""
     kind, _, arg = name.partition(":")
     factory = EMBEDDERS.get(kind)
     if factory is None or (kind == "sentence-transformers" and not arg):
@@ -176,4 +181,4 @@ def make_embedder(name: str, *, threads: int = 2) -> Embedder:
             f"不明な埋め込みモデル {name!r} です。use-m3、sentence-transformers:<名前またはパス>、hash[:次元]（テスト用）のいずれかを指定してください。",
         )
     logger.info("loading embedder %s", name)
-    return factory(arg, threads)
+    return factory(arg, threads, models_dir, device)

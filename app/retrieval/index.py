@@ -116,6 +116,7 @@ class Snapshot:
     ) -> None:
         self.version = version
         self.stamp: object = None  # the store's updated_at when loaded (tells two ingests of one version apart)
+        self.encoder: object = None  # the embedder these vectors came from (None: the process's embedder)
         self.chunks = chunks
         self.vectors = vectors
         self.head_vectors = vectors if head_vectors is None else head_vectors
@@ -195,10 +196,22 @@ class CorpusIndex:
         self.last_error: str | None = None
         self.unavailable = False  # set while the store cannot be reached
         self.embedder_name = ""
+        self.chunks_name: str | None = None  # the store's live chunks collection when loaded (None: the default)
+        # The embedder this process encodes questions with (set by build_services): a snapshot of another embedder's
+        # vectors (a `madoguchi reembed` elsewhere) is not swapped in; the old one keeps answering until a restart.
+        self.serving_embedder: str | None = None
+        self.embedder_mismatch: str | None = None  # the store's embedder while it differs from serving_embedder
+        self.encoder: object | None = None  # the embedder object questions are encoded with; each snapshot keeps it
 
     @property
     def ready(self) -> bool:
         return self.snapshot is not None
+
+    def use_encoder(self, encoder) -> None:
+        """Encode questions with `encoder` from the next snapshot on (a background re-embed swapped the store)."""
+        with self._lock:
+            self.encoder = encoder
+            self.serving_embedder = encoder.name
 
     def raise_if_unavailable(self) -> None:
         if self.unavailable:
@@ -243,7 +256,21 @@ class CorpusIndex:
             manifest = self.store.manifest()
             staff_terms = self.store.glossary()  # the 社内用語 page's entries: an edit bumps the version too
             hashes = {d: r.hash for d, r in manifest.items() if r.status == "ok"}
-            if current is None or force:
+            # A re-embed (app/ops/reembed.py) swaps in another chunks collection: every vector changed, not a document.
+            swapped = (info.get("embedder", ""), info.get("chunks")) != (self.embedder_name, self.chunks_name)
+            stored = str(info.get("embedder") or "")
+            if current is not None and self.serving_embedder and stored and stored != self.serving_embedder:
+                message = (
+                    f"the store was re-embedded with {stored!r}; this process encodes questions with "
+                    f"{self.serving_embedder!r} and keeps answering from its loaded snapshot: restart it with "
+                    f"MADOGUCHI_EMBEDDER={stored}"
+                )
+                if self.embedder_mismatch != stored:
+                    logger.error(message)
+                self.embedder_mismatch = stored
+                return False
+            self.embedder_mismatch = None
+            if current is None or force or swapped:
                 rows = self.store.load_chunks()
                 chunks = [Chunk.from_row(i, d, m) for i, d, m in zip(rows.ids, rows.documents, rows.metadatas)]
                 vectors = rows.embeddings if rows.embeddings is not None else np.zeros((0, 1), dtype=np.float32)
@@ -283,9 +310,11 @@ class CorpusIndex:
             heads = heads[order] if len(order) else heads
             snapshot = Snapshot(version=version, chunks=chunks, vectors=vectors, doc_hashes=hashes, head_vectors=heads)
             snapshot.stamp = stamp
+            snapshot.encoder = self.encoder
             self.glossary.replace_extra(staff_terms)
             self.snapshot = snapshot
             self.embedder_name = str(info.get("embedder", ""))
+            self.chunks_name = info.get("chunks")
             self.last_error = None
             logger.info("corpus version %s loaded: %d chunks", version, len(chunks))
             return True

@@ -69,6 +69,12 @@ class RankParams:
     ranker: str = "ranker.json"  # model files in app/retrieval/models/ (or absolute paths)
     confidence: str = "confidence.json"
     adapter: str = "adapter.npz"  # query adapter (app.retrieval.adapter); "" or a missing file: none
+    # The reranker slot (app.retrieval.rerank; only with MADOGUCHI_RERANKER set): how many ranked passages it
+    # scores, how long a question waits for it, and its share of the blended order. 0.7: a prior (a cross-encoder
+    # reads question and passage together, the learned ranker only their features), not fitted here.
+    rerank_top_n: int = 20
+    rerank_timeout_ms: int = 2000
+    rerank_weight: float = 0.7
 
     @property
     def weights(self) -> dict[str, float]:

@@ -100,6 +100,7 @@ class ChunkStore:
             self.location = str(settings.chroma_path)
         self.prefix = settings.collection
         self._chunks = None
+        self._chunks_name = ""  # the collection `_chunks` is a handle to (the corpus record names it; see reembed)
         self._meta = None
 
     @property
@@ -113,12 +114,25 @@ class ChunkStore:
 
     # --- collections (created lazily so a server can start while Chroma is still coming up) ---
     @property
+    def default_chunks_name(self) -> str:
+        return f"{self.prefix}_chunks"
+
+    @property
     def chunks(self):
         if self._chunks is None:
-            self._chunks = self.client.get_or_create_collection(
-                f"{self.prefix}_chunks", embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
-            )
+            name = str(self.corpus_info().get("chunks") or self.default_chunks_name)
+            self._chunks = self.chunk_collection(name)
+            self._chunks_name = name
         return self._chunks
+
+    def chunk_collection(self, name: str):
+        """A chunks collection by name (created when missing): the live one, or one `madoguchi reembed` builds."""
+        return self.client.get_or_create_collection(
+            name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
+        )
+
+    def drop_collection(self, name: str) -> None:
+        self.client.delete_collection(name)
 
     @property
     def meta(self):
@@ -146,16 +160,24 @@ class ChunkStore:
             raise _unavailable(exc) from exc
         if not got["ids"]:
             return {"version": 0, "embedder": ""}
-        return dict(got["metadatas"][0])
+        info = dict(got["metadatas"][0])
+        if self._chunks is not None and str(info.get("chunks") or self.default_chunks_name) != self._chunks_name:
+            self._chunks = None  # another process swapped in a re-embedded collection: follow it
+        return info
 
-    def bump_version(self, *, embedder: str) -> int:
-        """A new corpus version (servers reload); also clears the `dirty` mark of an unfinished write."""
-        version = int(self.corpus_info().get("version", 0)) + 1
-        self.meta.upsert(
-            ids=["corpus"],
-            embeddings=[[0.0]],
-            metadatas=[{"version": version, "embedder": embedder, "updated_at": time.time(), "dirty": 0}],
-        )
+    def bump_version(self, *, embedder: str, chunks: str | None = None) -> int:
+        """A new corpus version (servers reload); also clears the `dirty` mark of an unfinished write. `chunks` names
+        the live chunks collection (a re-embed swaps it in with the same single write, so readers see the old
+        collection and embedder or the new ones, never a mix)."""
+        info = self.corpus_info()
+        version = int(info.get("version", 0)) + 1
+        record = {"version": version, "embedder": embedder, "updated_at": time.time(), "dirty": 0}
+        live = chunks or info.get("chunks")
+        if live:
+            record["chunks"] = str(live)
+        self.meta.upsert(ids=["corpus"], embeddings=[[0.0]], metadatas=[record])
+        if chunks is not None:
+            self._chunks = None
         return version
 
     def mark_dirty(self) -> None:
