@@ -34,9 +34,9 @@ def _result(**kw) -> AnswerResult:
                 url="https://intranet.example.com/leave",
             ),
             Source(
-                source="勤怠.pdf",
-                title="勤怠管理規程",
-                section="勤怠管理規程 > 第20条",
+                source="休暇規程.md",
+                title="休暇規程",
+                section="休暇規程 > 第20条",
                 page=4,
                 snippet="",
                 score=0.8,
@@ -62,16 +62,19 @@ def _text(message: dict) -> str:
     return json.dumps(message["blocks"], ensure_ascii=False)
 
 
-def test_answer_keeps_quotes_escapes_text_and_lists_three_sources_with_title_section_page_link():
+def test_answer_keeps_quotes_escapes_text_and_lists_its_sources_small_after_it():
     msg = blocks.answer_message(_result(), asker="U1")
     section = msg["blocks"][0]["text"]["text"]
     assert "> 10日&lt;付与&gt;する &amp; 以上" in section  # quote kept, control characters escaped
-    sources = msg["blocks"][1]["text"]["text"]
+    assert "出典" not in section  # the citation line of the text moves to the sources, so 出典 is said once
+    assert msg["blocks"][1]["type"] == "context"  # small, after the answer
+    sources = msg["blocks"][1]["elements"][0]["text"]
+    assert sources.startswith("出典: ") and _text(msg).count("出典") == 1
     assert "<https://intranet.example.com/leave|休暇規程> › 第1条（年次有給休暇）" in sources
-    assert "*勤怠管理規程* › 第20条（4ページ）" in sources  # not an http(s) URL: no link
+    assert "*休暇規程* › 第20条（4ページ）" in sources  # not an http(s) URL: no link
     assert "javascript:" not in sources
-    assert "よくある質問: *よくある質問* › 有給の繰越" in sources
-    assert "*X* › Y" not in sources  # at most three in the reply
+    assert "よくある質問: *よくある質問* › 有給の繰越" in sources  # an FAQ row answering the same question
+    assert "*X* › Y" not in sources  # another document the answer does not rest on is not listed
     actions = msg["blocks"][-1]
     assert actions["block_id"] == blocks.ACTIONS_BLOCK
     values = [json.loads(b["value"]) for b in actions["elements"]]
@@ -79,9 +82,12 @@ def test_answer_keeps_quotes_escapes_text_and_lists_three_sources_with_title_sec
 
 
 def test_english_answer_uses_english_labels_and_page_format():
-    msg = blocks.answer_message(_result(language="en"), asker="U1")
+    msg = blocks.answer_message(
+        _result(language="en", answer="The rules say **ten days**.\n\nSource: Leave > Article 1"), asker="U1"
+    )
     assert [e["text"]["text"] for e in msg["blocks"][-1]["elements"]] == ["Solved", "Not solved", "Ask the staff"]
-    assert "*Sources*" in _text(msg) and "(p. 4)" in _text(msg)
+    assert msg["blocks"][0]["text"]["text"] == "The rules say *ten days*."  # mrkdwn bold, the citation moved
+    assert "Sources: " in _text(msg) and "(p. 4)" in _text(msg)
 
 
 def test_escalated_answer_has_no_buttons_and_says_where_the_staff_will_answer():
@@ -202,3 +208,9 @@ def test_slack_is_mounted_only_when_configured(make_settings):
     assert mounted.state.slack_lifespan is not None
     # Without a valid signature the request never reaches a listener.
     assert TestClient(mounted).post("/slack/events", content=b"{}").status_code == 401
+
+
+def test_the_citation_line_goes_also_when_a_note_follows_it():
+    text = "第1条のとおりです。\n\n出典: 休暇規程 > 第1条\n\n※ パートの方には別の規程が適用されます。"
+    assert blocks.without_citation_line(text, "ja") == "第1条のとおりです。\n\n※ パートの方には別の規程が適用されます。"
+    assert blocks.without_citation_line("出典のない回答です。", "ja") == "出典のない回答です。"

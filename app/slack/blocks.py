@@ -11,6 +11,8 @@ import re
 from collections.abc import Sequence
 from typing import Any, Protocol
 
+from app.reply import TEXTS as REPLY_TEXTS
+
 ACTIONS_BLOCK = "madoguchi_feedback"
 ACTION_RESOLVED = "madoguchi_resolved"
 ACTION_NOT_RESOLVED = "madoguchi_not_resolved"
@@ -22,6 +24,8 @@ ASSIGNEE_BLOCK = "madoguchi_assignee"
 
 SECTION_LIMIT = 2900  # Slack allows 3000 characters in a section's text
 REPLY_SOURCES = 3
+# How app/reply.py opens the citation line of an answer (「出典: …」 / "Source: …").
+CITATION_PREFIX = {lang: texts["source"].split("{")[0] for lang, texts in REPLY_TEXTS.items()}
 
 TEXTS = {
     "ja": {
@@ -218,6 +222,34 @@ def sources_block(sources: Sequence[Any] | None, lang: str, *, limit: int, label
     }
 
 
+def supporting_sources(sources: Sequence[Any] | None) -> list[Any]:
+    """The sources an answer rests on: the first, and the others only when they are of the same document or an FAQ
+    entry (which answers the same question) — another document the ranking also found is not listed."""
+    found = list(sources or [])
+    if not found:
+        return []
+    first = found[0]
+    doc = _field(first, "doc_id") or _field(first, "source")
+    return [first] + [
+        s for s in found[1:] if (_field(s, "doc_id") or _field(s, "source")) == doc or _field(s, "kind") == "faq"
+    ]
+
+
+def without_citation_line(answer: str, lang: str) -> str:
+    """The answer text without its 「出典: …」 line (the last one; a note may follow it): the sources are shown after
+    the answer, so 出典 is said once."""
+    prefix = CITATION_PREFIX.get(lang, CITATION_PREFIX["en"])
+    lines = answer.rstrip().split("\n")
+    at = next((i for i in range(len(lines) - 1, -1, -1) if lines[i].startswith(prefix)), None)
+    if at is None:
+        return answer
+    if at > 0 and not lines[at - 1].strip() and (at + 1 == len(lines) or not lines[at + 1].strip()):
+        del lines[at - 1]  # the blank line before it goes too, so no two blank lines stay
+        at -= 1
+    del lines[at]
+    return "\n".join(lines).rstrip()
+
+
 def _button(label: str, action_id: str, value: dict, style: str | None = None) -> dict:
     b: dict[str, Any] = {
         "type": "button",
@@ -243,11 +275,14 @@ def answer_message(
     blocks: list[dict] = []
     if show_question:
         blocks.append(context(f"*{t(lang, 'question')}:* {escape(result.question)}"))
-    blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": clip(mrkdwn(result.answer))}})
-    if result.outcome == "answered":
-        src = sources_block(result.sources, lang, limit=REPLY_SOURCES)
-        if src:
-            blocks.append(src)
+    answered = result.outcome == "answered"
+    cited = supporting_sources(result.sources) if answered else []
+    text = without_citation_line(result.answer, lang) if cited else result.answer
+    blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": clip(mrkdwn(text))}})
+    if answered:
+        if cited:
+            lines = list(dict.fromkeys(source_line(c, lang) for c in cited))[:REPLY_SOURCES]
+            blocks.append(context(f"{t(lang, 'sources')}: " + "　/　".join(lines)))
         value = {"q": result.query_id, "u": asker}
         blocks.append(
             {
