@@ -21,7 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app.settings import Settings
-from eval.datasets import GoldenItem, read_golden, read_jsonl
+from eval.datasets import GoldenItem, read_golden
+from eval.loop import cite_for, rewordings_of_questions
+from eval.loop import read_rewordings as loop_rewordings
 from eval.metrics import source_matches
 from eval.workspace import temp_settings
 
@@ -29,18 +31,17 @@ logger = logging.getLogger(__name__)
 
 
 def read_rewordings(questions: Path, rewordings: Path | None) -> dict[str, list[str]]:
-    """Rewordings by question id: from a file of JSON lines {"id", "of", "question"} (in file order), else from
-    each golden item's own `rewordings` list."""
+    """Rewordings by question id, in file order: from a rewordings file ({"id", "of", "question"}), else from each
+    golden item's own `rewordings` list (eval/loop.py reads both formats)."""
+    rows = (
+        [{"of": r.of, "question": r.question} for r in loop_rewordings(rewordings)]
+        if rewordings is not None
+        else rewordings_of_questions(questions)
+    )
     out: dict[str, list[str]] = {}
-    if rewordings is not None:
-        for row in read_jsonl(rewordings):
-            if row.get("of") and row.get("question"):
-                out.setdefault(str(row["of"]), []).append(str(row["question"]))
-        return out
-    for row in read_jsonl(questions):
-        words = [str(w) for w in row.get("rewordings") or [] if str(w).strip()]
-        if words:
-            out[str(row["id"])] = words
+    for row in rows:
+        if str(row["question"]).strip():
+            out.setdefault(str(row["of"]), []).append(str(row["question"]))
     return out
 
 
@@ -82,15 +83,6 @@ def measure(services, asked: list[tuple[str, GoldenItem]], *, threshold: float, 
     return score
 
 
-def _cite_of(services, item: GoldenItem) -> dict | None:
-    """The indexed chunk section the staff would pick for the item's article."""
-    snap = services.index.snapshot
-    for c in snap.chunks if snap is not None else []:
-        if source_matches(c.source, c.section, source=item.source, sections=item.sections):
-            return {"source": c.source, "section": c.section}
-    return None
-
-
 def run_adapt_eval(
     *,
     docs: Path,
@@ -125,7 +117,7 @@ def run_adapt_eval(
         }
         staff_answered = 0
         for item in fed:
-            cite = _cite_of(services, item)
+            cite = cite_for(services, [(item.source or "", item.sections)])
             if cite is None:
                 continue
             for text in (item.question, words[item.id][0]):

@@ -158,12 +158,12 @@ def _category(category: str) -> str | None:
         return None  # a category the product does not know (e.g. benefits): the asked question's own
 
 
-def _cite(services, item: LoopItem) -> dict | None:
-    """The article the staff would cite for the item (its golden place, as the bot indexed it)."""
+def cite_for(services, places: list[tuple[str, list[str]]]) -> dict | None:
+    """The article the staff would cite for a golden item's places, as the bot indexed it ({"source", "section"})."""
     snapshot = services.index.snapshot
-    for source, sections in item.places:
+    for source, sections in places:
         for c in snapshot.chunks if snapshot is not None else []:
-            if c.kind == "doc" and source_matches(c.source, c.section, source=source, sections=sections):
+            if source_matches(c.source, c.section, source=source, sections=sections):
                 return {"source": c.source, "section": c.section}
     return None
 
@@ -199,7 +199,7 @@ def replay(services, items: list[LoopItem], rewordings: list[Rewording], *, adap
                 by="eval",
                 add_to_faq=True,
                 category=_category(item.category),
-                cite=_cite(services, item) if adapt else None,
+                cite=cite_for(services, item.places) if adapt else None,
             )
         )
         if done.faq is not None:
