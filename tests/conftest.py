@@ -66,6 +66,11 @@ SLOW_MODULES = {
     "test_core_cli.py": "runs `madoguchi` in subprocesses, one of them a server",
     "test_core_embedders.py": "loads the MiniLM and USE-m3 models",
     "test_eval_cli.py": "runs the evaluation harness through the CLI",
+    "test_fuzz_routes.py": "sends a table of nasty values to every route (≈ 80 s)",
+    "test_ingest_crash.py": "kills ingests at every step boundary, some in real processes",
+    "test_adapt.py": "trains query adapters with torch",
+    "test_store_outage.py": "waits for a Chroma outage and its recovery",
+    "test_replicas.py": "runs several replicas over shared stores",
 }
 
 
